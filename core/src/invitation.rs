@@ -1,0 +1,223 @@
+//! The invitation and the answer, as values the API takes and gives.
+
+use core::fmt;
+use core::str::FromStr;
+
+use crate::error::{ArgumentError, Error};
+use crate::limits::{chars_within, MAX_DATA_LEN, MAX_MESSAGE_CHARS};
+
+/// The id of a collaborative application: a 16-byte UUID (the reference's
+/// GUID), printed and parsed in its usual hyphenated text form.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApplicationId([u8; 16]);
+
+impl ApplicationId {
+    /// Makes an id from its 16 bytes (big-endian UUID order).
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        ApplicationId(bytes)
+    }
+
+    /// The 16 bytes.
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Display for ApplicationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&uuid::Uuid::from_bytes(self.0).hyphenated(), f)
+    }
+}
+
+impl fmt::Debug for ApplicationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApplicationId({self})")
+    }
+}
+
+/// Parses a UUID (hyphenated, simple, braced or `urn:uuid:` form).
+impl FromStr for ApplicationId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        uuid::Uuid::try_parse(s.trim())
+            .map(|u| ApplicationId(u.into_bytes()))
+            .map_err(|_| Error::InvalidArgument(ArgumentError::InvalidUuid))
+    }
+}
+
+/// Checks a message (of an invitation or an answer): at most 255
+/// characters.
+pub fn check_message(message: &str) -> Result<(), Error> {
+    if chars_within(message, MAX_MESSAGE_CHARS) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(ArgumentError::TooLong))
+    }
+}
+
+/// An invitation to join an activity: the reference's `PEER_INVITATION`.
+///
+/// It borrows its message and data; the [`Inviter`](crate::Inviter) copies
+/// them into its own buffer once, when it is created. Built with
+/// [`Invitation::new`], it is always within the protocol's limits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Invitation<'a> {
+    application: ApplicationId,
+    message: &'a str,
+    data: &'a [u8],
+}
+
+impl<'a> Invitation<'a> {
+    /// Makes an invitation. The message has at most 255 characters and the
+    /// data at most 16 KiB, else `InvalidArgument`.
+    pub fn new(
+        application: ApplicationId,
+        message: &'a str,
+        data: &'a [u8],
+    ) -> Result<Self, Error> {
+        check_message(message)?;
+        if data.len() > MAX_DATA_LEN {
+            return Err(Error::InvalidArgument(ArgumentError::DataTooLong {
+                max: MAX_DATA_LEN,
+            }));
+        }
+        Ok(Invitation {
+            application,
+            message,
+            data,
+        })
+    }
+
+    /// An invitation decoded from the wire, already checked.
+    pub(crate) fn from_wire(application: ApplicationId, message: &'a str, data: &'a [u8]) -> Self {
+        Invitation {
+            application,
+            message,
+            data,
+        }
+    }
+
+    /// The application this invitation is for.
+    pub fn application(&self) -> ApplicationId {
+        self.application
+    }
+
+    /// The message for the user.
+    pub fn message(&self) -> &'a str {
+        self.message
+    }
+
+    /// The opaque application data.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+}
+
+impl fmt::Debug for Invitation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Invitation")
+            .field("application", &self.application)
+            .field("message", &self.message)
+            .field("data_len", &self.data.len())
+            .finish()
+    }
+}
+
+/// The invitee's answer, as the inviter receives it: the reference's
+/// `PEER_INVITATION_RESPONSE` actions. Only ever reported from an answer
+/// authenticated by the verified responder.
+///
+/// The answer's message, if any, is read with
+/// [`Inviter::answer_message`](crate::Inviter::answer_message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Response {
+    /// The user declined (`PEER_INVITATION_RESPONSE_DECLINED`).
+    Declined,
+    /// The user accepted; the application is being launched
+    /// (`PEER_INVITATION_RESPONSE_ACCEPTED`).
+    Accepted,
+    /// Nobody answered within the invitee's response timeout
+    /// (`PEER_INVITATION_RESPONSE_EXPIRED`).
+    Expired,
+    /// The invitee's side failed with an extended error code
+    /// (`PEER_INVITATION_RESPONSE_ERROR`).
+    Error {
+        /// The recipient-side error code.
+        code: u32,
+    },
+}
+
+/// The invitee user's decision on a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision<'a> {
+    /// Accept, with an optional message (at most 255 characters).
+    Accept {
+        /// Sent to the inviter with the answer.
+        message: &'a str,
+    },
+    /// Decline, with an optional message (at most 255 characters).
+    Decline {
+        /// Sent to the inviter with the answer.
+        message: &'a str,
+    },
+    /// Answer with an error code (the reference's ERROR action), for
+    /// example when the application could not be launched.
+    Fail {
+        /// The extended error code.
+        code: u32,
+        /// Sent to the inviter with the answer.
+        message: &'a str,
+    },
+    /// Refuse as busy (for example when the adapter has too many prompts
+    /// pending).
+    Busy,
+}
+
+impl Decision<'_> {
+    pub(crate) fn message(&self) -> &str {
+        match self {
+            Decision::Accept { message }
+            | Decision::Decline { message }
+            | Decision::Fail { message, .. } => message,
+            Decision::Busy => "",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_application_id_round_trips_through_text() {
+        let text = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+        let id: ApplicationId = text.parse().unwrap();
+        let mut s = heapless::String::<40>::new();
+        core::fmt::write(&mut s, format_args!("{id}")).unwrap();
+        assert_eq!(s.as_str(), text);
+        assert!("not-a-uuid".parse::<ApplicationId>().is_err());
+    }
+
+    #[test]
+    fn a_message_of_255_characters_is_allowed_and_256_is_not() {
+        let app = ApplicationId::from_bytes([1; 16]);
+        let long = "é".repeat(255);
+        assert!(Invitation::new(app, &long, &[]).is_ok());
+        let longer = "é".repeat(256);
+        assert_eq!(
+            Invitation::new(app, &longer, &[]),
+            Err(Error::InvalidArgument(ArgumentError::TooLong))
+        );
+    }
+
+    #[test]
+    fn data_over_16_kib_is_an_argument_error() {
+        let app = ApplicationId::from_bytes([1; 16]);
+        let data = [0u8; MAX_DATA_LEN + 1];
+        assert!(matches!(
+            Invitation::new(app, "", &data),
+            Err(Error::InvalidArgument(ArgumentError::DataTooLong { .. }))
+        ));
+        assert!(Invitation::new(app, "", &data[..MAX_DATA_LEN]).is_ok());
+    }
+}

@@ -1,0 +1,573 @@
+//! The invitee: answers one connection's invitation, asking its directory
+//! and its user.
+
+use core::ops::Range;
+
+use embassy_time::Instant;
+use heapless::Deque;
+
+use crate::config::{after, due, Config};
+use crate::directory::{Directory, Permission, Policy};
+use crate::error::{Error, ProtocolError, Refusal};
+use crate::handshake::{
+    signed_message, EphemeralSecret, ResponderHandshake, Transport, INVITER_LABEL,
+};
+use crate::identity::{Identity, PublicKey};
+use crate::invitation::{check_message, ApplicationId, Decision, Invitation};
+use crate::inviter::DEFAULT_BUFFER;
+use crate::limits::PROTOCOL_VERSION;
+use crate::wire::buffer::{FrameError, Inbox, Outbox};
+use crate::wire::frame::{
+    invite_frame_len, max_data_for, write_header, FrameKind, CANCEL_FRAME_LEN, HEADER_LEN,
+    HELLO_FRAME_LEN, PROOF_BODY_LEN, REFUSAL_BODY_LEN, SMALL_FRAME_MAX,
+};
+use crate::wire::payload::{self, AnswerMessage, Invite, InviterMessage};
+
+/// An invitation to show the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prompt {
+    /// The inviter's proven key. Show its
+    /// [`fingerprint`](PublicKey::fingerprint), and its contact's nickname
+    /// when `is_contact`.
+    pub inviter: PublicKey,
+    /// Whether the inviter is in the directory (and allowed).
+    pub is_contact: bool,
+    /// The application invited to.
+    pub application: ApplicationId,
+    /// The instant at which the prompt expires. The message and data are
+    /// read with [`Invitee::invitation`].
+    pub deadline: Instant,
+}
+
+/// What the application launches on accept (the reference's
+/// `PEER_APP_LAUNCH_INFO`); the invitation itself is read with
+/// [`Invitee::invitation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Launch {
+    /// The inviter's proven key.
+    pub inviter: PublicKey,
+    /// Whether the inviter is a contact.
+    pub is_contact: bool,
+    /// The application to launch.
+    pub application: ApplicationId,
+}
+
+/// How an invitee's session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteeOutcome {
+    /// The user accepted: launch the application.
+    Accepted(Launch),
+    /// The user declined.
+    Declined,
+    /// The user's side answered with an error code.
+    Errored {
+        /// The code sent.
+        code: u32,
+    },
+    /// Nobody answered before the deadline; Expired was sent and the prompt
+    /// is withdrawn.
+    Expired,
+    /// The inviter cancelled while the prompt was up; it is withdrawn.
+    Cancelled,
+    /// The policy refused the invitation (the reason was sent).
+    Refused(Refusal),
+    /// The session failed; any prompt is withdrawn.
+    Failed(Error),
+}
+
+/// What the invitee tells the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteeEvent {
+    /// Ask the user: accept or decline, before the deadline.
+    Prompt(Prompt),
+    /// The session is over. Always the last event, exactly once.
+    Finished(InviteeOutcome),
+}
+
+#[derive(Clone)]
+enum State {
+    AwaitingHello,
+    AwaitingInvite(Transport),
+    Prompting(Transport),
+    Done,
+}
+
+/// The invitee's state machine: one connection, at most one invitation.
+///
+/// It has no I/O, clock or RNG: the caller moves bytes and time in and out.
+///
+/// # Calls
+///
+/// * **Inputs** (`handle_*`): [`handle_input`](Self::handle_input) for
+///   bytes read from the connection, in any chunking, with the
+///   [`Directory`] to consult; [`handle_decision`](Self::handle_decision)
+///   for the user's answer; [`handle_timeout`](Self::handle_timeout) when
+///   [`poll_timeout`](Self::poll_timeout)'s instant has come;
+///   [`handle_close`](Self::handle_close) when the connection ends.
+/// * **Outputs** (`poll_*`), drained in this order after every input:
+///   [`poll_transmit`](Self::poll_transmit) until it returns 0, then
+///   [`poll_event`](Self::poll_event) until `None`, then
+///   [`poll_timeout`](Self::poll_timeout). When
+///   [`is_finished`](Self::is_finished), close the connection.
+/// * **Getters**: [`invitation`](Self::invitation),
+///   [`inviter`](Self::inviter), [`outcome`](Self::outcome).
+///
+/// Every input first runs the deadlines that have passed at its `now`.
+/// `handle_timeout` called early does nothing.
+#[derive(Clone)]
+pub struct Invitee<const BUF: usize = DEFAULT_BUFFER> {
+    config: Config,
+    identity: Identity,
+    ephemeral: EphemeralSecret,
+    state: State,
+    inbox: Inbox<BUF>,
+    outbox: Outbox<SMALL_FRAME_MAX>,
+    invitation: Option<Range<usize>>,
+    inviter: Option<(PublicKey, bool)>,
+    outcome: Option<InviteeOutcome>,
+    events: Deque<InviteeEvent, 2>,
+    handshake_deadline: Option<Instant>,
+    answer_deadline: Option<Instant>,
+}
+
+impl<const BUF: usize> Invitee<BUF> {
+    const BUFFER_FITS: () = assert!(
+        BUF >= crate::wire::buffer_size(0),
+        "BUF is smaller than buffer_size(0): no invitation fits"
+    );
+
+    /// Starts serving one incoming connection at `now`. `ephemeral` must be
+    /// fresh randomness ([`EphemeralSecret::generate`]).
+    pub fn new(
+        config: Config,
+        identity: &Identity,
+        ephemeral: EphemeralSecret,
+        now: Instant,
+    ) -> Result<Self, Error> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::BUFFER_FITS;
+        config.validate()?;
+        Ok(Invitee {
+            config,
+            identity: identity.clone(),
+            ephemeral,
+            state: State::AwaitingHello,
+            inbox: Inbox::new(),
+            outbox: Outbox::new(),
+            invitation: None,
+            inviter: None,
+            outcome: None,
+            events: Deque::new(),
+            handshake_deadline: Some(after(now, config.handshake_timeout)),
+            answer_deadline: None,
+        })
+    }
+
+    // --- Getters ---
+
+    /// The invitation, once it has arrived and passed the policy (it stays
+    /// readable after the session ends, for the launch).
+    pub fn invitation(&self) -> Option<Invitation<'_>> {
+        let range = self.invitation.clone()?;
+        match payload::decode::<InviterMessage<'_>>(self.inbox.retained(range)) {
+            Ok(InviterMessage::Invite(Invite { head, .. })) => Some(Invitation::from_wire(
+                ApplicationId::from_bytes(head.application),
+                head.message,
+                head.data.0,
+            )),
+            _ => None,
+        }
+    }
+
+    /// The inviter's proven key, once its Invite is in.
+    pub fn inviter(&self) -> Option<PublicKey> {
+        self.inviter.map(|(key, _)| key)
+    }
+
+    /// How the session ended, once it has.
+    pub fn outcome(&self) -> Option<InviteeOutcome> {
+        self.outcome
+    }
+
+    /// Whether a prompt is up, waiting for the user.
+    pub fn is_prompting(&self) -> bool {
+        matches!(self.state, State::Prompting(_))
+    }
+
+    /// Whether the session is over and every byte has been transmitted: the
+    /// connection can be closed.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Done) && self.outbox.pending() == 0
+    }
+
+    // --- Inputs ---
+
+    /// Takes bytes read from the connection, consulting `directory` for the
+    /// policy as each message arrives. All bytes are consumed; bytes after
+    /// the end of the session are ignored.
+    pub fn handle_input<D: Directory + ?Sized>(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        directory: &D,
+    ) {
+        self.run_timers(now);
+        let mut rest = data;
+        while !rest.is_empty() {
+            let max = match self.state {
+                State::AwaitingHello => HELLO_FRAME_LEN,
+                State::AwaitingInvite(_) => invite_frame_len(max_data_for(BUF)),
+                State::Prompting(_) => CANCEL_FRAME_LEN,
+                State::Done => return,
+            };
+            match self.inbox.read(rest, max) {
+                Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
+                Err(FrameError::TooLarge) if matches!(self.state, State::AwaitingInvite(_)) => {
+                    // An invitation bigger than this device takes: say so,
+                    // inside the channel, without reading it.
+                    return self.answer(
+                        AnswerMessage::Refused(Refusal::TooLarge),
+                        InviteeOutcome::Refused(Refusal::TooLarge),
+                    );
+                }
+                Err(e) => return self.fail(Error::Protocol(e.into())),
+            }
+            self.process_frame(now, directory);
+        }
+    }
+
+    /// The user's decision on the prompt. Fails, changing nothing, with
+    /// `InvalidArgument` for a message over 255 characters; with `Expired`
+    /// at or after the deadline (the prompt has then expired and Expired
+    /// was sent); with `Cancelled` after the inviter cancelled; and with
+    /// `InvalidState` when no prompt is up.
+    pub fn handle_decision(&mut self, now: Instant, decision: Decision<'_>) -> Result<(), Error> {
+        self.run_timers(now);
+        if !matches!(self.state, State::Prompting(_)) {
+            return Err(match self.outcome {
+                Some(InviteeOutcome::Expired) => Error::Expired,
+                Some(InviteeOutcome::Cancelled) => Error::Cancelled,
+                _ => Error::InvalidState,
+            });
+        }
+        check_message(decision.message())?;
+        let (answer, outcome) = match decision {
+            Decision::Accept { message } => {
+                let (inviter, is_contact) = self.inviter.ok_or(Error::InvalidState)?;
+                let application = self
+                    .invitation()
+                    .map(|i| i.application())
+                    .ok_or(Error::InvalidState)?;
+                (
+                    AnswerMessage::Accepted { message },
+                    InviteeOutcome::Accepted(Launch {
+                        inviter,
+                        is_contact,
+                        application,
+                    }),
+                )
+            }
+            Decision::Decline { message } => (
+                AnswerMessage::Declined { message },
+                InviteeOutcome::Declined,
+            ),
+            Decision::Fail { code, message } => (
+                AnswerMessage::Error { code, message },
+                InviteeOutcome::Errored { code },
+            ),
+            Decision::Busy => (
+                AnswerMessage::Refused(Refusal::Busy),
+                InviteeOutcome::Refused(Refusal::Busy),
+            ),
+        };
+        self.answer(answer, outcome);
+        Ok(())
+    }
+
+    /// Runs the deadlines that have come at `now`. Early calls do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.run_timers(now);
+    }
+
+    /// The connection ended (closed by the peer, reset, or failed). A prompt
+    /// is withdrawn.
+    pub fn handle_close(&mut self, now: Instant) {
+        self.run_timers(now);
+        if !matches!(self.state, State::Done) {
+            self.fail(Error::ConnectionClosed);
+        }
+    }
+
+    // --- Outputs ---
+
+    /// Copies bytes to transmit into `buf`; returns how many (0 when there
+    /// is nothing to send).
+    #[must_use]
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        self.outbox.transmit(buf)
+    }
+
+    /// The next event, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<InviteeEvent> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next, or `None`
+    /// when no deadline is pending.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::AwaitingHello | State::AwaitingInvite(_) => self.handshake_deadline,
+            State::Prompting(_) => self.answer_deadline,
+            State::Done => None,
+        }
+    }
+
+    // --- Internals ---
+
+    fn run_timers(&mut self, now: Instant) {
+        match self.state {
+            State::AwaitingHello | State::AwaitingInvite(_)
+                if due(self.handshake_deadline, now) =>
+            {
+                self.fail(Error::HandshakeTimeout)
+            }
+            State::Prompting(_) if due(self.answer_deadline, now) => {
+                self.answer(AnswerMessage::Expired, InviteeOutcome::Expired)
+            }
+            _ => {}
+        }
+    }
+
+    fn push_event(&mut self, event: InviteeEvent) {
+        // At most one Prompt and one Finished are ever queued, and the queue
+        // holds two, so this never drops an event.
+        let _ = self.events.push_back(event);
+    }
+
+    fn finish(&mut self, outcome: InviteeOutcome) {
+        self.state = State::Done;
+        self.handshake_deadline = None;
+        self.answer_deadline = None;
+        self.outcome = Some(outcome);
+        self.push_event(InviteeEvent::Finished(outcome));
+    }
+
+    /// Ends the session with an error; nothing more is sent.
+    fn fail(&mut self, error: Error) {
+        self.outbox.clear();
+        self.finish(InviteeOutcome::Failed(error));
+    }
+
+    /// Seals and queues an answer, then ends the session with `outcome`.
+    fn answer(&mut self, answer: AnswerMessage<'_>, outcome: InviteeOutcome) {
+        let mut transport = match core::mem::replace(&mut self.state, State::Done) {
+            State::AwaitingInvite(t) | State::Prompting(t) => t,
+            _ => return self.fail(Error::InvalidState),
+        };
+        let space = self.outbox.space();
+        let sealed = space
+            .get_mut(HEADER_LEN..)
+            .and_then(|text| payload::encode(&answer, text))
+            .ok_or(ProtocolError::FieldTooLong)
+            .and_then(|n| transport.seal_frame(space, n));
+        match sealed {
+            Ok(n) => {
+                self.outbox.commit(n);
+                self.finish(outcome);
+            }
+            Err(e) => self.fail(e.into()),
+        }
+    }
+
+    /// Sends a clear refusal (before the handshake) and ends the session.
+    fn refuse_in_clear(&mut self, reason: Refusal, outcome: InviteeOutcome) {
+        let frame = refusal_frame(reason);
+        let space = self.outbox.space();
+        if let Some(dst) = space.get_mut(..frame.len()) {
+            dst.copy_from_slice(&frame);
+            self.outbox.commit(frame.len());
+        }
+        self.finish(outcome);
+    }
+
+    fn process_frame<D: Directory + ?Sized>(&mut self, now: Instant, directory: &D) {
+        let Some(frame) = self.inbox.frame() else {
+            return;
+        };
+        let (kind, body) = match frame {
+            Ok(f) => f,
+            Err(e) => return self.fail(e.into()),
+        };
+        match core::mem::replace(&mut self.state, State::Done) {
+            State::AwaitingHello => {
+                if kind != FrameKind::Hello {
+                    return self.fail(ProtocolError::UnexpectedFrame.into());
+                }
+                let Some((&version, noise)) = body.split_first() else {
+                    return self.fail(ProtocolError::Malformed.into());
+                };
+                if version != PROTOCOL_VERSION {
+                    return self.refuse_in_clear(
+                        Refusal::UnsupportedVersion,
+                        InviteeOutcome::Failed(Error::UnsupportedVersion { peer: version }),
+                    );
+                }
+                let handshake = match ResponderHandshake::read_hello(version, noise) {
+                    Ok(h) => h,
+                    Err(e) => return self.fail(e.into()),
+                };
+                self.inbox.clear_frame();
+                if directory.policy() == Policy::Off {
+                    // Refused before any expensive work, in clear: the
+                    // inviter is told this refusal is unauthenticated.
+                    return self.refuse_in_clear(
+                        Refusal::InvitationsOff,
+                        InviteeOutcome::Refused(Refusal::InvitationsOff),
+                    );
+                }
+                self.write_proof(handshake);
+            }
+            State::AwaitingInvite(mut transport) => {
+                if kind != FrameKind::Sealed {
+                    return self.fail(ProtocolError::UnexpectedFrame.into());
+                }
+                let checked = transport.open(body).and_then(|len| {
+                    let plaintext = body.get(..len).ok_or(ProtocolError::Malformed)?;
+                    check_invite(plaintext, &transport, max_data_for(BUF)).map(|i| (i, len))
+                });
+                let (invite, len) = match checked {
+                    Ok(x) => x,
+                    Err(e) => return self.fail(e.into()),
+                };
+                self.state = State::AwaitingInvite(transport);
+                let permission = directory.permission(&invite.inviter);
+                self.inviter = Some((invite.inviter, permission == Some(Permission::Allowed)));
+                if let Some(reason) = policy_refusal(directory, permission, &invite.application) {
+                    self.inbox.clear_frame();
+                    return self.answer(
+                        AnswerMessage::Refused(reason),
+                        InviteeOutcome::Refused(reason),
+                    );
+                }
+                self.invitation = Some(self.inbox.retain_body(len));
+                if let State::AwaitingInvite(t) = core::mem::replace(&mut self.state, State::Done) {
+                    self.state = State::Prompting(t);
+                }
+                self.handshake_deadline = None;
+                let deadline = after(now, self.config.response_timeout);
+                self.answer_deadline = Some(deadline);
+                self.push_event(InviteeEvent::Prompt(Prompt {
+                    inviter: invite.inviter,
+                    is_contact: permission == Some(Permission::Allowed),
+                    application: invite.application,
+                    deadline,
+                }));
+            }
+            State::Prompting(mut transport) => {
+                if kind != FrameKind::Sealed {
+                    return self.fail(ProtocolError::UnexpectedFrame.into());
+                }
+                let opened = transport.open(body).and_then(|len| {
+                    let plaintext = body.get(..len).ok_or(ProtocolError::Malformed)?;
+                    match payload::decode::<InviterMessage<'_>>(plaintext)? {
+                        InviterMessage::Cancel => Ok(()),
+                        InviterMessage::Invite(_) => Err(ProtocolError::UnexpectedFrame),
+                    }
+                });
+                self.inbox.clear_frame();
+                self.state = State::Prompting(transport);
+                match opened {
+                    Ok(()) => self.answer(AnswerMessage::Cancelled, InviteeOutcome::Cancelled),
+                    Err(e) => self.fail(e.into()),
+                }
+            }
+            State::Done => {}
+        }
+    }
+
+    fn write_proof(&mut self, handshake: ResponderHandshake) {
+        let space = self.outbox.space();
+        let written = space
+            .get_mut(HEADER_LEN..)
+            .ok_or(ProtocolError::Malformed)
+            .and_then(|body| handshake.write_proof(&self.identity, &self.ephemeral, body))
+            .and_then(|transport| {
+                write_header(space, FrameKind::Proof, PROOF_BODY_LEN)
+                    .ok_or(ProtocolError::Malformed)
+                    .map(|()| transport)
+            });
+        match written {
+            Ok(transport) => {
+                self.outbox.commit(HEADER_LEN + PROOF_BODY_LEN);
+                self.state = State::AwaitingInvite(transport);
+            }
+            Err(e) => self.fail(e.into()),
+        }
+    }
+}
+
+/// The checked content of an Invite.
+struct CheckedInvite {
+    inviter: PublicKey,
+    application: ApplicationId,
+}
+
+/// Decodes an Invite's plaintext and checks its limits and the inviter's
+/// signature over the handshake hash.
+fn check_invite(
+    plaintext: &[u8],
+    transport: &Transport,
+    max_data: usize,
+) -> Result<CheckedInvite, ProtocolError> {
+    let invite = match payload::decode::<InviterMessage<'_>>(plaintext)? {
+        InviterMessage::Invite(invite) => invite,
+        InviterMessage::Cancel => return Err(ProtocolError::UnexpectedFrame),
+    };
+    payload::check_wire_message(invite.head.message)?;
+    if invite.head.data.0.len() > max_data {
+        return Err(ProtocolError::FieldTooLong);
+    }
+    let inviter = PublicKey::from_bytes(&invite.proof.key).map_err(|_| ProtocolError::BadKey)?;
+    let signed = signed_message(INVITER_LABEL, &transport.hash);
+    if !inviter.verify(&signed, &invite.proof.signature.0) {
+        return Err(ProtocolError::BadSignature);
+    }
+    Ok(CheckedInvite {
+        inviter,
+        application: ApplicationId::from_bytes(invite.head.application),
+    })
+}
+
+/// The policy's verdict on an authenticated inviter, in this order:
+/// invitations off, blocked, not trusted, application not registered. The
+/// application is checked last so that a stranger learns nothing about
+/// which applications are registered.
+fn policy_refusal<D: Directory + ?Sized>(
+    directory: &D,
+    permission: Option<Permission>,
+    application: &ApplicationId,
+) -> Option<Refusal> {
+    match (directory.policy(), permission) {
+        (Policy::Off, _) => Some(Refusal::InvitationsOff),
+        (_, Some(Permission::Blocked)) => Some(Refusal::Blocked),
+        (Policy::TrustedOnly, None) => Some(Refusal::NotTrusted),
+        _ if !directory.is_registered(application) => Some(Refusal::ApplicationNotRegistered),
+        _ => None,
+    }
+}
+
+/// The clear Refusal frame for `reason`: header, this build's version, the
+/// reason's tag.
+pub fn refusal_frame(reason: Refusal) -> [u8; HEADER_LEN + REFUSAL_BODY_LEN] {
+    let mut frame = [0u8; HEADER_LEN + REFUSAL_BODY_LEN];
+    let _ = write_header(&mut frame, FrameKind::Refusal, REFUSAL_BODY_LEN);
+    let mut tag = [0u8; 1];
+    // Every refusal is a unit variant with a tag below 128: one byte.
+    let _ = payload::encode(&reason, &mut tag);
+    if let Some(body) = frame.get_mut(HEADER_LEN..) {
+        body.copy_from_slice(&[PROTOCOL_VERSION, tag[0]]);
+    }
+    frame
+}

@@ -1,0 +1,498 @@
+//! The inviter: sends one invitation over one connection and reports the
+//! answer.
+
+use core::ops::Range;
+
+use embassy_time::Instant;
+use heapless::Deque;
+
+use crate::config::{after, due, Config};
+use crate::error::{ArgumentError, Error, ProtocolError, Refusal};
+use crate::handshake::{
+    signed_message, EphemeralSecret, InitiatorHandshake, Transport, INVITER_LABEL,
+};
+use crate::identity::{Identity, PublicKey};
+use crate::invitation::{Invitation, Response};
+use crate::limits::PROTOCOL_VERSION;
+use crate::wire::buffer::{Inbox, Outbox};
+use crate::wire::frame::{
+    buffer_size, max_data_for, write_header, FrameKind, ANSWER_FRAME_MAX, HEADER_LEN,
+    HELLO_BODY_LEN, HELLO_FRAME_LEN, PROOF_FRAME_LEN, REFUSAL_BODY_LEN, SMALL_FRAME_MAX,
+};
+use crate::wire::payload::{
+    self, AnswerMessage, Bytes, InviteHead, InviterProof, SignatureBytes, INVITE_TAG,
+};
+
+/// The default `BUF`: room for 16 KiB of application data.
+pub const DEFAULT_BUFFER: usize = buffer_size(crate::limits::MAX_DATA_LEN);
+
+/// Where the Invite frame starts in the outbox: right after the Hello.
+const INVITE_FRAME_START: usize = HELLO_FRAME_LEN;
+/// Where the Invite's plaintext starts.
+const INVITE_PLAINTEXT_START: usize = INVITE_FRAME_START + HEADER_LEN;
+
+/// Whom the inviter invites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A trusted contact: the responder must prove this key, else the
+    /// session stops with [`Error::ContactMismatch`] before any byte of the
+    /// invitation is sent (the reference's `PeerCollabInviteContact`).
+    Contact(PublicKey),
+    /// Whoever answers at the endpoint; their key is reported (the
+    /// reference's less secure `PeerCollabInviteEndpoint`).
+    AnyEndpoint,
+}
+
+/// What the inviter tells the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviterEvent {
+    /// The responder proved this key and, in contact mode, it is the
+    /// contact's. The invitation is on its way.
+    Verified(PublicKey),
+    /// The session is over: the invitee's authenticated answer, or why
+    /// there is none. Always the last event, exactly once.
+    Finished(Result<Response, Error>),
+}
+
+#[derive(Clone)]
+enum State {
+    AwaitingProof(InitiatorHandshake),
+    AwaitingAnswer(Transport),
+    Cancelling(Transport),
+    Done,
+}
+
+/// The inviter's state machine: one invitation, one connection.
+///
+/// It has no I/O, clock or RNG: the caller moves bytes and time in and out.
+///
+/// # Calls
+///
+/// * **Inputs** (`handle_*`): [`handle_input`](Self::handle_input) for
+///   bytes read from the connection, in any chunking;
+///   [`handle_timeout`](Self::handle_timeout) when
+///   [`poll_timeout`](Self::poll_timeout)'s instant has come;
+///   [`handle_cancel`](Self::handle_cancel) to cancel;
+///   [`handle_close`](Self::handle_close) when the connection ends.
+/// * **Outputs** (`poll_*`), drained in this order after every input:
+///   [`poll_transmit`](Self::poll_transmit) until it returns 0, then
+///   [`poll_event`](Self::poll_event) until `None`, then
+///   [`poll_timeout`](Self::poll_timeout) for when to call
+///   `handle_timeout` next. When [`is_finished`](Self::is_finished), close
+///   the connection.
+/// * **Getters**: [`responder`](Self::responder),
+///   [`outcome`](Self::outcome), [`answer_message`](Self::answer_message).
+///
+/// Every input first runs the deadlines that have passed at its `now`, so a
+/// call at `now` behaves as if `handle_timeout(now)` had come first.
+/// `handle_timeout` called early does nothing.
+///
+/// `BUF` sizes the buffer that holds the Hello and the Invite: use
+/// [`buffer_size`](crate::wire::buffer_size) for a smaller data limit.
+#[derive(Clone)]
+pub struct Inviter<const BUF: usize = DEFAULT_BUFFER> {
+    config: Config,
+    identity: Identity,
+    target: Target,
+    state: State,
+    outbox: Outbox<BUF>,
+    inbox: Inbox<SMALL_FRAME_MAX>,
+    /// The end of the invitation head laid out in the outbox.
+    head_end: usize,
+    responder: Option<PublicKey>,
+    answer: Option<Range<usize>>,
+    outcome: Option<Result<Response, Error>>,
+    events: Deque<InviterEvent, 2>,
+    handshake_deadline: Option<Instant>,
+    answer_deadline: Option<Instant>,
+}
+
+impl<const BUF: usize> Inviter<BUF> {
+    const BUFFER_FITS: () = assert!(
+        BUF >= buffer_size(0),
+        "BUF is smaller than buffer_size(0): no invitation fits"
+    );
+
+    /// Starts an invitation of `target` at `now`.
+    ///
+    /// The invitation is copied into the inviter's buffer now; the Hello is
+    /// ready to transmit. `ephemeral` must be fresh randomness
+    /// ([`EphemeralSecret::generate`]).
+    ///
+    /// Fails with `InvalidArgument` when the data is longer than this
+    /// `BUF`'s limit ([`max_data_for`](crate::wire::max_data_for)) or the
+    /// config has a zero timeout.
+    pub fn new(
+        config: Config,
+        identity: &Identity,
+        target: Target,
+        invitation: &Invitation<'_>,
+        ephemeral: EphemeralSecret,
+        now: Instant,
+    ) -> Result<Self, Error> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::BUFFER_FITS;
+        config.validate()?;
+        let max = max_data_for(BUF);
+        if invitation.data().len() > max {
+            return Err(ArgumentError::DataTooLong { max }.into());
+        }
+        let mut outbox = Outbox::<BUF>::new();
+
+        let mut hello = [0u8; HELLO_BODY_LEN];
+        let handshake = InitiatorHandshake::start(PROTOCOL_VERSION, &ephemeral, &mut hello);
+        let buf = &mut outbox.buf;
+        let too_small = || Error::InvalidArgument(ArgumentError::DataTooLong { max });
+        write_header(buf, FrameKind::Hello, HELLO_BODY_LEN).ok_or_else(too_small)?;
+        buf.get_mut(HEADER_LEN..HELLO_FRAME_LEN)
+            .ok_or_else(too_small)?
+            .copy_from_slice(&hello);
+
+        // Lay the invitation out where the Invite's plaintext will be, so it
+        // is sealed in place later and never copied again.
+        let head = InviteHead {
+            application: *invitation.application().as_bytes(),
+            message: invitation.message(),
+            data: Bytes(invitation.data()),
+        };
+        let tail = buf
+            .get_mut(INVITE_PLAINTEXT_START..)
+            .ok_or_else(too_small)?;
+        let (tag, rest) = tail.split_first_mut().ok_or_else(too_small)?;
+        *tag = INVITE_TAG;
+        let n = payload::encode(&head, rest).ok_or_else(too_small)?;
+        outbox.commit(HELLO_FRAME_LEN);
+
+        Ok(Inviter {
+            config,
+            identity: identity.clone(),
+            target,
+            state: State::AwaitingProof(handshake),
+            outbox,
+            inbox: Inbox::new(),
+            head_end: INVITE_PLAINTEXT_START + 1 + n,
+            responder: None,
+            answer: None,
+            outcome: None,
+            events: Deque::new(),
+            handshake_deadline: Some(after(now, config.handshake_timeout)),
+            answer_deadline: None,
+        })
+    }
+
+    // --- Getters ---
+
+    /// Whom this inviter invites.
+    pub fn target(&self) -> Target {
+        self.target
+    }
+
+    /// The key the responder proved, once it has (also after a
+    /// [`Error::ContactMismatch`]).
+    pub fn responder(&self) -> Option<PublicKey> {
+        self.responder
+    }
+
+    /// The final result, once the session is over.
+    pub fn outcome(&self) -> Option<Result<Response, Error>> {
+        self.outcome
+    }
+
+    /// The message that came with the answer (empty if none), or
+    /// `InvalidState` while no answer has come (the reference's
+    /// `PEER_E_INVITE_RESPONSE_NOT_AVAILABLE`).
+    pub fn answer_message(&self) -> Result<&str, Error> {
+        let range = self.answer.clone().ok_or(Error::InvalidState)?;
+        payload::decode::<AnswerMessage<'_>>(self.inbox.retained(range))
+            .map(|a| a.message())
+            .map_err(|_| Error::InvalidState)
+    }
+
+    /// Whether the session is over and every byte has been transmitted: the
+    /// connection can be closed.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Done) && self.outbox.pending() == 0
+    }
+
+    // --- Inputs ---
+
+    /// Takes bytes read from the connection. All of them are consumed; bytes
+    /// after the end of the session are ignored.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        self.run_timers(now);
+        let mut rest = data;
+        while !rest.is_empty() {
+            let max = match self.state {
+                State::AwaitingProof(_) => PROOF_FRAME_LEN,
+                State::AwaitingAnswer(_) | State::Cancelling(_) => ANSWER_FRAME_MAX,
+                State::Done => return,
+            };
+            match self.inbox.read(rest, max) {
+                Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
+                Err(e) => return self.fail(Error::Protocol(e.into())),
+            }
+            self.process_frame(now);
+        }
+    }
+
+    /// Runs the deadlines that have come at `now`. Early calls do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.run_timers(now);
+    }
+
+    /// Cancels the invitation (the reference's three cases):
+    /// before the Invite is sent, the session simply ends and nothing of the
+    /// invitation reaches the invitee; after it is sent and before the
+    /// answer, a Cancel is sent and the invitee withdraws its prompt (the
+    /// session then ends with the invitee's acknowledgement, or with an
+    /// answer that crossed the Cancel); after the answer, nothing happens.
+    pub fn handle_cancel(&mut self, now: Instant) {
+        self.run_timers(now);
+        match core::mem::replace(&mut self.state, State::Done) {
+            State::AwaitingProof(_) => self.fail(Error::Cancelled),
+            State::AwaitingAnswer(mut transport) => {
+                let space = self.outbox.space();
+                let sealed = space
+                    .get_mut(HEADER_LEN)
+                    .map(|b| *b = payload::CANCEL_TAG)
+                    .ok_or(ProtocolError::Malformed)
+                    .and_then(|()| transport.seal_frame(space, 1));
+                match sealed {
+                    Ok(n) => {
+                        self.outbox.commit(n);
+                        self.state = State::Cancelling(transport);
+                        let ack = after(now, self.config.grace);
+                        self.answer_deadline =
+                            Some(self.answer_deadline.map_or(ack, |d| d.min(ack)));
+                    }
+                    Err(e) => self.fail(e.into()),
+                }
+            }
+            other => self.state = other,
+        }
+    }
+
+    /// The connection ended (closed by the peer, reset, or failed).
+    pub fn handle_close(&mut self, now: Instant) {
+        self.run_timers(now);
+        match self.state {
+            State::AwaitingProof(_) | State::AwaitingAnswer(_) => {
+                self.fail(Error::ConnectionClosed)
+            }
+            State::Cancelling(_) => self.fail(Error::Cancelled),
+            State::Done => {}
+        }
+    }
+
+    // --- Outputs ---
+
+    /// Copies bytes to transmit into `buf`; returns how many (0 when there
+    /// is nothing to send).
+    #[must_use]
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        self.outbox.transmit(buf)
+    }
+
+    /// The next event, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<InviterEvent> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next, or `None`
+    /// when no deadline is pending.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::AwaitingProof(_) => self.handshake_deadline,
+            State::AwaitingAnswer(_) | State::Cancelling(_) => self.answer_deadline,
+            State::Done => None,
+        }
+    }
+
+    // --- Internals ---
+
+    fn run_timers(&mut self, now: Instant) {
+        match self.state {
+            State::AwaitingProof(_) if due(self.handshake_deadline, now) => {
+                self.fail(Error::HandshakeTimeout)
+            }
+            State::AwaitingAnswer(_) if due(self.answer_deadline, now) => self.fail(Error::Timeout),
+            State::Cancelling(_) if due(self.answer_deadline, now) => self.fail(Error::Cancelled),
+            _ => {}
+        }
+    }
+
+    fn push_event(&mut self, event: InviterEvent) {
+        // At most one Verified and one Finished are ever queued, and the
+        // queue holds two, so this never drops an event.
+        let _ = self.events.push_back(event);
+    }
+
+    fn finish(&mut self, outcome: Result<Response, Error>) {
+        self.state = State::Done;
+        self.handshake_deadline = None;
+        self.answer_deadline = None;
+        self.outcome = Some(outcome);
+        self.push_event(InviterEvent::Finished(outcome));
+    }
+
+    /// Ends the session with an error; nothing more is sent.
+    fn fail(&mut self, error: Error) {
+        self.outbox.clear();
+        self.finish(Err(error));
+    }
+
+    /// Processes the frame in the inbox, if complete.
+    fn process_frame(&mut self, now: Instant) {
+        let Some(frame) = self.inbox.frame() else {
+            return;
+        };
+        let (kind, body) = match frame {
+            Ok(f) => f,
+            Err(e) => return self.fail(e.into()),
+        };
+        let result = match core::mem::replace(&mut self.state, State::Done) {
+            State::AwaitingProof(handshake) => match kind {
+                FrameKind::Proof => match handshake.read_proof(body) {
+                    Ok((key, transport)) => Step::Verified(key, transport),
+                    Err(e) => Step::Fail(e.into()),
+                },
+                FrameKind::Refusal => Step::Fail(clear_refusal(body)),
+                _ => Step::Fail(ProtocolError::UnexpectedFrame.into()),
+            },
+            State::AwaitingAnswer(transport) => read_sealed_answer(transport, kind, body, false),
+            State::Cancelling(transport) => read_sealed_answer(transport, kind, body, true),
+            State::Done => return,
+        };
+        match result {
+            Step::Fail(e) => self.fail(e),
+            Step::Verified(key, transport) => {
+                self.inbox.clear_frame();
+                self.verified(key, transport, now);
+            }
+            Step::Answer(answer, len, was_cancelling) => {
+                self.answer = Some(self.inbox.retain_body(len));
+                let outcome = match answer {
+                    Ok(response) => Ok(response),
+                    Err(AnswerError::Refused(reason)) => Err(Error::Refused {
+                        reason,
+                        authenticated: true,
+                    }),
+                    Err(AnswerError::Cancelled) if was_cancelling => Err(Error::Cancelled),
+                    Err(AnswerError::Cancelled) => {
+                        Err(Error::Protocol(ProtocolError::UnexpectedFrame))
+                    }
+                };
+                self.finish(outcome);
+            }
+        }
+    }
+
+    /// The responder proved `key`: check it is the one meant, then seal and
+    /// queue the Invite.
+    fn verified(&mut self, key: PublicKey, mut transport: Transport, now: Instant) {
+        self.responder = Some(key);
+        if let Target::Contact(expected) = self.target {
+            if expected != key {
+                return self.fail(Error::ContactMismatch);
+            }
+        }
+        let proof = InviterProof {
+            key: self.identity.public_key().to_bytes(),
+            signature: SignatureBytes(
+                self.identity
+                    .sign(&signed_message(INVITER_LABEL, &transport.hash)),
+            ),
+        };
+        let buf = &mut self.outbox.buf;
+        let sealed = buf
+            .get_mut(self.head_end..)
+            .and_then(|tail| payload::encode(&proof, tail))
+            .ok_or(ProtocolError::Malformed)
+            .and_then(|n| {
+                let plaintext_len = self.head_end + n - INVITE_PLAINTEXT_START;
+                let frame = buf
+                    .get_mut(INVITE_FRAME_START..)
+                    .ok_or(ProtocolError::Malformed)?;
+                transport.seal_frame(frame, plaintext_len)
+            });
+        match sealed {
+            Ok(frame_len) => {
+                self.outbox.extend_to(INVITE_FRAME_START + frame_len);
+                self.state = State::AwaitingAnswer(transport);
+                self.handshake_deadline = None;
+                let wait = after(now, self.config.response_timeout);
+                self.answer_deadline = Some(after(wait, self.config.grace));
+                self.push_event(InviterEvent::Verified(key));
+            }
+            Err(e) => self.fail(e.into()),
+        }
+    }
+}
+
+// Transient, on the stack only; there is no heap to box the transport in.
+#[allow(clippy::large_enum_variant)]
+enum Step {
+    Verified(PublicKey, Transport),
+    /// The answer, its plaintext length, and whether a Cancel had been sent.
+    Answer(Result<Response, AnswerError>, usize, bool),
+    Fail(Error),
+}
+
+enum AnswerError {
+    Refused(Refusal),
+    Cancelled,
+}
+
+/// Opens a Sealed frame that should hold the answer.
+fn read_sealed_answer(
+    mut transport: Transport,
+    kind: FrameKind,
+    body: &mut [u8],
+    cancelling: bool,
+) -> Step {
+    if kind != FrameKind::Sealed {
+        return Step::Fail(ProtocolError::UnexpectedFrame.into());
+    }
+    let opened = transport.open(body).and_then(|len| {
+        let plaintext = body.get(..len).ok_or(ProtocolError::Malformed)?;
+        read_answer(plaintext).map(|answer| (answer, len))
+    });
+    match opened {
+        Ok((answer, len)) => Step::Answer(answer, len, cancelling),
+        Err(e) => Step::Fail(e.into()),
+    }
+}
+
+/// Decodes and checks an answer's plaintext.
+fn read_answer(plaintext: &[u8]) -> Result<Result<Response, AnswerError>, ProtocolError> {
+    let answer: AnswerMessage<'_> = payload::decode(plaintext)?;
+    payload::check_wire_message(answer.message())?;
+    Ok(match answer {
+        AnswerMessage::Declined { .. } => Ok(Response::Declined),
+        AnswerMessage::Accepted { .. } => Ok(Response::Accepted),
+        AnswerMessage::Expired => Ok(Response::Expired),
+        AnswerMessage::Error { code, .. } => Ok(Response::Error { code }),
+        AnswerMessage::Refused(reason) => Err(AnswerError::Refused(reason)),
+        AnswerMessage::Cancelled => Err(AnswerError::Cancelled),
+    })
+}
+
+/// Decodes a clear Refusal body: the invitee's version and the reason.
+fn clear_refusal(body: &[u8]) -> Error {
+    if body.len() != REFUSAL_BODY_LEN {
+        return ProtocolError::Malformed.into();
+    }
+    let (version, reason) = body.split_at(1);
+    match payload::decode::<Refusal>(reason) {
+        Ok(Refusal::UnsupportedVersion) => Error::UnsupportedVersion {
+            peer: version.first().copied().unwrap_or(0),
+        },
+        Ok(reason) => Error::Refused {
+            reason,
+            authenticated: false,
+        },
+        Err(e) => e.into(),
+    }
+}
