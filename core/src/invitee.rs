@@ -15,7 +15,7 @@ use crate::handshake::{
 use crate::identity::{Identity, PublicKey};
 use crate::invitation::{check_message, ApplicationId, Decision, Invitation};
 use crate::inviter::DEFAULT_BUFFER;
-use crate::limits::PROTOCOL_VERSION;
+use crate::limits::{MAX_DATA_LEN, PROTOCOL_VERSION};
 use crate::wire::buffer::{FrameError, Inbox, Outbox};
 use crate::wire::frame::{
     invite_frame_len, max_data_for, write_header, FrameKind, CANCEL_FRAME_LEN, HEADER_LEN,
@@ -118,7 +118,8 @@ enum State {
 pub struct Invitee<const BUF: usize = DEFAULT_BUFFER> {
     config: Config,
     identity: Identity,
-    ephemeral: EphemeralSecret,
+    /// Used once, for the Proof, then dropped (and so zeroized).
+    ephemeral: Option<EphemeralSecret>,
     state: State,
     inbox: Inbox<BUF>,
     outbox: Outbox<SMALL_FRAME_MAX>,
@@ -150,7 +151,7 @@ impl<const BUF: usize> Invitee<BUF> {
         Ok(Invitee {
             config,
             identity: identity.clone(),
-            ephemeral,
+            ephemeral: Some(ephemeral),
             state: State::AwaitingHello,
             inbox: Inbox::new(),
             outbox: Outbox::new(),
@@ -221,6 +222,9 @@ impl<const BUF: usize> Invitee<BUF> {
                 State::Done => return,
             };
             match self.inbox.read(rest, max) {
+                // Zero means a complete frame was left unprocessed, which
+                // `process_frame` never does; stop rather than spin.
+                Ok(0) => return,
                 Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
                 Err(FrameError::TooLarge) if matches!(self.state, State::AwaitingInvite(_)) => {
                     // An invitation bigger than this device takes: say so,
@@ -444,7 +448,9 @@ impl<const BUF: usize> Invitee<BUF> {
                 self.state = State::AwaitingInvite(transport);
                 let permission = directory.permission(&invite.inviter);
                 self.inviter = Some((invite.inviter, permission == Some(Permission::Allowed)));
-                if let Some(reason) = policy_refusal(directory, permission, &invite.application) {
+                let refusal =
+                    policy_refusal(directory, permission, &invite.application, invite.too_large);
+                if let Some(reason) = refusal {
                     self.inbox.clear_frame();
                     return self.answer(
                         AnswerMessage::Refused(reason),
@@ -488,11 +494,14 @@ impl<const BUF: usize> Invitee<BUF> {
     }
 
     fn write_proof(&mut self, handshake: ResponderHandshake) {
+        let Some(ephemeral) = self.ephemeral.take() else {
+            return self.fail(Error::InvalidState);
+        };
         let space = self.outbox.space();
         let written = space
             .get_mut(HEADER_LEN..)
             .ok_or(ProtocolError::Malformed)
-            .and_then(|body| handshake.write_proof(&self.identity, &self.ephemeral, body))
+            .and_then(|body| handshake.write_proof(&self.identity, &ephemeral, body))
             .and_then(|transport| {
                 write_header(space, FrameKind::Proof, PROOF_BODY_LEN)
                     .ok_or(ProtocolError::Malformed)
@@ -512,10 +521,14 @@ impl<const BUF: usize> Invitee<BUF> {
 struct CheckedInvite {
     inviter: PublicKey,
     application: ApplicationId,
+    /// Within the protocol's 16 KiB, but over this build's data limit.
+    too_large: bool,
 }
 
-/// Decodes an Invite's plaintext and checks its limits and the inviter's
-/// signature over the handshake hash.
+/// Decodes an Invite's plaintext and checks the protocol's limits and the
+/// inviter's signature over the handshake hash. Data within the protocol's
+/// limit but over this build's is not an error here: it is refused with
+/// [`Refusal::TooLarge`], as a frame too large to buffer is.
 fn check_invite(
     plaintext: &[u8],
     transport: &Transport,
@@ -526,7 +539,8 @@ fn check_invite(
         InviterMessage::Cancel => return Err(ProtocolError::UnexpectedFrame),
     };
     payload::check_wire_message(invite.head.message)?;
-    if invite.head.data.0.len() > max_data {
+    let data_len = invite.head.data.0.len();
+    if data_len > MAX_DATA_LEN {
         return Err(ProtocolError::FieldTooLong);
     }
     let inviter = PublicKey::from_bytes(&invite.proof.key).map_err(|_| ProtocolError::BadKey)?;
@@ -537,22 +551,25 @@ fn check_invite(
     Ok(CheckedInvite {
         inviter,
         application: ApplicationId::from_bytes(invite.head.application),
+        too_large: data_len > max_data,
     })
 }
 
 /// The policy's verdict on an authenticated inviter, in this order:
-/// invitations off, blocked, not trusted, application not registered. The
-/// application is checked last so that a stranger learns nothing about
-/// which applications are registered.
+/// invitations off, blocked, not trusted, too large for this device,
+/// application not registered. The application is checked last so that a
+/// stranger learns nothing about which applications are registered.
 fn policy_refusal<D: Directory + ?Sized>(
     directory: &D,
     permission: Option<Permission>,
     application: &ApplicationId,
+    too_large: bool,
 ) -> Option<Refusal> {
     match (directory.policy(), permission) {
         (Policy::Off, _) => Some(Refusal::InvitationsOff),
         (_, Some(Permission::Blocked)) => Some(Refusal::Blocked),
         (Policy::TrustedOnly, None) => Some(Refusal::NotTrusted),
+        _ if too_large => Some(Refusal::TooLarge),
         _ if !directory.is_registered(application) => Some(Refusal::ApplicationNotRegistered),
         _ => None,
     }

@@ -228,6 +228,9 @@ impl<const BUF: usize> Inviter<BUF> {
                 State::Done => return,
             };
             match self.inbox.read(rest, max) {
+                // Zero means a complete frame was left unprocessed, which
+                // `process_frame` never does; stop rather than spin.
+                Ok(0) => return,
                 Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
                 Err(e) => return self.fail(Error::Protocol(e.into())),
             }

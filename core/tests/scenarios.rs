@@ -1,10 +1,44 @@
 //! Scenario tests: one for each remark of the reference, on a virtual clock.
+//!
+//! Every `Pair` starts at `START` (1000 s) with a one-way latency of 10 ms,
+//! so the Hello reaches the invitee at +10 ms, the Proof the inviter at
+//! +20 ms (when the Invite is sent) and the Invite the invitee at +30 ms
+//! (when the prompt goes up).
 
 mod common;
 
+use beckon_core::wire::buffer_size;
 use beckon_core::*;
 use common::*;
-use embassy_time::Duration;
+use embassy_time::{Duration, Instant};
+
+const LATENCY: Duration = Duration::from_millis(10);
+const FIVE_MINUTES: Duration = Duration::from_secs(5 * 60);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+const GRACE: Duration = Duration::from_secs(10);
+
+/// The instant the inviter sends the Invite: when the Proof arrives.
+fn invite_sent() -> Instant {
+    START + LATENCY + LATENCY
+}
+
+fn accept(message: &str) -> Decision<'_> {
+    Decision::Accept { message }
+}
+
+/// A directory in which anyone may invite to chess.
+fn open_directory() -> Dir {
+    let mut dir = Dir::new(Policy::Anyone);
+    dir.register(CHESS, "Chess").unwrap();
+    dir
+}
+
+/// A `Tamper` that drops every frame of `kind`.
+fn drop_kind(kind: u8) -> Tamper {
+    Box::new(move |f: Vec<u8>| (kind_of(&f) != kind).then_some(f))
+}
+
+// --- Accept and decline --------------------------------------------------
 
 #[test]
 fn a_trusted_contact_accepts_and_the_inviter_learns_it_from_the_verified_contact() {
@@ -39,15 +73,1189 @@ fn a_trusted_contact_accepts_and_the_inviter_learns_it_from_the_verified_contact
     );
     assert!(pair.inviter.is_finished());
     assert!(pair.invitee.is_finished());
+    // The launch information stays readable after the session.
+    assert_eq!(pair.invitee.inviter(), Some(alice().public_key()));
+    assert_eq!(pair.invitee.invitation().unwrap().data(), b"board=standard");
+    pair.assert_each_side_finished_once();
 }
 
 #[test]
 fn a_declined_invitation_reports_declined_with_the_message() {
     let mut pair: Pair = Pair::default_pair();
     pair.drive_to_prompt();
-    pair.decide(Decision::Decline { message: "Busy now" }).unwrap();
+    pair.decide(Decision::Decline {
+        message: "Busy now",
+    })
+    .unwrap();
     pair.drive();
     assert_eq!(pair.inviter_result(), Some(Ok(Response::Declined)));
     assert_eq!(pair.inviter.answer_message(), Ok("Busy now"));
     assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Declined));
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn an_invitation_at_the_reference_limits_of_255_characters_and_16_kib_goes_through() {
+    let message = "\u{1F3B2}".repeat(255);
+    let data = vec![0xA5; limits::MAX_DATA_LEN];
+    let mut pair: Pair = Pair::new(Setup {
+        invitation: Invitation::new(CHESS, &message, &data).unwrap(),
+        ..Setup::default()
+    });
+    pair.chunk = 1000;
+    pair.drive_to_prompt();
+    let invitation = pair.invitee.invitation().unwrap();
+    assert_eq!(invitation.message(), message);
+    assert_eq!(invitation.data(), &data[..]);
+    pair.decide(accept(&message)).unwrap();
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
+    assert_eq!(pair.inviter.answer_message(), Ok(message.as_str()));
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn the_answer_is_not_available_before_it_comes() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    assert_eq!(pair.inviter.answer_message(), Err(Error::InvalidState));
+    assert_eq!(pair.inviter.outcome(), None);
+    pair.decide(accept("")).unwrap();
+    pair.drive();
+    assert_eq!(pair.inviter.answer_message(), Ok(""));
+    assert_eq!(pair.inviter.outcome(), Some(Ok(Response::Accepted)));
+}
+
+#[test]
+fn the_exchange_works_when_bytes_arrive_one_at_a_time() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.chunk = 1;
+    pair.drive_to_prompt();
+    pair.decide(accept("ok")).unwrap();
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
+    assert_eq!(pair.inviter.answer_message(), Ok("ok"));
+    pair.assert_each_side_finished_once();
+}
+
+// --- The 5-minute answer deadline ----------------------------------------
+
+#[test]
+fn the_prompt_expires_exactly_five_minutes_after_the_invite_arrives() {
+    let mut pair: Pair = Pair::default_pair();
+    let prompt = pair.drive_to_prompt();
+    assert_eq!(pair.now, invite_sent() + LATENCY);
+    assert_eq!(prompt.deadline, pair.now + FIVE_MINUTES);
+    assert_eq!(pair.invitee.poll_timeout(), Some(prompt.deadline));
+}
+
+#[test]
+fn a_decision_one_tick_before_the_deadline_is_accepted() {
+    let mut pair: Pair = Pair::default_pair();
+    let deadline = pair.drive_to_prompt().deadline;
+    pair.drive_until(deadline - TICK);
+    assert_eq!(pair.now, deadline - TICK);
+
+    // handle_timeout one tick early does nothing.
+    pair.invitee.handle_timeout(deadline - TICK);
+    assert!(pair.invitee.is_prompting());
+    assert_eq!(pair.invitee.poll_timeout(), Some(deadline));
+    assert_eq!(pair.invitee.poll_event(), None);
+    assert_eq!(pair.invitee.outcome(), None);
+
+    pair.decide(accept("just in time")).unwrap();
+    pair.drive();
+    assert!(matches!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Accepted(_))
+    ));
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
+    assert_eq!(pair.inviter.answer_message(), Ok("just in time"));
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_decision_at_the_deadline_is_refused_as_expired_and_the_inviter_learns_expired() {
+    let mut pair: Pair = Pair::default_pair();
+    let deadline = pair.drive_to_prompt().deadline;
+    pair.drive_until(deadline - TICK);
+    assert!(pair.invitee.is_prompting());
+
+    pair.now = deadline;
+    assert_eq!(pair.decide(accept("too late")), Err(Error::Expired));
+    assert!(!pair.invitee.is_prompting());
+    assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Expired));
+    // The invitee sent Expired: the answer is its last frame.
+    assert_eq!(pair.from_invitee.kinds(), vec![PROOF, SEALED]);
+
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Expired)));
+    assert!(matches!(
+        pair.invitee_events.as_slice(),
+        [
+            InviteeEvent::Prompt(_),
+            InviteeEvent::Finished(InviteeOutcome::Expired)
+        ]
+    ));
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_decision_one_tick_after_the_deadline_is_refused_as_expired() {
+    let mut pair: Pair = Pair::default_pair();
+    let deadline = pair.drive_to_prompt().deadline;
+    pair.drive_until(deadline - TICK);
+    pair.now = deadline + TICK;
+    assert_eq!(pair.decide(accept("")), Err(Error::Expired));
+    assert_eq!(
+        pair.decide(Decision::Decline { message: "" }),
+        Err(Error::Expired)
+    );
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Expired)));
+    assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Expired));
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn at_the_deadline_the_invitee_sends_expired_on_its_own_and_withdraws_the_prompt() {
+    let mut pair: Pair = Pair::default_pair();
+    let deadline = pair.drive_to_prompt().deadline;
+    pair.drive_until(deadline - TICK);
+    assert_eq!(pair.invitee_outcome(), None);
+    assert_eq!(pair.from_invitee.kinds(), vec![PROOF]);
+
+    pair.drive_until(deadline);
+    assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Expired));
+    assert!(!pair.invitee.is_prompting());
+    assert_eq!(pair.from_invitee.kinds(), vec![PROOF, SEALED]);
+    assert_eq!(pair.inviter_result(), None, "the answer is still in flight");
+
+    pair.drive_until(deadline + LATENCY);
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Expired)));
+    pair.assert_each_side_finished_once();
+}
+
+// --- The inviter's timeout -----------------------------------------------
+
+#[test]
+fn the_inviter_gives_up_with_timeout_at_exactly_response_timeout_plus_grace_when_nobody_answers() {
+    // The invitee gives its user ten minutes, the inviter waits five (and
+    // the grace): the inviter gives up first.
+    let patient = Config {
+        response_timeout: Duration::from_secs(10 * 60),
+        ..Config::default()
+    };
+    let mut pair: Pair = Pair::with_invitee_config(Setup::default(), patient);
+    pair.run_until(|p| !p.inviter_events.is_empty());
+    assert_eq!(pair.now, invite_sent());
+    assert_eq!(
+        pair.inviter_events,
+        vec![InviterEvent::Verified(bob().public_key())]
+    );
+
+    let deadline = invite_sent() + FIVE_MINUTES + GRACE;
+    assert_eq!(pair.inviter.poll_timeout(), Some(deadline));
+    pair.drive_until(deadline - TICK);
+    assert!(pair.invitee.is_prompting());
+    assert_eq!(pair.inviter_result(), None);
+    pair.inviter.handle_timeout(deadline - TICK);
+    assert_eq!(pair.inviter.poll_event(), None);
+    assert_eq!(pair.inviter.outcome(), None);
+
+    pair.drive_until(deadline);
+    assert_eq!(pair.inviter_result(), Some(Err(Error::Timeout)));
+    assert_eq!(pair.inviter.outcome(), Some(Err(Error::Timeout)));
+    assert!(pair.inviter.is_finished());
+    assert!(pair.invitee.is_prompting());
+
+    // The inviter's adapter then closes the connection.
+    pair.cut();
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Failed(Error::ConnectionClosed))
+    );
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn the_inviter_gives_up_with_timeout_when_the_expired_answer_is_lost() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.tamper_to_inviter = Some(drop_kind(SEALED));
+    let prompt = pair.drive_to_prompt();
+    pair.drive_until(prompt.deadline);
+    assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Expired));
+
+    let deadline = invite_sent() + FIVE_MINUTES + GRACE;
+    pair.drive_until(deadline - TICK);
+    assert_eq!(pair.inviter_result(), None);
+    pair.drive_until(deadline);
+    assert_eq!(pair.inviter_result(), Some(Err(Error::Timeout)));
+    pair.assert_each_side_finished_once();
+}
+
+// --- The handshake timeout -----------------------------------------------
+
+#[test]
+fn a_stalled_handshake_is_dropped_on_both_sides_at_exactly_the_handshake_timeout() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.tamper_to_inviter = Some(drop_kind(PROOF));
+    let deadline = START + HANDSHAKE_TIMEOUT;
+
+    pair.drive_until(deadline - TICK);
+    assert_eq!(pair.inviter.poll_timeout(), Some(deadline));
+    assert_eq!(pair.invitee.poll_timeout(), Some(deadline));
+    pair.inviter.handle_timeout(deadline - TICK);
+    pair.invitee.handle_timeout(deadline - TICK);
+    assert_eq!(pair.inviter.poll_event(), None);
+    assert_eq!(pair.invitee.poll_event(), None);
+    assert_eq!(pair.inviter_result(), None);
+    assert_eq!(pair.invitee_outcome(), None);
+
+    pair.drive_until(deadline);
+    assert_eq!(pair.inviter_result(), Some(Err(Error::HandshakeTimeout)));
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Failed(Error::HandshakeTimeout))
+    );
+    assert!(!pair.inviter_sent_sealed());
+    assert!(!pair.prompted());
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn an_invitee_that_never_hears_a_hello_drops_the_connection_at_the_handshake_timeout() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.tamper_to_invitee = Some(Box::new(|_| None));
+    let deadline = START + HANDSHAKE_TIMEOUT;
+    pair.drive_until(deadline - TICK);
+    assert_eq!(pair.invitee_outcome(), None);
+    assert_eq!(pair.inviter_result(), None);
+    pair.drive_until(deadline);
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Failed(Error::HandshakeTimeout))
+    );
+    assert_eq!(pair.inviter_result(), Some(Err(Error::HandshakeTimeout)));
+    assert!(pair.from_invitee.writes.is_empty());
+    pair.assert_each_side_finished_once();
+}
+
+// --- Cancel: the reference's three cases ---------------------------------
+
+#[test]
+fn cancelling_before_anything_is_sent_sends_nothing_at_all() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.cancel();
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Err(Error::Cancelled)));
+    assert!(pair.from_inviter.writes.is_empty());
+    assert!(!pair.prompted());
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Failed(Error::HandshakeTimeout))
+    );
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn cancelling_before_the_invite_is_sent_ends_the_invitation_and_nothing_of_it_reaches_the_invitee()
+{
+    let mut pair: Pair = Pair::default_pair();
+    // The Hello has reached the invitee, its Proof is in flight.
+    pair.advance(LATENCY + LATENCY / 2);
+    assert_eq!(pair.from_invitee.kinds(), vec![PROOF]);
+    assert!(pair.inviter_events.is_empty());
+
+    pair.cancel();
+    assert_eq!(pair.inviter_result(), Some(Err(Error::Cancelled)));
+    pair.drive();
+
+    assert_eq!(pair.inviter_result(), Some(Err(Error::Cancelled)));
+    assert_eq!(
+        pair.inviter_events,
+        vec![InviterEvent::Finished(Err(Error::Cancelled))]
+    );
+    assert_eq!(pair.from_inviter.kinds(), vec![HELLO]);
+    assert!(!pair.inviter_sent_sealed());
+    assert!(!pair.prompted());
+    assert_eq!(pair.invitee.invitation(), None);
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Failed(Error::HandshakeTimeout))
+    );
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn cancelling_after_the_invite_is_sent_withdraws_the_prompt_and_the_invitee_can_no_longer_answer() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    pair.advance(Duration::from_secs(1));
+    pair.cancel();
+    assert_eq!(pair.from_inviter.kinds(), vec![HELLO, SEALED, SEALED]);
+    let cancelled_at = pair.now;
+    pair.drive();
+
+    assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Cancelled));
+    assert!(!pair.invitee.is_prompting());
+    assert!(matches!(
+        pair.invitee_events.as_slice(),
+        [
+            InviteeEvent::Prompt(_),
+            InviteeEvent::Finished(InviteeOutcome::Cancelled)
+        ]
+    ));
+    assert_eq!(
+        pair.invitee.handle_decision(pair.now, accept("yes!")),
+        Err(Error::Cancelled)
+    );
+    assert_eq!(pair.inviter_result(), Some(Err(Error::Cancelled)));
+    // Ended by the invitee's acknowledgement, one round trip later.
+    assert_eq!(pair.now, cancelled_at + LATENCY + LATENCY);
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_cancel_that_is_never_acknowledged_ends_cancelled_after_the_grace_period() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    pair.tamper_to_invitee = Some(Box::new(|_| None));
+    pair.cancel();
+    let deadline = pair.now + GRACE;
+    assert_eq!(pair.inviter.poll_timeout(), Some(deadline));
+    pair.drive_until(deadline - TICK);
+    assert_eq!(pair.inviter_result(), None);
+    pair.drive_until(deadline);
+    assert_eq!(pair.inviter_result(), Some(Err(Error::Cancelled)));
+}
+
+#[test]
+fn cancelling_after_the_answer_has_no_effect() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    pair.decide(accept("on my way")).unwrap();
+    pair.drive();
+    let sent = pair.from_inviter.bytes();
+    let events = pair.inviter_events.clone();
+
+    pair.cancel();
+    pair.drive();
+    assert_eq!(pair.from_inviter.bytes(), sent);
+    assert_eq!(pair.inviter_events, events);
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
+    assert_eq!(pair.inviter.outcome(), Some(Ok(Response::Accepted)));
+    assert_eq!(pair.inviter.answer_message(), Ok("on my way"));
+    assert!(matches!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Accepted(_))
+    ));
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_cancel_that_crosses_an_accept_in_flight_leaves_both_sides_agreeing_on_accepted() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.latency = Duration::from_secs(1);
+    pair.drive_to_prompt();
+    pair.decide(accept("yes")).unwrap();
+    // The Accept is half-way to the inviter when it cancels.
+    pair.advance(Duration::from_millis(500));
+    assert_eq!(pair.inviter_result(), None);
+    pair.cancel();
+    assert_eq!(pair.from_inviter.kinds(), vec![HELLO, SEALED, SEALED]);
+    pair.drive();
+
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
+    assert_eq!(pair.inviter.answer_message(), Ok("yes"));
+    assert!(matches!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Accepted(_))
+    ));
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_cancel_that_crosses_a_decline_in_flight_leaves_both_sides_agreeing_on_declined() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.latency = Duration::from_secs(1);
+    pair.drive_to_prompt();
+    pair.decide(Decision::Decline { message: "no" }).unwrap();
+    pair.advance(Duration::from_millis(500));
+    pair.cancel();
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Declined)));
+    assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Declined));
+    pair.assert_each_side_finished_once();
+}
+
+// --- Whom the inviter talks to -------------------------------------------
+
+#[test]
+fn inviting_a_contact_fails_with_contact_mismatch_when_someone_else_answers_and_no_invitation_byte_leaves(
+) {
+    let mut pair: Pair = Pair::new(Setup {
+        invitee: carol(),
+        ..Setup::default()
+    });
+    pair.drive();
+
+    assert_eq!(pair.inviter_result(), Some(Err(Error::ContactMismatch)));
+    assert_eq!(pair.inviter.responder(), Some(carol().public_key()));
+    assert_eq!(
+        pair.inviter_events,
+        vec![InviterEvent::Finished(Err(Error::ContactMismatch))]
+    );
+    // Only the Hello left the inviter.
+    assert_eq!(pair.from_inviter.bytes().len(), 36);
+    assert_eq!(pair.from_inviter.kinds(), vec![HELLO]);
+    assert!(!pair.inviter_sent_sealed());
+    assert!(!pair.prompted());
+    assert_eq!(pair.invitee.invitation(), None);
+    assert_eq!(pair.invitee.inviter(), None);
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn inviting_an_endpoint_reports_who_answered() {
+    let mut pair: Pair = Pair::new(Setup {
+        invitee: carol(),
+        target: Target::AnyEndpoint,
+        ..Setup::default()
+    });
+    let prompt = pair.drive_to_prompt();
+    assert_eq!(prompt.inviter, alice().public_key());
+    assert_eq!(
+        pair.inviter_events,
+        vec![InviterEvent::Verified(carol().public_key())]
+    );
+    assert_eq!(pair.inviter.responder(), Some(carol().public_key()));
+    assert_eq!(pair.inviter.target(), Target::AnyEndpoint);
+
+    pair.decide(accept("hi, it's Carol")).unwrap();
+    pair.drive();
+    assert_eq!(
+        pair.inviter_events,
+        vec![
+            InviterEvent::Verified(carol().public_key()),
+            InviterEvent::Finished(Ok(Response::Accepted))
+        ]
+    );
+    assert_eq!(pair.inviter.responder(), Some(carol().public_key()));
+    pair.assert_each_side_finished_once();
+}
+
+// --- The invitee's policy ------------------------------------------------
+
+#[test]
+fn an_invitation_from_an_untrusted_inviter_is_refused_when_only_trusted_contacts_may_invite() {
+    let mut pair: Pair = Pair::new(Setup {
+        inviter: carol(),
+        ..Setup::default()
+    });
+    pair.drive();
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(Error::Refused {
+            reason: Refusal::NotTrusted,
+            authenticated: true
+        }))
+    );
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Refused(Refusal::NotTrusted))
+    );
+    assert!(!pair.prompted());
+    assert_eq!(pair.invitee.invitation(), None);
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_blocked_contact_is_refused_even_when_anyone_may_invite() {
+    for policy in [Policy::Anyone, Policy::TrustedOnly] {
+        let mut directory = open_directory();
+        directory.set_policy(policy);
+        directory
+            .add_contact(
+                Contact::new(alice().public_key(), "alice", "Alice")
+                    .unwrap()
+                    .with_permission(Permission::Blocked),
+            )
+            .unwrap();
+        let mut pair: Pair = Pair::new(Setup {
+            directory,
+            ..Setup::default()
+        });
+        pair.drive();
+        assert_eq!(
+            pair.inviter_result(),
+            Some(Err(Error::Refused {
+                reason: Refusal::Blocked,
+                authenticated: true
+            })),
+            "{policy:?}"
+        );
+        assert_eq!(
+            pair.invitee_outcome(),
+            Some(InviteeOutcome::Refused(Refusal::Blocked))
+        );
+        assert!(!pair.prompted());
+        pair.assert_each_side_finished_once();
+    }
+}
+
+#[test]
+fn with_invitations_off_the_invitee_refuses_in_clear_before_the_handshake_and_the_refusal_is_unauthenticated(
+) {
+    let mut directory = bobs_directory();
+    directory.set_policy(Policy::Off);
+    let mut pair: Pair = Pair::new(Setup {
+        directory,
+        ..Setup::default()
+    });
+    pair.drive();
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(Error::Refused {
+            reason: Refusal::InvitationsOff,
+            authenticated: false
+        }))
+    );
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Refused(Refusal::InvitationsOff))
+    );
+    // A 5-byte clear Refusal and no Proof: no handshake work was done.
+    assert_eq!(
+        pair.from_invitee.bytes(),
+        refusal_frame(Refusal::InvitationsOff).to_vec()
+    );
+    assert_eq!(pair.from_invitee.bytes().len(), 5);
+    assert_eq!(pair.from_invitee.kinds(), vec![REFUSAL]);
+    assert_eq!(pair.from_inviter.kinds(), vec![HELLO]);
+    assert_eq!(pair.inviter.responder(), None);
+    assert!(!pair.prompted());
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn an_invitation_for_an_unregistered_application_is_refused() {
+    let mut pair: Pair = Pair::new(Setup {
+        invitation: Invitation::new(GO, "Go?", b"19x19").unwrap(),
+        ..Setup::default()
+    });
+    pair.drive();
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(Error::Refused {
+            reason: Refusal::ApplicationNotRegistered,
+            authenticated: true
+        }))
+    );
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Refused(Refusal::ApplicationNotRegistered))
+    );
+    assert!(!pair.prompted());
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn when_anyone_may_invite_a_stranger_is_prompted_as_a_non_contact() {
+    let mut pair: Pair = Pair::new(Setup {
+        inviter: carol(),
+        directory: open_directory(),
+        ..Setup::default()
+    });
+    let prompt = pair.drive_to_prompt();
+    assert_eq!(prompt.inviter, carol().public_key());
+    assert!(!prompt.is_contact);
+    pair.decide(accept("")).unwrap();
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Accepted(Launch {
+            inviter: carol().public_key(),
+            is_contact: false,
+            application: CHESS,
+        }))
+    );
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_contact_blocked_during_the_handshake_is_refused_when_the_invite_arrives() {
+    let mut pair: Pair = Pair::default_pair();
+    // The Hello is in and the Proof is on its way: the handshake is under
+    // way, and Alice was a trusted contact when it began.
+    pair.advance(LATENCY + LATENCY / 2);
+    assert_eq!(pair.from_invitee.kinds(), vec![PROOF]);
+    pair.directory
+        .set_permission(&alice().public_key(), Permission::Blocked)
+        .unwrap();
+    pair.drive();
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(Error::Refused {
+            reason: Refusal::Blocked,
+            authenticated: true
+        }))
+    );
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Refused(Refusal::Blocked))
+    );
+    assert!(!pair.prompted());
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_contact_added_during_the_handshake_is_trusted_when_the_invite_arrives() {
+    let mut pair: Pair = Pair::new(Setup {
+        inviter: carol(),
+        ..Setup::default()
+    });
+    pair.advance(LATENCY + LATENCY / 2);
+    pair.directory
+        .add_contact(Contact::new(carol().public_key(), "carol", "Carol").unwrap())
+        .unwrap();
+    let prompt = pair.drive_to_prompt();
+    assert_eq!(prompt.inviter, carol().public_key());
+    assert!(prompt.is_contact);
+}
+
+// --- Version -------------------------------------------------------------
+
+#[test]
+fn a_hello_with_an_unsupported_version_is_refused_in_clear_and_both_sides_report_the_version() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.tamper_to_invitee = Some(Box::new(|mut frame: Vec<u8>| {
+        if kind_of(&frame) == HELLO {
+            frame[3] = 2;
+        }
+        Some(frame)
+    }));
+    pair.drive();
+
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Failed(Error::UnsupportedVersion {
+            peer: 2
+        }))
+    );
+    assert_eq!(
+        pair.from_invitee.bytes(),
+        refusal_frame(Refusal::UnsupportedVersion).to_vec()
+    );
+    assert!(matches!(
+        pair.inviter_result(),
+        Some(Err(Error::UnsupportedVersion { .. }))
+    ));
+    assert!(!pair.inviter_sent_sealed());
+    assert!(!pair.prompted());
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_version_2_hello_fed_to_an_invitee_gets_the_clear_version_refusal() {
+    let pair: Pair = Pair::default_pair();
+    let mut inviter = pair.inviter.clone();
+    let mut buf = [0u8; 64];
+    let n = inviter.poll_transmit(&mut buf);
+    assert_eq!(n, 36);
+    let mut hello = buf[..n].to_vec();
+    assert_eq!(kind_of(&hello), HELLO);
+    assert_eq!(hello[3], 1);
+    hello[3] = 2;
+
+    let mut invitee: Invitee = Invitee::new(
+        Config::default(),
+        &bob(),
+        EphemeralSecret::from_bytes([0x22; 32]),
+        START,
+    )
+    .unwrap();
+    invitee.handle_input(START, &hello, &bobs_directory());
+    let m = invitee.poll_transmit(&mut buf);
+    assert_eq!(&buf[..m], &refusal_frame(Refusal::UnsupportedVersion)[..]);
+    assert_eq!(
+        invitee.poll_event(),
+        Some(InviteeEvent::Finished(InviteeOutcome::Failed(
+            Error::UnsupportedVersion { peer: 2 }
+        )))
+    );
+    assert!(invitee.is_finished());
+
+    // The same refusal, read by the inviter.
+    inviter.handle_input(START, &buf[..m]);
+    assert!(matches!(
+        inviter.poll_event(),
+        Some(InviterEvent::Finished(Err(
+            Error::UnsupportedVersion { .. }
+        )))
+    ));
+}
+
+#[test]
+fn an_inviter_reports_the_version_named_in_a_clear_version_refusal() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.step();
+    let mut refusal = refusal_frame(Refusal::UnsupportedVersion);
+    refusal[3] = 3; // an invitee that only speaks version 3
+    pair.inject_to_inviter(&refusal);
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(Error::UnsupportedVersion { peer: 3 }))
+    );
+    assert!(!pair.inviter_sent_sealed());
+}
+
+// --- Replays and reflections ---------------------------------------------
+
+/// Session 1: a complete accepted exchange, recorded.
+fn recorded_session() -> Pair {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    pair.decide(accept("")).unwrap();
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
+    assert_eq!(pair.from_inviter.kinds(), vec![HELLO, SEALED]);
+    pair
+}
+
+#[test]
+fn an_invite_replayed_from_an_earlier_session_fails_and_never_prompts() {
+    let old_invite = recorded_session()
+        .from_inviter
+        .frame_of_kind(SEALED)
+        .unwrap();
+
+    // Session 2, with fresh ephemeral keys on both sides; after the honest
+    // handshake the attacker swaps in session 1's Invite.
+    let mut pair: Pair = Pair::new(Setup {
+        inviter_ephemeral: [0xE3; 32],
+        invitee_ephemeral: [0xE4; 32],
+        ..Setup::default()
+    });
+    pair.tamper_to_invitee = Some(Box::new(move |frame: Vec<u8>| {
+        Some(if kind_of(&frame) == SEALED {
+            old_invite.clone()
+        } else {
+            frame
+        })
+    }));
+    pair.drive();
+
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Failed(Error::Protocol(
+            ProtocolError::Decrypt
+        )))
+    );
+    assert!(!pair.prompted());
+    assert_eq!(pair.invitee.invitation(), None);
+    assert!(!matches!(pair.inviter_result(), Some(Ok(_))));
+}
+
+#[test]
+fn a_whole_recorded_inviter_side_replayed_to_a_fresh_invitee_never_prompts() {
+    let old = recorded_session();
+    let mut invitee: Invitee = Invitee::new(
+        Config::default(),
+        &bob(),
+        EphemeralSecret::from_bytes([0xE5; 32]),
+        START,
+    )
+    .unwrap();
+    invitee.handle_input(START, &old.from_inviter.bytes(), &bobs_directory());
+    let mut events = Vec::new();
+    while let Some(e) = invitee.poll_event() {
+        events.push(e);
+    }
+    assert_eq!(
+        events,
+        vec![InviteeEvent::Finished(InviteeOutcome::Failed(
+            Error::Protocol(ProtocolError::Decrypt)
+        ))]
+    );
+    assert_eq!(invitee.invitation(), None);
+}
+
+#[test]
+fn the_invitees_proof_reflected_back_to_the_invitee_fails() {
+    // As it is, and relabelled as a Sealed frame.
+    for relabel in [None, Some(SEALED)] {
+        let mut pair: Pair = Pair::default_pair();
+        pair.run_until(|p| !p.from_invitee.writes.is_empty());
+        let mut proof = pair.from_invitee.frame_of_kind(PROOF).unwrap();
+        if let Some(kind) = relabel {
+            proof[2] = kind;
+        }
+        pair.inject_to_invitee(&proof);
+        let outcome = pair.invitee_outcome();
+        assert!(
+            matches!(outcome, Some(InviteeOutcome::Failed(Error::Protocol(_)))),
+            "{relabel:?}: {outcome:?}"
+        );
+        pair.drive();
+        assert!(!pair.prompted());
+        assert!(!matches!(pair.inviter_result(), Some(Ok(_))));
+    }
+}
+
+#[test]
+fn the_inviters_hello_reflected_back_to_the_inviter_fails() {
+    // As it is, and relabelled as a Proof.
+    for relabel in [None, Some(PROOF)] {
+        let mut pair: Pair = Pair::default_pair();
+        pair.tamper_to_invitee = Some(Box::new(|_| None));
+        pair.step();
+        let mut hello = pair.from_inviter.frame_of_kind(HELLO).unwrap();
+        if let Some(kind) = relabel {
+            hello[2] = kind;
+        }
+        pair.inject_to_inviter(&hello);
+        let result = pair.inviter_result();
+        assert!(
+            matches!(result, Some(Err(Error::Protocol(_)))),
+            "{relabel:?}: {result:?}"
+        );
+        assert_eq!(pair.inviter.responder(), None);
+        assert!(!pair.inviter_sent_sealed());
+    }
+}
+
+#[test]
+fn the_invite_reflected_back_to_the_inviter_is_never_taken_for_an_answer() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.run_until(|p| p.inviter_sent_sealed());
+    let invite = pair.from_inviter.frame_of_kind(SEALED).unwrap();
+    pair.inject_to_inviter(&invite);
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(Error::Protocol(ProtocolError::Decrypt)))
+    );
+    pair.drive();
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(Error::Protocol(ProtocolError::Decrypt)))
+    );
+}
+
+/// The invitee's answer frame (from `answer`) and the same invitee as it
+/// was while prompting, before it answered.
+fn answer_and_prompting_invitee(answer: impl FnOnce(&mut Pair)) -> (Vec<u8>, Invitee) {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    let prompting = pair.invitee.clone();
+    answer(&mut pair);
+    let frame = pair.from_invitee.frames().last().unwrap().clone();
+    assert_eq!(kind_of(&frame), SEALED);
+    (frame, prompting)
+}
+
+/// Feeds a reflected answer to a prompting invitee and returns what it
+/// reports, checking it neither answers nor keeps prompting.
+fn reflect_to(mut invitee: Invitee, answer: &[u8]) -> Option<InviteeEvent> {
+    let now = START + Duration::from_secs(1);
+    invitee.handle_input(now, answer, &bobs_directory());
+    let event = invitee.poll_event();
+    assert!(!invitee.is_prompting());
+    assert_eq!(invitee.poll_event(), None);
+    let mut buf = [0u8; 64];
+    assert_eq!(invitee.poll_transmit(&mut buf), 0);
+    event
+}
+
+#[test]
+fn the_answer_reflected_back_to_the_invitee_fails_and_never_launches() {
+    // An Accept or a Decline with a message is longer than anything the
+    // invitee takes while prompting (a Cancel).
+    for decision in [accept("yes"), Decision::Decline { message: "no" }] {
+        let (answer, prompting) = answer_and_prompting_invitee(|p| {
+            p.decide(decision).unwrap();
+        });
+        let event = reflect_to(prompting, &answer);
+        assert!(
+            matches!(
+                event,
+                Some(InviteeEvent::Finished(InviteeOutcome::Failed(
+                    Error::Protocol(_)
+                )))
+            ),
+            "{decision:?}: {event:?}"
+        );
+    }
+    // An Expired answer is exactly as long as a Cancel: it reaches the
+    // decryption, which refuses it.
+    let (expired, prompting) = answer_and_prompting_invitee(|p| {
+        let deadline = p.prompt().unwrap().deadline;
+        p.drive_until(deadline);
+        assert_eq!(p.invitee_outcome(), Some(InviteeOutcome::Expired));
+    });
+    assert_eq!(
+        reflect_to(prompting, &expired),
+        Some(InviteeEvent::Finished(InviteeOutcome::Failed(
+            Error::Protocol(ProtocolError::Decrypt)
+        )))
+    );
+}
+
+#[test]
+fn a_cancel_reflected_back_to_the_inviter_fails() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    pair.tamper_to_invitee = Some(Box::new(|_| None));
+    pair.cancel();
+    let cancel = pair.from_inviter.frames().last().unwrap().clone();
+    pair.inject_to_inviter(&cancel);
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(Error::Protocol(ProtocolError::Decrypt)))
+    );
+}
+
+// --- Decisions -----------------------------------------------------------
+
+#[test]
+fn an_answer_message_of_256_characters_is_an_argument_error_and_changes_nothing() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    let sent = pair.from_invitee.bytes();
+    let too_long = "x".repeat(256);
+    for decision in [
+        accept(&too_long),
+        Decision::Decline { message: &too_long },
+        Decision::Fail {
+            code: 1,
+            message: &too_long,
+        },
+    ] {
+        assert_eq!(
+            pair.decide(decision),
+            Err(Error::InvalidArgument(ArgumentError::TooLong))
+        );
+    }
+    assert!(pair.invitee.is_prompting());
+    assert_eq!(pair.from_invitee.bytes(), sent);
+    assert_eq!(pair.invitee_outcome(), None);
+
+    // 255 characters (of 2 bytes each) are fine.
+    let longest = "é".repeat(255);
+    pair.decide(accept(&longest)).unwrap();
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
+    assert_eq!(pair.inviter.answer_message(), Ok(longest.as_str()));
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_decision_without_a_prompt_is_an_invalid_state() {
+    let mut pair: Pair = Pair::default_pair();
+    assert_eq!(pair.decide(accept("")), Err(Error::InvalidState));
+    // Nor during the handshake.
+    pair.advance(LATENCY + LATENCY / 2);
+    assert_eq!(pair.decide(accept("")), Err(Error::InvalidState));
+    assert_eq!(pair.from_invitee.kinds(), vec![PROOF]);
+    // Nor after the answer.
+    pair.drive_to_prompt();
+    pair.decide(Decision::Decline { message: "" }).unwrap();
+    assert_eq!(pair.decide(accept("")), Err(Error::InvalidState));
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Declined)));
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_failure_decision_reaches_the_inviter_as_an_error_response_with_its_code() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    pair.decide(Decision::Fail {
+        code: 0x8007_0002,
+        message: "chess is not installed",
+    })
+    .unwrap();
+    pair.drive();
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Ok(Response::Error { code: 0x8007_0002 }))
+    );
+    assert_eq!(pair.inviter.answer_message(), Ok("chess is not installed"));
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Errored { code: 0x8007_0002 })
+    );
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_busy_decision_reaches_the_inviter_as_an_authenticated_busy_refusal() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    pair.decide(Decision::Busy).unwrap();
+    pair.drive();
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(Error::Refused {
+            reason: Refusal::Busy,
+            authenticated: true
+        }))
+    );
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Refused(Refusal::Busy))
+    );
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn closing_the_connection_while_prompting_withdraws_the_prompt_and_fails_both_sides() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    pair.cut();
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Failed(Error::ConnectionClosed))
+    );
+    assert!(!pair.invitee.is_prompting());
+    assert_eq!(pair.inviter_result(), Some(Err(Error::ConnectionClosed)));
+    assert_eq!(pair.decide(accept("")), Err(Error::InvalidState));
+    pair.drive();
+    pair.assert_each_side_finished_once();
+}
+
+// --- Exactly one Finished -------------------------------------------------
+
+#[test]
+fn every_session_ends_with_exactly_one_finished_event_on_each_side() {
+    type Scenario = fn(&mut Pair);
+    let scenarios: [(&str, Scenario); 12] = [
+        ("accepted", |p| {
+            p.drive_to_prompt();
+            p.decide(accept("")).unwrap();
+        }),
+        ("declined", |p| {
+            p.drive_to_prompt();
+            p.decide(Decision::Decline { message: "" }).unwrap();
+        }),
+        ("busy", |p| {
+            p.drive_to_prompt();
+            p.decide(Decision::Busy).unwrap();
+        }),
+        ("expired", |p| {
+            p.drive_to_prompt();
+        }),
+        ("cancelled before the invite", |p| p.cancel()),
+        ("cancelled while prompting", |p| {
+            p.drive_to_prompt();
+            p.cancel();
+        }),
+        ("cancelled after the answer", |p| {
+            p.drive_to_prompt();
+            p.decide(accept("")).unwrap();
+            p.drive();
+            p.cancel();
+        }),
+        ("closed while prompting", |p| {
+            p.drive_to_prompt();
+            p.cut();
+        }),
+        ("policy off", |p| p.directory.set_policy(Policy::Off)),
+        ("not trusted", |p| {
+            p.directory.remove_contact(&alice().public_key()).unwrap();
+        }),
+        ("not registered", |p| {
+            p.directory.unregister(&CHESS).unwrap()
+        }),
+        ("answer lost", |p| {
+            p.tamper_to_inviter = Some(drop_kind(SEALED))
+        }),
+    ];
+    for (name, scenario) in scenarios {
+        let mut pair: Pair = Pair::default_pair();
+        scenario(&mut pair);
+        pair.drive();
+        // Nothing after the end adds an event.
+        let later = pair.now + Duration::from_secs(3600);
+        pair.inviter.handle_timeout(later);
+        pair.inviter.handle_cancel(later);
+        pair.inviter.handle_close(later);
+        pair.invitee.handle_timeout(later);
+        pair.invitee.handle_close(later);
+        assert_eq!(pair.inviter.poll_event(), None, "{name}");
+        assert_eq!(pair.invitee.poll_event(), None, "{name}");
+        assert!(pair.inviter_result().is_some(), "{name}");
+        assert!(pair.invitee_outcome().is_some(), "{name}");
+        pair.assert_each_side_finished_once();
+    }
+}
+
+// --- Smaller limits chosen at compile time -------------------------------
+
+const SMALL: usize = buffer_size(512);
+
+#[test]
+fn a_512_byte_build_carries_512_bytes_of_data() {
+    let data = [0x5A; 512];
+    let mut pair: Pair<SMALL> = Pair::new(Setup {
+        invitation: Invitation::new(CHESS, "small", &data).unwrap(),
+        ..Setup::default()
+    });
+    pair.drive_to_prompt();
+    assert_eq!(pair.invitee.invitation().unwrap().data(), &data[..]);
+    pair.decide(accept("")).unwrap();
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_512_byte_inviter_refuses_513_bytes_of_data_as_an_argument_error() {
+    let data = [0x5A; 513];
+    let invitation = Invitation::new(CHESS, "", &data).unwrap();
+    let result = Inviter::<SMALL>::new(
+        Config::default(),
+        &alice(),
+        Target::Contact(bob().public_key()),
+        &invitation,
+        EphemeralSecret::from_bytes([0xE1; 32]),
+        START,
+    );
+    assert_eq!(
+        result.err(),
+        Some(Error::InvalidArgument(ArgumentError::DataTooLong {
+            max: 512
+        }))
+    );
+}
+
+#[test]
+fn a_512_byte_invitee_refuses_a_larger_invitation_as_too_large() {
+    // 1000 bytes first (the case in the brief), then the boundary, then
+    // sizes whose frame alone is over the small invitee's frame limit.
+    for len in [1000, 513, 2000, limits::MAX_DATA_LEN] {
+        let data = vec![0x5A; len];
+        let mut pair: Pair<DEFAULT_BUFFER, SMALL> = Pair::new(Setup {
+            invitation: Invitation::new(CHESS, "big", &data).unwrap(),
+            ..Setup::default()
+        });
+        pair.drive();
+        assert_eq!(
+            pair.inviter_result(),
+            Some(Err(Error::Refused {
+                reason: Refusal::TooLarge,
+                authenticated: true
+            })),
+            "{len} bytes: invitee {:?}",
+            pair.invitee_outcome()
+        );
+        assert_eq!(
+            pair.invitee_outcome(),
+            Some(InviteeOutcome::Refused(Refusal::TooLarge)),
+            "{len} bytes"
+        );
+        assert!(!pair.prompted());
+        pair.assert_each_side_finished_once();
+    }
 }

@@ -1,6 +1,10 @@
 //! A two-party test harness on a virtual clock, in the style of
 //! quinn-proto's `tests/util.rs`: both state machines, a latency knob, a
 //! chunking knob, `step()` to the next event and `drive()` until idle.
+//!
+//! The sides may differ in buffer size (`Pair<INVITER_BUF, INVITEE_BUF>`),
+//! frames on their way can be dropped, altered or replaced (the `tamper_*`
+//! fields), and any bytes can be handed to a side directly (`inject_*`).
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::collections::VecDeque;
@@ -35,6 +39,41 @@ pub fn bobs_directory() -> Dir {
     dir
 }
 
+/// The kind bytes of the frames (`docs/protocol.md`: length u16 BE, kind).
+pub const HELLO: u8 = beckon_core::wire::FrameKind::Hello as u8;
+pub const PROOF: u8 = beckon_core::wire::FrameKind::Proof as u8;
+pub const REFUSAL: u8 = beckon_core::wire::FrameKind::Refusal as u8;
+pub const SEALED: u8 = beckon_core::wire::FrameKind::Sealed as u8;
+
+/// One tick of the virtual clock: the smallest step there is.
+pub const TICK: Duration = Duration::from_ticks(1);
+
+/// Splits a byte stream into frames by their length prefixes. A trailing
+/// incomplete frame (or a lone byte) is returned as the last piece.
+pub fn frames(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let len = match rest {
+            [hi, lo, ..] => 2 + usize::from(u16::from_be_bytes([*hi, *lo])),
+            _ => rest.len(),
+        };
+        let (frame, tail) = rest.split_at(len.min(rest.len()));
+        out.push(frame.to_vec());
+        rest = tail;
+    }
+    out
+}
+
+/// The kind byte of a frame (0 when it has none).
+pub fn kind_of(frame: &[u8]) -> u8 {
+    frame.get(2).copied().unwrap_or(0)
+}
+
+/// What may happen to each frame on its way to the peer: return it
+/// (possibly changed, or replaced) or `None` to drop it.
+pub type Tamper = Box<dyn FnMut(Vec<u8>) -> Option<Vec<u8>>>;
+
 /// What a side sees on the wire, one write at a time.
 #[derive(Default, Clone)]
 pub struct Wire {
@@ -45,12 +84,29 @@ impl Wire {
     pub fn bytes(&self) -> Vec<u8> {
         self.writes.concat()
     }
+
+    /// Everything transmitted, split into frames.
+    pub fn frames(&self) -> Vec<Vec<u8>> {
+        frames(&self.bytes())
+    }
+
+    /// The kind byte of every frame transmitted, in order.
+    pub fn kinds(&self) -> Vec<u8> {
+        self.frames().iter().map(|f| kind_of(f)).collect()
+    }
+
+    /// The first transmitted frame of this kind.
+    pub fn frame_of_kind(&self, kind: u8) -> Option<Vec<u8>> {
+        self.frames().into_iter().find(|f| kind_of(f) == kind)
+    }
 }
 
-pub struct Pair<const BUF: usize = DEFAULT_BUFFER> {
+/// Both roles on one virtual link. `BUF` sizes the inviter and, unless
+/// `INVITEE_BUF` says otherwise, the invitee.
+pub struct Pair<const BUF: usize = DEFAULT_BUFFER, const INVITEE_BUF: usize = BUF> {
     pub now: Instant,
     pub inviter: Inviter<BUF>,
-    pub invitee: Invitee<BUF>,
+    pub invitee: Invitee<INVITEE_BUF>,
     pub directory: Dir,
     /// One-way latency.
     pub latency: Duration,
@@ -65,6 +121,10 @@ pub struct Pair<const BUF: usize = DEFAULT_BUFFER> {
     pub from_invitee: Wire,
     /// Whether the link is up; when cut, bytes in flight are lost.
     pub connected: bool,
+    /// Applied to every frame the inviter sends, before it is delivered.
+    pub tamper_to_invitee: Option<Tamper>,
+    /// Applied to every frame the invitee sends, before it is delivered.
+    pub tamper_to_inviter: Option<Tamper>,
 }
 
 pub struct Setup<'a> {
@@ -93,9 +153,38 @@ impl Default for Setup<'_> {
     }
 }
 
-impl<const BUF: usize> Pair<BUF> {
+/// The instant every `Pair` starts at.
+pub const START: Instant = Instant::from_secs(1000);
+
+/// Puts one write on its way: through the tamper hook frame by frame (if
+/// any), then split into chunks of at most `chunk` bytes.
+fn send(
+    queue: &mut VecDeque<(Instant, Vec<u8>)>,
+    tamper: &mut Option<Tamper>,
+    at: Instant,
+    chunk: usize,
+    bytes: &[u8],
+) {
+    let pieces = match tamper {
+        None => vec![bytes.to_vec()],
+        Some(f) => frames(bytes).into_iter().filter_map(f).collect(),
+    };
+    for piece in pieces {
+        for c in piece.chunks(chunk.max(1)) {
+            queue.push_back((at, c.to_vec()));
+        }
+    }
+}
+
+impl<const BUF: usize, const INVITEE_BUF: usize> Pair<BUF, INVITEE_BUF> {
     pub fn new(setup: Setup<'_>) -> Self {
-        let now = Instant::from_secs(1000);
+        let config = setup.config;
+        Self::with_invitee_config(setup, config)
+    }
+
+    /// Like [`Pair::new`], but the invitee runs with its own timers.
+    pub fn with_invitee_config(setup: Setup<'_>, invitee_config: Config) -> Self {
+        let now = START;
         let inviter = Inviter::new(
             setup.config,
             &setup.inviter,
@@ -106,7 +195,7 @@ impl<const BUF: usize> Pair<BUF> {
         )
         .unwrap();
         let invitee = Invitee::new(
-            setup.config,
+            invitee_config,
             &setup.invitee,
             EphemeralSecret::from_bytes(setup.invitee_ephemeral),
             now,
@@ -126,6 +215,8 @@ impl<const BUF: usize> Pair<BUF> {
             from_inviter: Wire::default(),
             from_invitee: Wire::default(),
             connected: true,
+            tamper_to_invitee: None,
+            tamper_to_inviter: None,
         }
     }
 
@@ -146,9 +237,13 @@ impl<const BUF: usize> Pair<BUF> {
             moved = true;
             self.from_inviter.writes.push(buf[..n].to_vec());
             if self.connected {
-                for piece in buf[..n].chunks(self.chunk.max(1)) {
-                    self.to_invitee.push_back((self.now + self.latency, piece.to_vec()));
-                }
+                send(
+                    &mut self.to_invitee,
+                    &mut self.tamper_to_invitee,
+                    self.now + self.latency,
+                    self.chunk,
+                    &buf[..n],
+                );
             }
         }
         loop {
@@ -159,9 +254,13 @@ impl<const BUF: usize> Pair<BUF> {
             moved = true;
             self.from_invitee.writes.push(buf[..n].to_vec());
             if self.connected {
-                for piece in buf[..n].chunks(self.chunk.max(1)) {
-                    self.to_inviter.push_back((self.now + self.latency, piece.to_vec()));
-                }
+                send(
+                    &mut self.to_inviter,
+                    &mut self.tamper_to_inviter,
+                    self.now + self.latency,
+                    self.chunk,
+                    &buf[..n],
+                );
             }
         }
         while let Some(e) = self.inviter.poll_event() {
@@ -260,7 +359,11 @@ impl<const BUF: usize> Pair<BUF> {
             if let Some(p) = self.prompt() {
                 return p;
             }
-            assert!(self.step(), "went idle without a prompt: {:?}", self.invitee_events);
+            assert!(
+                self.step(),
+                "went idle without a prompt: {:?}",
+                self.invitee_events
+            );
             guard += 1;
             assert!(guard < 100_000);
         }
@@ -313,5 +416,65 @@ impl<const BUF: usize> Pair<BUF> {
         self.inviter.handle_close(self.now);
         self.invitee.handle_close(self.now);
         self.drain();
+    }
+
+    /// Hands `bytes` to the invitee now, as if read from the connection
+    /// (an attacker's injection), then drains both sides.
+    pub fn inject_to_invitee(&mut self, bytes: &[u8]) {
+        self.invitee.handle_input(self.now, bytes, &self.directory);
+        self.drain();
+    }
+
+    /// Hands `bytes` to the inviter now, as if read from the connection,
+    /// then drains both sides.
+    pub fn inject_to_inviter(&mut self, bytes: &[u8]) {
+        self.inviter.handle_input(self.now, bytes);
+        self.drain();
+    }
+
+    /// Steps until `done` holds; panics if the pair goes idle first.
+    pub fn run_until(&mut self, mut done: impl FnMut(&Self) -> bool) {
+        let mut guard = 0;
+        while !done(self) {
+            assert!(self.step(), "went idle before the condition held");
+            guard += 1;
+            assert!(guard < 100_000);
+        }
+    }
+
+    /// Whether the invitee ever prompted.
+    pub fn prompted(&self) -> bool {
+        self.prompt().is_some()
+    }
+
+    /// Whether the inviter transmitted any Sealed frame (the Invite, or a
+    /// Cancel): any byte of the invitation.
+    pub fn inviter_sent_sealed(&self) -> bool {
+        self.from_inviter.kinds().contains(&SEALED)
+    }
+
+    /// Checks that each side reported exactly one `Finished`, as its last
+    /// event.
+    pub fn assert_each_side_finished_once(&self) {
+        let inviter = self
+            .inviter_events
+            .iter()
+            .filter(|e| matches!(e, InviterEvent::Finished(_)))
+            .count();
+        let invitee = self
+            .invitee_events
+            .iter()
+            .filter(|e| matches!(e, InviteeEvent::Finished(_)))
+            .count();
+        assert_eq!(inviter, 1, "inviter events: {:?}", self.inviter_events);
+        assert_eq!(invitee, 1, "invitee events: {:?}", self.invitee_events);
+        assert!(matches!(
+            self.inviter_events.last(),
+            Some(InviterEvent::Finished(_))
+        ));
+        assert!(matches!(
+            self.invitee_events.last(),
+            Some(InviteeEvent::Finished(_))
+        ));
     }
 }
