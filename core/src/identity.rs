@@ -31,10 +31,13 @@ const FINGERPRINT_B64_LEN: usize = 43;
 
 /// An Ed25519 public key: a peer's identity.
 ///
-/// Always a valid, non-weak point. Two keys are equal when their encodings
-/// are.
+/// Always the encoding of a valid, non-weak point (checked when it is
+/// made). Two keys are equal when their encodings are. It keeps only the 32
+/// bytes, not the decompressed point, so that it costs 32 bytes wherever it
+/// is stored; the point is decompressed again for each verification, which
+/// costs little next to the verification itself.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PublicKey(VerifyingKey);
+pub struct PublicKey([u8; 32]);
 
 impl PublicKey {
     /// Makes a key from its 32-byte encoding, refusing invalid and weak
@@ -44,17 +47,17 @@ impl PublicKey {
         if key.is_weak() {
             return Err(KeyError::WeakKey);
         }
-        Ok(PublicKey(key))
+        Ok(PublicKey(key.to_bytes()))
     }
 
     /// The 32-byte encoding.
     pub fn to_bytes(&self) -> [u8; 32] {
-        self.0.to_bytes()
+        self.0
     }
 
     /// The 32-byte encoding, borrowed.
     pub fn as_bytes(&self) -> &[u8; 32] {
-        self.0.as_bytes()
+        &self.0
     }
 
     /// The OpenSSH fingerprint, `SHA256:<base64>`.
@@ -113,7 +116,9 @@ impl PublicKey {
     /// path every identity proof is checked through.
     pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
         let signature = Signature::from_bytes(signature);
-        self.0.verify_strict(message, &signature).is_ok()
+        // The bytes were checked to decompress when the key was made.
+        VerifyingKey::from_bytes(&self.0)
+            .is_ok_and(|key| key.verify_strict(message, &signature).is_ok())
     }
 
     fn ssh_blob(&self) -> [u8; BLOB_LEN] {
@@ -280,7 +285,7 @@ impl Identity {
     pub fn public_key(&self) -> PublicKey {
         // A key derived from a secret scalar clamped as Ed25519 requires is
         // never of small order, so this is never a weak key.
-        PublicKey(self.signing.verifying_key())
+        PublicKey(self.signing.verifying_key().to_bytes())
     }
 
     /// Signs a message.
