@@ -32,9 +32,13 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Checks that the response and handshake timeouts are not zero.
+    /// Checks that no timeout is zero. (A zero grace would make the
+    /// acknowledgement of a Cancel due at the instant it is sent.)
     pub fn validate(&self) -> Result<(), Error> {
-        if self.response_timeout.as_ticks() == 0 || self.handshake_timeout.as_ticks() == 0 {
+        if self.response_timeout.as_ticks() == 0
+            || self.handshake_timeout.as_ticks() == 0
+            || self.grace.as_ticks() == 0
+        {
             return Err(ArgumentError::OutOfRange.into());
         }
         Ok(())

@@ -185,7 +185,7 @@ impl<const CONTACTS: usize, const APPS: usize, const NAME: usize>
             .contacts
             .iter()
             .position(|c| c.key() == key)
-            .ok_or(Error::NotFound)?;
+            .ok_or(Error::ContactNotFound)?;
         Ok(self.contacts.swap_remove(i))
     }
 
@@ -195,7 +195,7 @@ impl<const CONTACTS: usize, const APPS: usize, const NAME: usize>
             .contacts
             .iter_mut()
             .find(|c| c.key() == key)
-            .ok_or(Error::NotFound)?;
+            .ok_or(Error::ContactNotFound)?;
         c.permission = permission;
         Ok(())
     }
@@ -341,7 +341,7 @@ mod tests {
         assert_eq!(dir.permission(&key(1)), Some(Permission::Blocked));
         assert_eq!(
             dir.set_permission(&key(2), Permission::Blocked),
-            Err(Error::NotFound)
+            Err(Error::ContactNotFound)
         );
     }
 }

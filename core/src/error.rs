@@ -28,8 +28,9 @@ pub enum Error {
     /// A key or fingerprint in text or on the wire is malformed or weak.
     /// Reference: `PEER_E_INVALID_PEER_NAME`.
     InvalidKey(KeyError),
-    /// No such contact or registration. Reference: `PEER_E_CONTACT_NOT_FOUND`
-    /// (or `PEER_E_NOT_FOUND` for a registration).
+    /// No such contact. Reference: `PEER_E_CONTACT_NOT_FOUND`.
+    ContactNotFound,
+    /// No such application registration. Reference: `PEER_E_NOT_FOUND`.
     NotFound,
     /// The inviter received no answer within the response timeout plus the
     /// grace period. Reference: `PEER_E_TIMEOUT`.
@@ -73,11 +74,12 @@ pub enum Error {
     /// The connection closed before the exchange finished. Reference:
     /// `PEER_E_CONNECTION_FAILED`.
     ConnectionClosed,
+    /// No answer has come yet. Reference:
+    /// `PEER_E_INVITE_RESPONSE_NOT_AVAILABLE`.
+    ResponseNotAvailable,
     /// The call is not valid in the current state (for example a decision
-    /// with no invitation pending, or asking for an answer that has not
-    /// come). Nothing was changed. Reference:
-    /// `PEER_E_INVITE_RESPONSE_NOT_AVAILABLE` for an answer not yet there,
-    /// else `E_INVALIDARG`.
+    /// with no invitation pending). Nothing was changed. Reference:
+    /// `E_INVALIDARG`.
     InvalidState,
 }
 
@@ -159,6 +161,9 @@ pub enum ProtocolError {
     LowOrderPoint,
     /// A Noise nonce would exceed its maximum.
     NonceExhausted,
+    /// The invitee refused the Invite as too large, naming a length other
+    /// than the one sent: the length prefix was altered in transit.
+    LengthTampered,
 }
 
 /// Why an invitee's policy refused an invitation. Sent on the wire.
@@ -177,9 +182,12 @@ pub enum Refusal {
     ApplicationNotRegistered,
     /// The invitee has turned invitations off.
     InvitationsOff,
-    /// The invitee is at its limit of handshakes or pending prompts.
+    /// The invitee is at its limit of handshakes or pending prompts. Sent
+    /// in clear for a handshake slot shortage, sealed for a prompt
+    /// shortage.
     Busy,
-    /// The invitation is larger than the invitee's buffer for it.
+    /// The invitation is larger than the invitee's data limit. On the wire
+    /// it is the Answer `TooLarge { invite_len }`, never `Refused`.
     TooLarge,
     /// The invitee does not speak the version in the Hello.
     UnsupportedVersion,
@@ -208,14 +216,15 @@ impl Error {
     /// logs and for users who know the Windows API.
     pub const fn reference_code(&self) -> &'static str {
         match self {
-            Error::InvalidArgument(_) => "E_INVALIDARG",
+            Error::InvalidArgument(_) | Error::InvalidState => "E_INVALIDARG",
             Error::CapacityFull => "E_OUTOFMEMORY",
             Error::InvalidKey(_) => "PEER_E_INVALID_PEER_NAME",
-            Error::NotFound => "PEER_E_CONTACT_NOT_FOUND",
+            Error::ContactNotFound => "PEER_E_CONTACT_NOT_FOUND",
+            Error::NotFound => "PEER_E_NOT_FOUND",
             Error::Timeout | Error::Expired => "PEER_E_TIMEOUT",
             Error::Cancelled => "PEER_E_INVITE_CANCELLED",
             Error::UnsupportedVersion { .. } => "PEER_E_UNSUPPORTED_VERSION",
-            Error::InvalidState => "PEER_E_INVITE_RESPONSE_NOT_AVAILABLE",
+            Error::ResponseNotAvailable => "PEER_E_INVITE_RESPONSE_NOT_AVAILABLE",
             Error::HandshakeTimeout
             | Error::ContactMismatch
             | Error::Refused { .. }
@@ -231,6 +240,7 @@ impl fmt::Display for Error {
             Error::InvalidArgument(e) => write!(f, "invalid argument: {e}"),
             Error::CapacityFull => f.write_str("capacity full"),
             Error::InvalidKey(e) => write!(f, "invalid key: {e}"),
+            Error::ContactNotFound => f.write_str("no such contact"),
             Error::NotFound => f.write_str("not found"),
             Error::Timeout => f.write_str("no answer within the response timeout"),
             Error::HandshakeTimeout => f.write_str("handshake timed out"),
@@ -255,6 +265,7 @@ impl fmt::Display for Error {
             }
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
             Error::ConnectionClosed => f.write_str("connection closed"),
+            Error::ResponseNotAvailable => f.write_str("no answer yet"),
             Error::InvalidState => f.write_str("not valid in the current state"),
         }
     }
@@ -305,6 +316,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::BadKey => "invalid or weak identity key",
             ProtocolError::LowOrderPoint => "low-order ephemeral key",
             ProtocolError::NonceExhausted => "nonce exhausted",
+            ProtocolError::LengthTampered => "the Invite's length was altered in transit",
         })
     }
 }

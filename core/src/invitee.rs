@@ -19,7 +19,7 @@ use crate::limits::{MAX_DATA_LEN, PROTOCOL_VERSION};
 use crate::wire::buffer::{FrameError, Inbox, Outbox};
 use crate::wire::frame::{
     invite_frame_len, max_data_for, write_header, FrameKind, CANCEL_FRAME_LEN, HEADER_LEN,
-    HELLO_FRAME_LEN, PROOF_BODY_LEN, REFUSAL_BODY_LEN, SMALL_FRAME_MAX,
+    HELLO_FRAME_MAX, PROOF_BODY_LEN, REFUSAL_BODY_LEN, SMALL_FRAME_MAX,
 };
 use crate::wire::payload::{self, AnswerMessage, Invite, InviterMessage};
 
@@ -216,7 +216,7 @@ impl<const BUF: usize> Invitee<BUF> {
         let mut rest = data;
         while !rest.is_empty() {
             let max = match self.state {
-                State::AwaitingHello => HELLO_FRAME_LEN,
+                State::AwaitingHello => HELLO_FRAME_MAX,
                 State::AwaitingInvite(_) => invite_frame_len(max_data_for(BUF)),
                 State::Prompting(_) => CANCEL_FRAME_LEN,
                 State::Done => return,
@@ -228,11 +228,10 @@ impl<const BUF: usize> Invitee<BUF> {
                 Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
                 Err(FrameError::TooLarge) if matches!(self.state, State::AwaitingInvite(_)) => {
                     // An invitation bigger than this device takes: say so,
-                    // inside the channel, without reading it.
-                    return self.answer(
-                        AnswerMessage::Refused(Refusal::TooLarge),
-                        InviteeOutcome::Refused(Refusal::TooLarge),
-                    );
+                    // inside the channel, without reading it, naming the
+                    // length seen so that a tampered length is detected.
+                    let invite_len = self.inbox.announced_len().unwrap_or(0);
+                    return self.refuse_too_large(invite_len);
                 }
                 Err(e) => return self.fail(Error::Protocol(e.into())),
             }
@@ -385,6 +384,15 @@ impl<const BUF: usize> Invitee<BUF> {
         }
     }
 
+    /// Refuses an Invite whose frame had this length field as too large.
+    fn refuse_too_large(&mut self, invite_len: usize) {
+        let invite_len = u32::try_from(invite_len).unwrap_or(u32::MAX);
+        self.answer(
+            AnswerMessage::TooLarge { invite_len },
+            InviteeOutcome::Refused(Refusal::TooLarge),
+        )
+    }
+
     /// Sends a clear refusal (before the handshake) and ends the session.
     fn refuse_in_clear(&mut self, reason: Refusal, outcome: InviteeOutcome) {
         let frame = refusal_frame(reason);
@@ -409,6 +417,8 @@ impl<const BUF: usize> Invitee<BUF> {
                 if kind != FrameKind::Hello {
                     return self.fail(ProtocolError::UnexpectedFrame.into());
                 }
+                // A later version's Hello may be longer than this one's;
+                // its version byte is all that is read of it then.
                 let Some((&version, noise)) = body.split_first() else {
                     return self.fail(ProtocolError::Malformed.into());
                 };
@@ -437,6 +447,7 @@ impl<const BUF: usize> Invitee<BUF> {
                 if kind != FrameKind::Sealed {
                     return self.fail(ProtocolError::UnexpectedFrame.into());
                 }
+                let invite_len = body.len() + 1;
                 let checked = transport.open(body).and_then(|len| {
                     let plaintext = body.get(..len).ok_or(ProtocolError::Malformed)?;
                     check_invite(plaintext, &transport, max_data_for(BUF)).map(|i| (i, len))
@@ -452,6 +463,9 @@ impl<const BUF: usize> Invitee<BUF> {
                     policy_refusal(directory, permission, &invite.application, invite.too_large);
                 if let Some(reason) = refusal {
                     self.inbox.clear_frame();
+                    if reason == Refusal::TooLarge {
+                        return self.refuse_too_large(invite_len);
+                    }
                     return self.answer(
                         AnswerMessage::Refused(reason),
                         InviteeOutcome::Refused(reason),

@@ -17,7 +17,8 @@ use crate::limits::PROTOCOL_VERSION;
 use crate::wire::buffer::{Inbox, Outbox};
 use crate::wire::frame::{
     buffer_size, max_data_for, write_header, FrameKind, ANSWER_FRAME_MAX, HEADER_LEN,
-    HELLO_BODY_LEN, HELLO_FRAME_LEN, PROOF_FRAME_LEN, REFUSAL_BODY_LEN, SMALL_FRAME_MAX,
+    HELLO_BODY_LEN, HELLO_FRAME_LEN, LENGTH_LEN, PROOF_FRAME_LEN, REFUSAL_BODY_LEN,
+    SMALL_FRAME_MAX,
 };
 use crate::wire::payload::{
     self, AnswerMessage, Bytes, InviteHead, InviterProof, SignatureBytes, INVITE_TAG,
@@ -99,6 +100,8 @@ pub struct Inviter<const BUF: usize = DEFAULT_BUFFER> {
     inbox: Inbox<SMALL_FRAME_MAX>,
     /// The end of the invitation head laid out in the outbox.
     head_end: usize,
+    /// The Invite frame's length field, once it is sealed.
+    invite_len: u32,
     responder: Option<PublicKey>,
     answer: Option<Range<usize>>,
     outcome: Option<Result<Response, Error>>,
@@ -171,6 +174,7 @@ impl<const BUF: usize> Inviter<BUF> {
             outbox,
             inbox: Inbox::new(),
             head_end: INVITE_PLAINTEXT_START + 1 + n,
+            invite_len: 0,
             responder: None,
             answer: None,
             outcome: None,
@@ -199,13 +203,13 @@ impl<const BUF: usize> Inviter<BUF> {
     }
 
     /// The message that came with the answer (empty if none), or
-    /// `InvalidState` while no answer has come (the reference's
+    /// `ResponseNotAvailable` while no answer has come (the reference's
     /// `PEER_E_INVITE_RESPONSE_NOT_AVAILABLE`).
     pub fn answer_message(&self) -> Result<&str, Error> {
-        let range = self.answer.clone().ok_or(Error::InvalidState)?;
+        let range = self.answer.clone().ok_or(Error::ResponseNotAvailable)?;
         payload::decode::<AnswerMessage<'_>>(self.inbox.retained(range))
             .map(|a| a.message())
-            .map_err(|_| Error::InvalidState)
+            .map_err(|_| Error::ResponseNotAvailable)
     }
 
     /// Whether the session is over and every byte has been transmitted: the
@@ -244,8 +248,9 @@ impl<const BUF: usize> Inviter<BUF> {
     }
 
     /// Cancels the invitation (the reference's three cases):
-    /// before the Invite is sent, the session simply ends and nothing of the
-    /// invitation reaches the invitee; after it is sent and before the
+    /// before the Invite is sent (also when it is queued but not one byte of
+    /// it has been transmitted yet), the session simply ends and nothing of
+    /// the invitation reaches the invitee; after it is sent and before the
     /// answer, a Cancel is sent and the invitee withdraws its prompt (the
     /// session then ends with the invitee's acknowledgement, or with an
     /// answer that crossed the Cancel); after the answer, nothing happens.
@@ -253,6 +258,11 @@ impl<const BUF: usize> Inviter<BUF> {
         self.run_timers(now);
         match core::mem::replace(&mut self.state, State::Done) {
             State::AwaitingProof(_) => self.fail(Error::Cancelled),
+            // The Invite is queued but not one byte of it has left: take it
+            // back, so that nothing of the invitation reaches the invitee.
+            State::AwaitingAnswer(_) if self.outbox.sent_up_to() <= INVITE_FRAME_START => {
+                self.fail(Error::Cancelled)
+            }
             State::AwaitingAnswer(mut transport) => {
                 let space = self.outbox.space();
                 let sealed = space
@@ -364,8 +374,12 @@ impl<const BUF: usize> Inviter<BUF> {
                 FrameKind::Refusal => Step::Fail(clear_refusal(body)),
                 _ => Step::Fail(ProtocolError::UnexpectedFrame.into()),
             },
-            State::AwaitingAnswer(transport) => read_sealed_answer(transport, kind, body, false),
-            State::Cancelling(transport) => read_sealed_answer(transport, kind, body, true),
+            State::AwaitingAnswer(transport) => {
+                read_sealed_answer(transport, kind, body, self.invite_len, false)
+            }
+            State::Cancelling(transport) => {
+                read_sealed_answer(transport, kind, body, self.invite_len, true)
+            }
             State::Done => return,
         };
         match result {
@@ -423,6 +437,7 @@ impl<const BUF: usize> Inviter<BUF> {
         match sealed {
             Ok(frame_len) => {
                 self.outbox.extend_to(INVITE_FRAME_START + frame_len);
+                self.invite_len = u32::try_from(frame_len - LENGTH_LEN).unwrap_or(u32::MAX);
                 self.state = State::AwaitingAnswer(transport);
                 self.handshake_deadline = None;
                 let wait = after(now, self.config.response_timeout);
@@ -453,6 +468,7 @@ fn read_sealed_answer(
     mut transport: Transport,
     kind: FrameKind,
     body: &mut [u8],
+    invite_len: u32,
     cancelling: bool,
 ) -> Step {
     if kind != FrameKind::Sealed {
@@ -460,7 +476,7 @@ fn read_sealed_answer(
     }
     let opened = transport.open(body).and_then(|len| {
         let plaintext = body.get(..len).ok_or(ProtocolError::Malformed)?;
-        read_answer(plaintext).map(|answer| (answer, len))
+        read_answer(plaintext, invite_len).map(|answer| (answer, len))
     });
     match opened {
         Ok((answer, len)) => Step::Answer(answer, len, cancelling),
@@ -468,8 +484,12 @@ fn read_sealed_answer(
     }
 }
 
-/// Decodes and checks an answer's plaintext.
-fn read_answer(plaintext: &[u8]) -> Result<Result<Response, AnswerError>, ProtocolError> {
+/// Decodes and checks an answer's plaintext. `invite_len` is the length
+/// field of the Invite that was sent.
+fn read_answer(
+    plaintext: &[u8],
+    invite_len: u32,
+) -> Result<Result<Response, AnswerError>, ProtocolError> {
     let answer: AnswerMessage<'_> = payload::decode(plaintext)?;
     payload::check_wire_message(answer.message())?;
     Ok(match answer {
@@ -477,7 +497,13 @@ fn read_answer(plaintext: &[u8]) -> Result<Result<Response, AnswerError>, Protoc
         AnswerMessage::Accepted { .. } => Ok(Response::Accepted),
         AnswerMessage::Expired => Ok(Response::Expired),
         AnswerMessage::Error { code, .. } => Ok(Response::Error { code }),
+        // TooLarge travels only as its own answer, with the length seen.
+        AnswerMessage::Refused(Refusal::TooLarge) => return Err(ProtocolError::Malformed),
         AnswerMessage::Refused(reason) => Err(AnswerError::Refused(reason)),
+        AnswerMessage::TooLarge { invite_len: seen } if seen == invite_len => {
+            Err(AnswerError::Refused(Refusal::TooLarge))
+        }
+        AnswerMessage::TooLarge { .. } => return Err(ProtocolError::LengthTampered),
         AnswerMessage::Cancelled => Err(AnswerError::Cancelled),
     })
 }
@@ -492,10 +518,12 @@ fn clear_refusal(body: &[u8]) -> Error {
         Ok(Refusal::UnsupportedVersion) => Error::UnsupportedVersion {
             peer: version.first().copied().unwrap_or(0),
         },
-        Ok(reason) => Error::Refused {
+        // Only these are ever sent before the handshake.
+        Ok(reason @ (Refusal::InvitationsOff | Refusal::Busy)) => Error::Refused {
             reason,
             authenticated: false,
         },
+        Ok(_) => ProtocolError::Malformed.into(),
         Err(e) => e.into(),
     }
 }

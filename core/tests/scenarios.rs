@@ -118,7 +118,10 @@ fn an_invitation_at_the_reference_limits_of_255_characters_and_16_kib_goes_throu
 fn the_answer_is_not_available_before_it_comes() {
     let mut pair: Pair = Pair::default_pair();
     pair.drive_to_prompt();
-    assert_eq!(pair.inviter.answer_message(), Err(Error::InvalidState));
+    assert_eq!(
+        pair.inviter.answer_message(),
+        Err(Error::ResponseNotAvailable)
+    );
     assert_eq!(pair.inviter.outcome(), None);
     pair.decide(accept("")).unwrap();
     pair.drive();
@@ -1258,4 +1261,117 @@ fn a_512_byte_invitee_refuses_a_larger_invitation_as_too_large() {
         assert!(!pair.prompted());
         pair.assert_each_side_finished_once();
     }
+}
+
+#[test]
+fn cancelling_while_the_invite_is_queued_but_unsent_takes_it_back() {
+    // Drive by hand so the Invite is queued in the inviter and not drained.
+    let mut inviter: Inviter = Inviter::new(
+        Config::default(),
+        &alice(),
+        Target::Contact(bob().public_key()),
+        &Invitation::new(CHESS, "A game?", b"board").unwrap(),
+        EphemeralSecret::from_bytes([0xE1; 32]),
+        START,
+    )
+    .unwrap();
+    let mut invitee: Invitee = Invitee::new(
+        Config::default(),
+        &bob(),
+        EphemeralSecret::from_bytes([0xE2; 32]),
+        START,
+    )
+    .unwrap();
+    let dir = bobs_directory();
+    let mut buf = vec![0u8; 70_000];
+    let n = inviter.poll_transmit(&mut buf);
+    invitee.handle_input(START, &buf[..n], &dir);
+    let m = invitee.poll_transmit(&mut buf);
+    inviter.handle_input(START, &buf[..m]);
+    // The Proof is verified and the Invite sealed, but nothing drained yet.
+    assert_eq!(
+        inviter.poll_event(),
+        Some(InviterEvent::Verified(bob().public_key()))
+    );
+    inviter.handle_cancel(START);
+    assert_eq!(inviter.poll_transmit(&mut buf), 0, "nothing may leave");
+    assert_eq!(
+        inviter.poll_event(),
+        Some(InviterEvent::Finished(Err(Error::Cancelled)))
+    );
+    assert!(inviter.is_finished());
+}
+
+#[test]
+fn an_invite_length_altered_in_transit_is_detected_not_taken_for_a_refusal() {
+    // A small invitee refuses a large Invite without reading it; if the
+    // length prefix is enlarged on the way, the refusal names the altered
+    // length and the inviter reports tampering, not an authenticated
+    // TooLarge.
+    let mut pair: Pair<DEFAULT_BUFFER, SMALL> = Pair::new(Setup::default());
+    pair.tamper_to_invitee = Some(Box::new(|frame: Vec<u8>| {
+        let mut frame = frame;
+        if kind_of(&frame) == SEALED {
+            frame[0] = 0x7F; // announce a far longer frame
+        }
+        Some(frame)
+    }));
+    pair.drive();
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Refused(Refusal::TooLarge))
+    );
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(Error::Protocol(ProtocolError::LengthTampered)))
+    );
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_longer_hello_of_a_later_version_still_gets_the_version_refusal() {
+    let mut invitee: Invitee = Invitee::new(
+        Config::default(),
+        &bob(),
+        EphemeralSecret::from_bytes([0xE2; 32]),
+        START,
+    )
+    .unwrap();
+    // Version 2 with a 100-byte body.
+    let mut hello = vec![0u8, 101, HELLO, 2];
+    hello.extend_from_slice(&[7; 100]);
+    invitee.handle_input(START, &hello, &bobs_directory());
+    let mut buf = [0u8; 64];
+    let n = invitee.poll_transmit(&mut buf);
+    assert_eq!(&buf[..n], &refusal_frame(Refusal::UnsupportedVersion)[..]);
+    assert_eq!(
+        invitee.outcome(),
+        Some(InviteeOutcome::Failed(Error::UnsupportedVersion {
+            peer: 2
+        }))
+    );
+}
+
+#[test]
+fn a_clear_refusal_with_a_reason_only_sent_sealed_is_malformed() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.advance(LATENCY / 2);
+    // NotTrusted is only ever sent inside the channel.
+    pair.inject_to_inviter(&refusal_frame(Refusal::NotTrusted));
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(Error::Protocol(ProtocolError::Malformed)))
+    );
+}
+
+#[test]
+fn a_zero_grace_is_an_argument_error() {
+    let config = Config {
+        grace: Duration::from_ticks(0),
+        ..Config::default()
+    };
+    assert_eq!(
+        config.validate(),
+        Err(Error::InvalidArgument(ArgumentError::OutOfRange))
+    );
 }

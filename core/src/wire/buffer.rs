@@ -90,6 +90,12 @@ impl<const N: usize> Inbox<N> {
         }
     }
 
+    /// The length field of the frame being read (kind byte and body), once
+    /// its prefix is in.
+    pub(crate) fn announced_len(&self) -> Option<usize> {
+        self.frame_len().map(|total| total - LENGTH_LEN)
+    }
+
     /// The kind byte and the body of the current frame, once it is complete.
     /// An unknown kind byte is a protocol error.
     pub(crate) fn frame(&mut self) -> Option<Result<(FrameKind, &mut [u8]), ProtocolError>> {
@@ -158,6 +164,11 @@ impl<const N: usize> Outbox<N> {
         } else {
             0
         }
+    }
+
+    /// How far into the buffer bytes have been transmitted.
+    pub(crate) fn sent_up_to(&self) -> usize {
+        self.start
     }
 
     /// Forgets every pending byte.

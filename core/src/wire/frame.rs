@@ -46,6 +46,10 @@ impl FrameKind {
 pub const HELLO_BODY_LEN: usize = 1 + DH_LEN;
 /// A whole Hello frame.
 pub const HELLO_FRAME_LEN: usize = HEADER_LEN + HELLO_BODY_LEN;
+/// The most of a Hello an invitee reads: a Hello of a later version may be
+/// longer than this version's, and the invitee must still read its version
+/// byte to answer `UnsupportedVersion`.
+pub const HELLO_FRAME_MAX: usize = 256;
 /// The Proof's plaintext payload: the invitee's key and signature.
 pub const PROOF_PAYLOAD_LEN: usize = 32 + 64;
 /// The Proof body: the invitee's ephemeral key and the encrypted payload.
@@ -87,7 +91,7 @@ pub const fn invite_frame_len(max_data: usize) -> usize {
 }
 
 /// The largest Answer plaintext: the action tag, an error code and a
-/// message.
+/// message (larger than `TooLarge`'s tag and u32).
 pub const ANSWER_PLAINTEXT_MAX: usize =
     1 + varint_len(u32::MAX as usize) + varint_len(MAX_MESSAGE_BYTES) + MAX_MESSAGE_BYTES;
 /// The largest Answer frame.
@@ -121,6 +125,10 @@ pub const fn buffer_size(max_data: usize) -> usize {
     };
     HELLO_FRAME_LEN + invite_frame_len(d) + CONTROL_ROOM
 }
+
+// The invitee reads a Hello of up to HELLO_FRAME_MAX bytes into the same
+// buffer, so even the smallest buffer must hold one.
+const _: () = assert!(buffer_size(0) >= HELLO_FRAME_MAX);
 
 /// The application-data limit of a `BUF`-sized buffer: the largest `d` with
 /// `buffer_size(d) <= buf`, capped at 16 KiB; zero if `buf` is too small

@@ -162,6 +162,14 @@ pub enum AnswerMessage<'a> {
     Refused(Refusal),
     /// Tag 5: the Cancel arrived while the prompt was up; it is withdrawn.
     Cancelled,
+    /// Tag 6: the Invite is larger than this invitee takes
+    /// ([`Refusal::TooLarge`]). It names the Invite frame's length field as
+    /// the invitee saw it, so that the inviter can tell a real refusal from
+    /// a length altered in transit.
+    TooLarge {
+        /// The Invite frame's length field (kind byte and body), as received.
+        invite_len: u32,
+    },
 }
 
 impl<'a> AnswerMessage<'a> {
@@ -176,10 +184,21 @@ impl<'a> AnswerMessage<'a> {
     }
 }
 
-/// Decodes a whole payload: every byte must be used.
-pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ProtocolError> {
+/// Decodes a whole payload: every byte must be used, and the encoding must
+/// be the canonical (shortest) one.
+///
+/// postcard accepts over-long varints, and how long depends on the
+/// platform's `usize`; requiring the decoded value to re-encode to exactly
+/// as many bytes makes every encoding unique and the same on every
+/// platform. The measure is computed without a buffer.
+pub fn decode<'a, T: Deserialize<'a> + Serialize>(bytes: &'a [u8]) -> Result<T, ProtocolError> {
     match postcard::take_from_bytes::<T>(bytes) {
-        Ok((value, [])) => Ok(value),
+        Ok((value, [])) => {
+            match postcard::serialize_with_flavor(&value, postcard::ser_flavors::Size::default()) {
+                Ok(len) if len == bytes.len() => Ok(value),
+                _ => Err(ProtocolError::Malformed),
+            }
+        }
         _ => Err(ProtocolError::Malformed),
     }
 }
@@ -232,6 +251,24 @@ mod tests {
         assert_eq!(
             decode::<InviterMessage<'_>>(&[CANCEL_TAG, 0]),
             Err(ProtocolError::Malformed)
+        );
+    }
+
+    #[test]
+    fn an_over_long_varint_is_malformed() {
+        // Cancel is tag 1; 0x81 0x00 is 1 in two bytes.
+        assert_eq!(
+            decode::<InviterMessage<'_>>(&[0x81, 0x00]),
+            Err(ProtocolError::Malformed)
+        );
+        // An answer message's length 0 written as 0x80 0x00.
+        assert_eq!(
+            decode::<AnswerMessage<'_>>(&[0x00, 0x80, 0x00]),
+            Err(ProtocolError::Malformed)
+        );
+        assert_eq!(
+            decode::<AnswerMessage<'_>>(&[0x00, 0x00]),
+            Ok(AnswerMessage::Declined { message: "" })
         );
     }
 
