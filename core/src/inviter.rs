@@ -389,7 +389,6 @@ impl<const BUF: usize> Inviter<BUF> {
                 self.verified(key, transport, now);
             }
             Step::Answer(answer, len, was_cancelling) => {
-                self.answer = Some(self.inbox.retain_body(len));
                 let outcome = match answer {
                     Ok(response) => Ok(response),
                     Err(AnswerError::Refused(reason)) => Err(Error::Refused {
@@ -398,9 +397,12 @@ impl<const BUF: usize> Inviter<BUF> {
                     }),
                     Err(AnswerError::Cancelled) if was_cancelling => Err(Error::Cancelled),
                     Err(AnswerError::Cancelled) => {
-                        Err(Error::Protocol(ProtocolError::UnexpectedFrame))
+                        // Not an answer to anything: a protocol error, with
+                        // no answer message to read.
+                        return self.fail(ProtocolError::UnexpectedFrame.into());
                     }
                 };
+                self.answer = Some(self.inbox.retain_body(len));
                 self.finish(outcome);
             }
         }
