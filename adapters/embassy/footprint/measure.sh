@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Measures Beckon's footprint on a Cortex-M4 and checks it against the
+# budgets; prints a Markdown table for the README. Exits non-zero when a
+# budget is exceeded or an image fails to run.
+#
+#   bash adapters/embassy/footprint/measure.sh            # the table
+#   bash adapters/embassy/footprint/measure.sh --frames   # and the largest
+#                                                         # stack frames
+#
+# Images (see Cargo.toml here): (a) core-only, (b) firmware. Both built for
+# thumbv7em-none-eabihf with opt-level "s", fat LTO, panic=abort and a
+# 512-byte application-data limit.
+#
+# * Flash is .text + .rodata, static RAM is .data + .bss, from `size -A`
+#   (binutils-arm-none-eabi). The 1 KiB vector table is not counted.
+# * Peak stack is measured, not estimated: each image paints its free stack
+#   at reset, runs one complete exchange, and reports the lowest word no
+#   longer painted (QEMU's mps2-an386, output through semihosting).
+#
+# The stack budget of the issue (8 KiB for one exchange) is NOT met by the
+# core as it is (about 11 KiB; see the README and the closing note of the
+# issue): it is checked as a target that prints OVER, and the run fails
+# only past STACK_CEILING, a guard against regressions. Set
+# BECKON_STRICT_STACK=1 to fail on the target itself.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here"
+
+FLASH_A_BUDGET=$((80 * 1024))
+FLASH_B_BUDGET=$((160 * 1024))
+RAM_A_BUDGET=$((8 * 1024))
+STACK_TARGET=$((8 * 1024))
+STACK_CEILING=$((12 * 1024))
+
+need() { # command, Debian package
+    command -v "$1" >/dev/null 2>&1 && return
+    if command -v apt-get >/dev/null 2>&1; then
+        apt-get install -y -qq "$2" >/dev/null 2>&1 ||
+            { apt-get update -qq >/dev/null && apt-get install -y -qq "$2" >/dev/null; }
+    fi
+    command -v "$1" >/dev/null 2>&1 || { echo "measure.sh: $1 ($2) is needed" >&2; exit 1; }
+}
+need arm-none-eabi-size binutils-arm-none-eabi
+need qemu-system-arm qemu-system-arm
+rustup target add thumbv7em-none-eabihf >/dev/null 2>&1 || true
+
+cargo build --release --locked --bins >&2
+target_dir="${CARGO_TARGET_DIR:-$here/target}"
+elf() { echo "$target_dir/thumbv7em-none-eabihf/release/$1"; }
+
+section() { # elf, section name -> size in bytes (0 if absent)
+    arm-none-eabi-size -A "$1" | awk -v s="$2" '$1 == s { n = $2 } END { print n + 0 }'
+}
+flash() { echo $(($(section "$1" .text) + $(section "$1" .rodata))); }
+ram() { echo $(($(section "$1" .data) + $(section "$1" .bss))); }
+
+peak_stack() { # image -> peak stack in bytes; fails if the exchange failed
+    local out
+    out="$(timeout 120 qemu-system-arm -M mps2-an386 -nographic \
+        -semihosting-config enable=on,target=native -kernel "$(elf "$1")" 2>&1)" || {
+        echo "measure.sh: $1 failed in QEMU: $out" >&2
+        return 1
+    }
+    echo "$out" | sed -n 's/.*exchange ok; peak stack \([0-9]*\) bytes.*/\1/p'
+}
+
+kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
+
+failed=0
+status() { # measured, limit -> ok | OVER (and remember the failure)
+    if [ "$1" -le "$2" ]; then echo "ok"; else failed=1; echo "**OVER**"; fi
+}
+
+a_flash=$(flash "$(elf core-only)")
+a_ram=$(ram "$(elf core-only)")
+b_flash=$(flash "$(elf firmware)")
+b_ram=$(ram "$(elf firmware)")
+a_stack=$(peak_stack core-only)
+b_stack=$(peak_stack firmware)
+[ -n "$a_stack" ] && [ -n "$b_stack" ] || { echo "measure.sh: no stack figure" >&2; exit 1; }
+
+if [ "$a_stack" -le "$STACK_TARGET" ]; then
+    stack_status="ok"
+elif [ "${BECKON_STRICT_STACK:-0}" = 1 ] || [ "$a_stack" -gt "$STACK_CEILING" ]; then
+    stack_status="**OVER**"
+    failed=1
+else
+    stack_status="**OVER** (known; CI fails past $(kib "$STACK_CEILING"))"
+fi
+
+cat <<EOF
+| Budget | Binary | Limit | Measured | |
+| --- | --- | --- | --- | --- |
+| Flash (\`.text\` + \`.rodata\`) | (a) core only | $(kib "$FLASH_A_BUDGET") | $(kib "$a_flash") | $(status "$a_flash" "$FLASH_A_BUDGET") |
+| Flash (\`.text\` + \`.rodata\`) | (b) firmware-shaped | $(kib "$FLASH_B_BUDGET") | $(kib "$b_flash") | $(status "$b_flash" "$FLASH_B_BUDGET") |
+| Static RAM (\`.data\` + \`.bss\`) | (a) core only | $(kib "$RAM_A_BUDGET") | $(kib "$a_ram") | $(status "$a_ram" "$RAM_A_BUDGET") |
+| Static RAM (\`.data\` + \`.bss\`) | (b) firmware-shaped | — | $(kib "$b_ram") | |
+| Peak stack of one exchange | (a) core only | $(kib "$STACK_TARGET") | $(kib "$a_stack") | $stack_status |
+| Peak stack | (b) firmware-shaped | — | $(kib "$b_stack") | |
+
+Cortex-M4 (\`thumbv7em-none-eabihf\`), opt-level "s", fat LTO, panic=abort,
+512-byte application data; curve25519-dalek without precomputed tables.
+(a) keeps both state machines in static memory (3.5 KiB each); (b) runs
+its futures in \`block_on\` on the stack, so its stack holds what an embassy
+executor would keep in static task storage. Stack measured by painting, in
+QEMU (mps2-an386).
+EOF
+
+if [ "${1:-}" = "--frames" ]; then
+    echo
+    echo "Largest stack frames in (a) (bytes, function):"
+    arm-none-eabi-objdump -d --no-show-raw-insn -C "$(elf core-only)" | awk '
+        /^[0-9a-f]+ <.*>:$/ { fn = substr($0, index($0, "<") + 1); sub(/>:$/, "", fn); next }
+        match($0, /sub(\.w|w)?[ \t]+sp, (sp, )?#[0-9]+/) {
+            s = substr($0, RSTART, RLENGTH); sub(/.*#/, "", s); frame[fn] += s
+        }
+        END { for (f in frame) print frame[f], f }' | sort -rn | head -12 | cut -c1-140
+fi
+
+exit "$failed"

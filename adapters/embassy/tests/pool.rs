@@ -1,0 +1,129 @@
+//! A hundred exchanges in a row through one fixed pool of sessions, with
+//! nothing leaked: the pool ends as it started.
+
+mod common;
+
+use beckon_core::{InviteeOutcome, Response};
+use beckon_embassy::{invite, serve, InviteeSession, InviterSession};
+use common::*;
+use embassy_futures::select::{select, Either};
+use embassy_net::tcp::TcpSocket;
+use embassy_net::StackResources;
+use embassy_time::{Duration, Instant};
+
+const EXCHANGES: u32 = 100;
+
+#[test]
+fn a_hundred_exchanges_reuse_the_same_sessions_and_leak_nothing() {
+    let link = Link::new();
+    // Exactly one socket per session, plus one spare to prove at the end
+    // that none was lost.
+    let mut resources_a = StackResources::<2>::new();
+    let mut resources_b = StackResources::<3>::new();
+    let (stack_a, mut runner_a) = stack(link.port(0), &mut resources_a);
+    let (stack_b, mut runner_b) = stack(link.port(1), &mut resources_b);
+
+    let (mut rx_a, mut tx_a) = ([0u8; 256], [0u8; 256]);
+    let mut alice_session = InviterSession::<BUF>::new(stack_a, &mut rx_a, &mut tx_a);
+    let mut bufs_b = [[0u8; 256]; 4];
+    let [rx_b0, tx_b0, rx_b1, tx_b1] = &mut bufs_b;
+    let mut bob_sessions = [
+        InviteeSession::<BUF>::new(stack_b, rx_b0, tx_b0),
+        InviteeSession::<BUF>::new(stack_b, rx_b1, tx_b1),
+    ];
+    let bob = Bob::new(
+        Some(beckon_core::Decision::Accept { message: "Sure" }),
+        Duration::from_millis(10),
+    );
+    let directory = bobs_directory(true);
+    let (alice, bob_id) = (alice(), common::bob());
+    let (mut rng_a, mut rng_b) = (rng(1), rng(2));
+    let invitation = invitation();
+    let started = std::time::Instant::now();
+
+    let world = async {
+        let serving = serve(
+            &mut bob_sessions,
+            PORT,
+            &bob_id,
+            &directory,
+            &bob,
+            &mut rng_b,
+        );
+        let inviting = async {
+            let start = Instant::now();
+            for i in 0..EXCHANGES {
+                let answer = invite(
+                    &mut alice_session,
+                    bob_endpoint(),
+                    &alice,
+                    beckon_core::Target::Contact(bob_id.public_key()),
+                    &invitation,
+                    &mut rng_a,
+                    core::future::pending(),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("exchange {i}: {e:?}"));
+                assert_eq!(answer.response, Response::Accepted, "exchange {i}");
+                assert_eq!(answer.message, "Sure");
+            }
+            let elapsed = since(start);
+            let all_finished = eventually(Duration::from_secs(60), || {
+                bob.finished.borrow().len() == EXCHANGES as usize
+            });
+            assert!(
+                all_finished.await,
+                "Bob finished only {:?}",
+                bob.finished.borrow().len()
+            );
+            // The last connection closes in the background.
+            assert!(eventually(Duration::from_secs(60), || alice_session.is_idle()).await);
+            elapsed
+        };
+        match select(serving, inviting).await {
+            Either::First(stopped) => panic!("serve stopped: {stopped:?}"),
+            Either::Second(elapsed) => elapsed,
+        }
+    };
+    let elapsed = simulate(
+        Duration::from_secs(3600),
+        vec![runner(&mut runner_a), runner(&mut runner_b)],
+        world,
+    );
+    eprintln!(
+        "{EXCHANGES} exchanges: {:?} virtual, {:?} real",
+        elapsed,
+        started.elapsed()
+    );
+
+    // Every exchange ended on both sides, accepted and launched.
+    assert_eq!(alice_session.completed(), EXCHANGES);
+    let served: u32 = bob_sessions.iter().map(|s| s.completed()).sum();
+    assert_eq!(served, EXCHANGES);
+    let outcomes = bob.outcomes();
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, InviteeOutcome::Accepted(_))));
+    assert_eq!(bob.launched.borrow().len(), EXCHANGES as usize);
+    assert_eq!(bob.deciding.get(), 0, "no decision left running");
+
+    // The pool ends as it started: every session at rest, and each stack
+    // still has its spare socket slot (a leaked socket would have taken
+    // it, and creating one would panic).
+    assert!(alice_session.is_idle());
+    for session in &bob_sessions {
+        assert!(session.is_idle());
+    }
+    drop(bob_sessions);
+    drop(alice_session);
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let spare_a = TcpSocket::new(stack_a, &mut rx, &mut tx);
+    drop(spare_a);
+    let mut bufs = [[0u8; 64]; 6];
+    let [r0, t0, r1, t1, r2, t2] = &mut bufs;
+    let _all_of_b = [
+        TcpSocket::new(stack_b, r0, t0),
+        TcpSocket::new(stack_b, r1, t1),
+        TcpSocket::new(stack_b, r2, t2),
+    ];
+}
