@@ -1,0 +1,344 @@
+//! The `beckon` command line: argument parsing, dispatch and exit codes.
+
+mod app;
+mod contact;
+mod demo;
+mod identity;
+mod invite;
+mod listen;
+mod output;
+mod policy;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::store::{Home, StoreError};
+
+/// The TCP port Beckon listens on by default: 7464 (see the library).
+pub(crate) use beckon_tokio::DEFAULT_PORT;
+
+/// Exit codes of `beckon`, shown in `--help`.
+pub(crate) mod exit {
+    /// The invitation was accepted (or the command succeeded).
+    pub(crate) const OK: u8 = 0;
+    /// Could not connect, or the connection failed.
+    pub(crate) const CONNECT: u8 = 5;
+    /// Bad arguments (EX_USAGE).
+    pub(crate) const USAGE: u8 = 64;
+    /// Bad input data: a key, a name, a duplicate (EX_DATAERR).
+    pub(crate) const DATA: u8 = 65;
+    /// A file or the identity is missing (EX_NOINPUT).
+    pub(crate) const NO_INPUT: u8 = 66;
+    /// An internal error (EX_SOFTWARE).
+    pub(crate) const SOFTWARE: u8 = 70;
+    /// An operating-system error (EX_IOERR).
+    pub(crate) const IO: u8 = 74;
+    /// A file in the Beckon home does not parse (EX_CONFIG).
+    pub(crate) const CONFIG: u8 = 78;
+    /// Cancelled with Ctrl-C (128 + SIGINT).
+    pub(crate) const INTERRUPTED: u8 = 130;
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+    0    accepted (or: the command succeeded)
+    1    declined (or answered with an error code)
+    2    expired, or no answer in time
+    3    refused: not a trusted contact, blocked, invitations off,
+         application not registered, or busy
+    4    contact mismatch: someone else answered at that endpoint
+         (nothing of the invitation was sent)
+    5    could not connect, or the connection failed
+    64   usage error (bad arguments)
+    65   bad data (a malformed key, name or duplicate)
+    66   missing input (no identity yet: run `beckon init`; missing file)
+    70   internal error
+    74   I/O error
+    78   a file in the Beckon home does not parse (it is left unchanged)
+    130  cancelled with Ctrl-C
+
+Files live in $BECKON_HOME if set, else in the platform configuration
+directory plus beckon/ (~/.config/beckon on Linux). The default port is
+7464/tcp.";
+
+/// Beckon: invite a trusted contact into a shared activity, and launch it
+/// when they say yes.
+#[derive(Debug, Parser)]
+#[command(
+    name = "beckon",
+    version,
+    about = "Invite a trusted contact into a shared activity, and launch it when they say yes",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create your identity (an ed25519 key), or import an OpenSSH one.
+    Init(identity::InitArgs),
+    /// Print your contact card (give it to your contacts) and fingerprint.
+    Id,
+    /// Add, list, remove, block or allow contacts.
+    #[command(subcommand)]
+    Contact(contact::ContactCommand),
+    /// Register the applications invitations may launch.
+    #[command(subcommand)]
+    App(app::AppCommand),
+    /// Show or set who may invite you: off, trusted (default) or anyone.
+    Policy(policy::PolicyArgs),
+    /// Wait for invitations and answer them.
+    #[command(after_help = EXIT_CODES)]
+    Listen(listen::ListenArgs),
+    /// Invite a contact at an endpoint (HOST:PORT) and wait for the answer.
+    #[command(
+        override_usage = "beckon invite CONTACT ENDPOINT --app APP [OPTIONS]\n       \
+                          beckon invite --any ENDPOINT --app APP [OPTIONS]",
+        after_help = EXIT_CODES
+    )]
+    Invite(invite::InviteArgs),
+    /// Watch a whole story on loopback, in seconds: Alice invites Bob, a
+    /// stranger is refused, and Carol answers in Bob's place.
+    Demo(demo::DemoArgs),
+    /// Print the invitation this command was launched with (what the
+    /// demo registers).
+    #[command(hide = true)]
+    ShowInvitation {
+        /// A label for the lines printed.
+        #[arg(default_value = "app")]
+        app: String,
+    },
+}
+
+/// An error that ends the command with an exit code.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl CliError {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> Self {
+        CliError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self::new(exit::USAGE, message)
+    }
+
+    pub(crate) fn data(message: impl Into<String>) -> Self {
+        Self::new(exit::DATA, message)
+    }
+
+    pub(crate) fn io(message: impl fmt::Display) -> Self {
+        Self::new(exit::IO, message.to_string())
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        let code = match &e {
+            StoreError::Io { .. } => exit::IO,
+            StoreError::Corrupt { .. } => exit::CONFIG,
+            StoreError::NoIdentity(_) => exit::NO_INPUT,
+            StoreError::Invalid(_) => exit::DATA,
+        };
+        CliError::new(code, e.to_string())
+    }
+}
+
+pub(crate) type CliResult = Result<u8, CliError>;
+
+/// Parses arguments, runs the command, and returns its exit code.
+pub(crate) fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("beckon: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Init(args) => identity::init(&Home::locate()?, args),
+        Command::Id => identity::id(&Home::locate()?),
+        Command::Contact(cmd) => contact::run(&Home::locate()?, cmd),
+        Command::App(cmd) => app::run(&Home::locate()?, cmd),
+        Command::Policy(args) => policy::run(&Home::locate()?, args),
+        Command::Listen(args) => runtime()?.block_on(listen::run(Home::locate()?, args)),
+        Command::Invite(args) => runtime()?.block_on(invite::run(Home::locate()?, args)),
+        Command::Demo(args) => runtime()?.block_on(demo::run(args)),
+        Command::ShowInvitation { app } => demo::show_invitation(&app),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(exit::SOFTWARE, format!("cannot start the runtime: {e}")))
+}
+
+/// `--auto accept|decline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Auto {
+    /// Accept every invitation that passes the policy.
+    Accept,
+    /// Decline every invitation that passes the policy.
+    Decline,
+}
+
+/// Parses a duration: `90`, `90s`, `2m`, `1m30s`, `500ms`, `1h`.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!(
+                "{text:?}: expected a number, like 2s, 1m30s or 500ms"
+            ));
+        }
+        let (number, after) = rest.split_at(digits);
+        let number: f64 = number
+            .parse()
+            .map_err(|_| format!("{text:?}: {number:?} is not a number"))?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let scale = match unit.trim() {
+            "ms" => 0.001,
+            "s" | "sec" | "secs" => 1.0,
+            "m" | "min" | "mins" => 60.0,
+            "h" => 3600.0,
+            "" => return Err(format!("{text:?}: a unit is missing (ms, s, m or h)")),
+            other => return Err(format!("{text:?}: unknown unit {other:?} (ms, s, m or h)")),
+        };
+        let secs = number * scale;
+        if !secs.is_finite() || !(0.0..=86_400.0 * 365.0).contains(&secs) {
+            return Err(format!("{text:?}: out of range"));
+        }
+        total += Duration::from_secs_f64(secs);
+        rest = after;
+    }
+    Ok(total)
+}
+
+/// Prints a duration as `m:ss` (or `h:mm:ss`), rounding up so that `0:00`
+/// means the deadline has passed.
+pub(crate) fn clock(d: Duration) -> String {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    if secs >= 3600 {
+        format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
+}
+
+/// Reads a whole file or `-` (stdin) as bytes.
+pub(crate) fn read_input(path: &PathBuf) -> Result<Vec<u8>, CliError> {
+    use std::io::Read;
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::io(format!("cannot read stdin: {e}")))?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).map_err(|e| {
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                exit::NO_INPUT
+            } else {
+                exit::IO
+            };
+            CliError::new(code, format!("cannot read {}: {e}", path.display()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn clocks_round_up() {
+        assert_eq!(clock(Duration::from_secs(272)), "4:32");
+        assert_eq!(clock(Duration::from_millis(271_001)), "4:32");
+        assert_eq!(clock(Duration::ZERO), "0:00");
+        assert_eq!(clock(Duration::from_secs(3601)), "1:00:01");
+    }
+
+    #[test]
+    fn the_exit_codes_in_the_help_are_the_library_s() {
+        use beckon_tokio::exit as lib;
+        for (code, meaning) in [
+            (lib::ACCEPTED, "accepted"),
+            (lib::DECLINED, "declined"),
+            (lib::EXPIRED, "expired"),
+            (lib::REFUSED, "refused"),
+            (lib::CONTACT_MISMATCH, "contact mismatch"),
+            (lib::CONNECTION_FAILED, "could not connect"),
+            (lib::USAGE, "usage error"),
+            (lib::INTERNAL, "internal error"),
+            (lib::CANCELLED, "cancelled"),
+        ] {
+            assert!(
+                EXIT_CODES
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{code} ")) && l.contains(meaning)),
+                "{code} {meaning}"
+            );
+        }
+        assert_eq!(i32::from(exit::USAGE), lib::USAGE);
+        assert_eq!(i32::from(exit::SOFTWARE), lib::INTERNAL);
+        assert_eq!(i32::from(exit::INTERRUPTED), lib::CANCELLED);
+        assert_eq!(i32::from(exit::CONNECT), lib::CONNECTION_FAILED);
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,10 @@
+//! The `beckon` command: your identity, contacts, application
+//! registrations and invitation policy, and the `listen`, `invite` and
+//! `demo` commands. Run `beckon --help`.
+
+mod cli;
+mod store;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

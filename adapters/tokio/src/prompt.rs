@@ -1,0 +1,212 @@
+//! An invitation waiting for the user's answer, as the application sees it.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use beckon_core::invitation::check_message;
+use beckon_core::{ApplicationId, Error, Fingerprint, PublicKey};
+use tokio::sync::{oneshot, watch, OwnedSemaphorePermit};
+
+/// What the application tells a session's task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Accept {
+        message: String,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+    Decline {
+        message: String,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+}
+
+/// Why a prompt went away without the user's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawn {
+    /// The inviter cancelled.
+    Cancelled,
+    /// Nobody answered before the deadline; the inviter was told Expired.
+    Expired,
+    /// The connection was lost or broke the protocol. The core's error
+    /// says which ([`Error::ConnectionClosed`] for a lost connection).
+    Failed(Error),
+}
+
+impl Withdrawn {
+    /// The core's error for an answer attempted after the withdrawal.
+    pub fn error(&self) -> Error {
+        match self {
+            Withdrawn::Cancelled => Error::Cancelled,
+            Withdrawn::Expired => Error::Expired,
+            Withdrawn::Failed(e) => *e,
+        }
+    }
+}
+
+impl fmt::Display for Withdrawn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Withdrawn::Cancelled => f.write_str("cancelled by the inviter"),
+            Withdrawn::Expired => f.write_str("expired"),
+            Withdrawn::Failed(Error::ConnectionClosed) => f.write_str("connection lost"),
+            Withdrawn::Failed(e) => write!(f, "connection failed: {e}"),
+        }
+    }
+}
+
+/// What an accepted invitation launches (the reference's
+/// `PEER_APP_LAUNCH_INFO`); see [`launch`](crate::launch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchInfo {
+    /// The inviter's proven key.
+    pub inviter: PublicKey,
+    /// Its OpenSSH fingerprint, `SHA256:...`.
+    pub fingerprint: String,
+    /// The application invited to.
+    pub application: ApplicationId,
+    /// The invitation's message.
+    pub message: String,
+    /// The invitation's application data.
+    pub data: Vec<u8>,
+    /// The inviter's address, as this side saw the connection.
+    pub endpoint: SocketAddr,
+}
+
+/// An invitation that passed the policy and waits for the user: accept it,
+/// decline it, or watch for its withdrawal. It carries its deadline.
+///
+/// Dropping it without answering declines it (with no message), so no
+/// prompt outlives the value that shows it. While it exists, it counts
+/// against the listener's `max_prompts`.
+///
+/// ```no_run
+/// # async fn show(mut listener: beckon_tokio::Listener) {
+/// while let Some(invitation) = listener.next().await {
+///     tokio::select! {
+///         // A real prompt reads the user's answer here.
+///         () = tokio::time::sleep_until(invitation.deadline) => {}
+///         why = invitation.withdrawn() => {
+///             println!("withdrawn: {why}");
+///             continue;
+///         }
+///     }
+///     match invitation.accept("On my way").await {
+///         Ok(info) => println!("launching for {}", info.fingerprint),
+///         Err(e) => println!("too late: {e}"),
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct IncomingInvitation {
+    /// The inviter's proven key.
+    pub inviter: PublicKey,
+    /// Whether the inviter is an allowed contact in the directory.
+    pub is_contact: bool,
+    /// The application invited to (registered: the policy checked it).
+    pub application: ApplicationId,
+    /// The invitation's message (at most 255 characters).
+    pub message: String,
+    /// The invitation's application data (at most 16 KiB).
+    pub data: Vec<u8>,
+    /// When the prompt expires; after it the inviter is told Expired.
+    pub deadline: tokio::time::Instant,
+    /// The inviter's address.
+    pub peer: SocketAddr,
+    pub(crate) command: Option<oneshot::Sender<Command>>,
+    pub(crate) withdrawn: watch::Receiver<Option<Withdrawn>>,
+    pub(crate) _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl IncomingInvitation {
+    /// The inviter's OpenSSH fingerprint.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.inviter.fingerprint()
+    }
+
+    /// Accepts the invitation with a message for the inviter (at most 255
+    /// characters) and returns what to launch.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Expired`] at or after the deadline (the inviter was told
+    /// Expired), [`Error::Cancelled`] after the inviter cancelled, another
+    /// core error (such as [`Error::ConnectionClosed`]) when the connection
+    /// is gone — the same as [`withdrawn`](Self::withdrawn) reports — and
+    /// `InvalidArgument` for a message over 255 characters, in which case
+    /// the invitation is declined.
+    pub async fn accept(mut self, message: &str) -> Result<LaunchInfo, Error> {
+        check_message(message)?;
+        let (reply, answered) = oneshot::channel();
+        self.send(Command::Accept {
+            message: message.to_owned(),
+            reply,
+        })?;
+        match answered.await {
+            Ok(Ok(())) => Ok(LaunchInfo {
+                inviter: self.inviter,
+                fingerprint: self.inviter.fingerprint().to_string(),
+                application: self.application,
+                message: std::mem::take(&mut self.message),
+                data: std::mem::take(&mut self.data),
+                endpoint: self.peer,
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(self.gone()),
+        }
+    }
+
+    /// Declines the invitation with a message for the inviter. A message
+    /// over 255 characters is replaced by an empty one. When the prompt was
+    /// already withdrawn this does nothing: the inviter has its outcome.
+    /// Returns once the answer is queued for sending.
+    pub async fn decline(self, message: &str) {
+        let _ = self.try_decline(message).await;
+    }
+
+    /// As [`decline`](Self::decline), saying whether the decline was the
+    /// answer (`Ok`) or came too late (the withdrawal's error).
+    pub async fn try_decline(mut self, message: &str) -> Result<(), Error> {
+        let (reply, answered) = oneshot::channel();
+        self.send(Command::Decline {
+            message: message.to_owned(),
+            reply,
+        })?;
+        answered.await.unwrap_or_else(|_| Err(self.gone()))
+    }
+
+    /// Completes when the prompt is withdrawn without an answer: cancelled
+    /// by the inviter, expired, or the connection lost. Cancel-safe; use it
+    /// in a `select!` next to the user's input.
+    pub async fn withdrawn(&self) -> Withdrawn {
+        let mut rx = self.withdrawn.clone();
+        let withdrawn = match rx.wait_for(Option::is_some).await {
+            Ok(w) => *w,
+            // The session's task ended without saying why.
+            Err(_) => None,
+        };
+        withdrawn.unwrap_or(Withdrawn::Failed(Error::ConnectionClosed))
+    }
+
+    /// Whether the prompt has been withdrawn, and why, without waiting.
+    pub fn is_withdrawn(&self) -> Option<Withdrawn> {
+        *self.withdrawn.borrow()
+    }
+
+    /// How long is left until the deadline.
+    pub fn time_left(&self) -> std::time::Duration {
+        self.deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+    }
+
+    fn send(&mut self, command: Command) -> Result<(), Error> {
+        let sender = self.command.take().ok_or(Error::InvalidState)?;
+        sender.send(command).map_err(|_| self.gone())
+    }
+
+    /// The error for a session that is no longer there.
+    fn gone(&self) -> Error {
+        self.is_withdrawn()
+            .map_or(Error::ConnectionClosed, |w| w.error())
+    }
+}

@@ -1,0 +1,126 @@
+//! Reading and atomically writing the home's files.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::{StoreError, END_MARKER};
+
+/// Reads a text file, `None` if it does not exist. Bytes that are not UTF-8
+/// are an error naming the line.
+pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, StoreError> {
+    match fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) => {
+                let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
+                Err(StoreError::corrupt(path, line, "not valid UTF-8 text"))
+            }
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::io(path, "read", e)),
+    }
+}
+
+/// The lines of a list file that carry content, numbered from 1: comments
+/// (`#`) and blank lines are skipped, and the file must end with the line
+/// `end` followed by a newline, with nothing but comments after it.
+pub(crate) fn content_lines<'a>(
+    path: &Path,
+    text: &'a str,
+) -> Result<Vec<(usize, &'a str)>, StoreError> {
+    let total = text.lines().count();
+    if !text.ends_with('\n') {
+        return Err(StoreError::corrupt(
+            path,
+            total.max(1),
+            "the file does not end with a newline: it was cut short (an interrupted write or copy?)",
+        ));
+    }
+    let mut out = Vec::new();
+    let mut ended = false;
+    for (i, raw) in text.lines().enumerate() {
+        let number = i + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if ended {
+            return Err(StoreError::corrupt(
+                path,
+                number,
+                format!("text after the final `{END_MARKER}` line"),
+            ));
+        }
+        if line == END_MARKER {
+            ended = true;
+            continue;
+        }
+        out.push((number, line));
+    }
+    if !ended {
+        return Err(StoreError::corrupt(
+            path,
+            total + 1,
+            format!(
+                "the file ends without its final `{END_MARKER}` line: it was cut short (an interrupted write or copy?)"
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// Replaces `path` atomically: writes a temporary file next to it, fsyncs
+/// it, renames it over `path`, and fsyncs the directory. The caller holds
+/// the home's exclusive lock, so one temporary name per file is enough.
+/// `mode` (Unix) is the new file's permission bits, default 0644.
+pub(crate) fn write_atomic(
+    path: &Path,
+    contents: &[u8],
+    mode: Option<u32>,
+) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode.unwrap_or(0o644));
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let result = (|| {
+        let mut file = options.open(&tmp)?;
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            // A stale temporary file keeps its old mode: set it.
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+        }
+        file.write_all(contents)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(StoreError::io(path, "write", e));
+    }
+    sync_dir(dir).map_err(|e| StoreError::io(dir, "sync the directory", e))
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,476 @@
+//! The Beckon home: identity, contacts, application registrations and the
+//! invitation policy, persisted in human-readable files.
+//!
+//! # Layout
+//!
+//! The home is `$BECKON_HOME` if set, else the platform configuration
+//! directory plus `beckon/` (`~/.config/beckon` on Linux):
+//!
+//! | File | Contents |
+//! |---|---|
+//! | `id_ed25519` | the identity: an unencrypted OpenSSH ed25519 private key, mode 0600; its comment is the nickname |
+//! | `id_ed25519.pub` | the contact card (`ssh-ed25519 AAAA... nickname`), for convenience |
+//! | `contacts` | one contact per line: `NAME allowed|blocked ssh-ed25519 AAAA... [comment]` |
+//! | `apps` | one `[NAME]` block per registration, with `id`, `description` and `command` lines |
+//! | `policy` | one word: `off`, `trusted` or `anyone` |
+//! | `.lock` | empty; the lock that serialises writers |
+//!
+//! # Nothing lost
+//!
+//! * Every write is atomic: the new contents go to a temporary file in the
+//!   same directory, which is fsynced, renamed over the old file, and the
+//!   directory is fsynced.
+//! * Every read-modify-write holds an exclusive lock on `.lock` from the
+//!   read to the rename, so concurrent `beckon` processes never lose an
+//!   update. Readers take a shared lock, so they see the files of one
+//!   writer or the next, never a mixture.
+//! * Every file ends with a line `end`. A file that does not (cut short by
+//!   a crash or a bad copy), or a line that does not parse, is an error
+//!   naming the file and the line; such a file is never overwritten: the
+//!   command that wanted to change it fails and the user fixes it by hand.
+
+mod apps;
+mod contacts;
+mod directory;
+mod file;
+mod identity;
+mod policy;
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub(crate) use apps::{app_id_for_name, check_list as check_apps, AppEntry};
+pub(crate) use contacts::ContactEntry;
+pub(crate) use directory::{Snapshot, StoreDirectory};
+pub(crate) use identity::StoredIdentity;
+
+use beckon_core::Policy;
+
+/// The environment variable that chooses the home.
+pub(crate) const HOME_ENV: &str = "BECKON_HOME";
+
+/// File names inside the home.
+pub(crate) const IDENTITY_FILE: &str = "id_ed25519";
+pub(crate) const CARD_FILE: &str = "id_ed25519.pub";
+pub(crate) const CONTACTS_FILE: &str = "contacts";
+pub(crate) const APPS_FILE: &str = "apps";
+pub(crate) const POLICY_FILE: &str = "policy";
+const LOCK_FILE: &str = ".lock";
+
+/// The marker that ends every list file.
+pub(crate) const END_MARKER: &str = "end";
+
+/// What went wrong reading or writing the home.
+#[derive(Debug)]
+pub(crate) enum StoreError {
+    /// An operating-system error on a file.
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: io::Error,
+    },
+    /// A file does not parse. It is left as it is.
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// No identity yet.
+    NoIdentity(PathBuf),
+    /// The request cannot be done (duplicate, not found, limit, bad name).
+    Invalid(String),
+}
+
+impl StoreError {
+    pub(crate) fn io(path: &Path, action: &'static str, source: io::Error) -> Self {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            action,
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(path: &Path, line: usize, message: impl Into<String>) -> Self {
+        StoreError::Corrupt {
+            path: path.to_path_buf(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        StoreError::Invalid(message.into())
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Io {
+                path,
+                action,
+                source,
+            } => write!(f, "cannot {action} {}: {source}", path.display()),
+            StoreError::Corrupt {
+                path,
+                line,
+                message,
+            } => write!(
+                f,
+                "{}:{line}: {message}\n(the file was left unchanged; fix or remove that line by hand)",
+                path.display()
+            ),
+            StoreError::NoIdentity(path) => write!(
+                f,
+                "no identity at {} (run `beckon init` first, or set {HOME_ENV})",
+                path.display()
+            ),
+            StoreError::Invalid(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The Beckon home directory.
+#[derive(Debug, Clone)]
+pub(crate) struct Home {
+    dir: PathBuf,
+}
+
+impl Home {
+    /// The home at this directory (created on the first write).
+    pub(crate) fn at(dir: impl Into<PathBuf>) -> Self {
+        Home { dir: dir.into() }
+    }
+
+    /// `$BECKON_HOME`, else the platform configuration directory plus
+    /// `beckon/`.
+    pub(crate) fn locate() -> Result<Self, StoreError> {
+        if let Some(dir) = std::env::var_os(HOME_ENV).filter(|d| !d.is_empty()) {
+            return Ok(Home::at(PathBuf::from(dir)));
+        }
+        let base = directories::BaseDirs::new().ok_or_else(|| {
+            StoreError::invalid(format!(
+                "cannot find a home directory for Beckon's files; set {HOME_ENV}"
+            ))
+        })?;
+        Ok(Home::at(base.config_dir().join("beckon")))
+    }
+
+    /// The directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of a file in the home.
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Creates the home directory (mode 0700 on Unix) if it is missing.
+    pub(crate) fn create(&self) -> Result<(), StoreError> {
+        if self.dir.is_dir() {
+            return Ok(());
+        }
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(&self.dir)
+            .map_err(|e| StoreError::io(&self.dir, "create the directory", e))
+    }
+
+    fn lock(&self, exclusive: bool) -> Result<Option<fs::File>, StoreError> {
+        if exclusive {
+            self.create()?;
+        } else if !self.dir.is_dir() {
+            // Nothing to read, nothing to lock.
+            return Ok(None);
+        }
+        let path = self.path(LOCK_FILE);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, "open the lock file", e))?;
+        let locked = if exclusive {
+            file.lock()
+        } else {
+            file.lock_shared()
+        };
+        locked.map_err(|e| StoreError::io(&path, "lock", e))?;
+        Ok(Some(file))
+    }
+
+    /// Holds the exclusive lock until the guard is dropped.
+    pub(crate) fn lock_exclusive(&self) -> Result<LockGuard, StoreError> {
+        self.lock(true).map(|file| LockGuard { _file: file })
+    }
+
+    /// Holds a shared lock until the guard is dropped.
+    pub(crate) fn lock_shared(&self) -> Result<LockGuard, StoreError> {
+        self.lock(false).map(|file| LockGuard { _file: file })
+    }
+
+    // ---- reading (callers hold at least a shared lock when consistency
+    // between files matters) ----
+
+    /// The contacts (none if the file does not exist).
+    pub(crate) fn load_contacts(&self) -> Result<Vec<ContactEntry>, StoreError> {
+        let path = self.path(CONTACTS_FILE);
+        match file::read_optional(&path)? {
+            Some(text) => contacts::parse(&path, &text),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The registrations (none if the file does not exist).
+    pub(crate) fn load_apps(&self) -> Result<Vec<AppEntry>, StoreError> {
+        let path = self.path(APPS_FILE);
+        match file::read_optional(&path)? {
+            Some(text) => apps::parse(&path, &text),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The policy (`trusted` if the file does not exist).
+    pub(crate) fn load_policy(&self) -> Result<Policy, StoreError> {
+        let path = self.path(POLICY_FILE);
+        match file::read_optional(&path)? {
+            Some(text) => policy::parse(&path, &text),
+            None => Ok(Policy::TrustedOnly),
+        }
+    }
+
+    /// Everything the listener consults, read under a shared lock.
+    pub(crate) fn load_snapshot(&self) -> Result<Snapshot, StoreError> {
+        let _lock = self.lock_shared()?;
+        Ok(Snapshot {
+            policy: self.load_policy()?,
+            contacts: self.load_contacts()?,
+            apps: self.load_apps()?,
+        })
+    }
+
+    /// The identity.
+    pub(crate) fn load_identity(&self) -> Result<StoredIdentity, StoreError> {
+        identity::load(self)
+    }
+
+    // ---- read-modify-write under the exclusive lock ----
+
+    /// Changes the contacts: reads them under the lock (failing, and
+    /// writing nothing, if the file is corrupt), applies `f`, and writes
+    /// them back atomically if `f` succeeded.
+    pub(crate) fn update_contacts<R>(
+        &self,
+        f: impl FnOnce(&mut Vec<ContactEntry>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let _lock = self.lock_exclusive()?;
+        let mut list = self.load_contacts()?;
+        let result = f(&mut list)?;
+        file::write_atomic(
+            &self.path(CONTACTS_FILE),
+            contacts::render(&list).as_bytes(),
+            None,
+        )?;
+        Ok(result)
+    }
+
+    /// Changes the registrations, as [`Home::update_contacts`] does.
+    pub(crate) fn update_apps<R>(
+        &self,
+        f: impl FnOnce(&mut Vec<AppEntry>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let _lock = self.lock_exclusive()?;
+        let mut list = self.load_apps()?;
+        let result = f(&mut list)?;
+        file::write_atomic(&self.path(APPS_FILE), apps::render(&list).as_bytes(), None)?;
+        Ok(result)
+    }
+
+    /// Sets the policy. A corrupt policy file is not overwritten.
+    pub(crate) fn set_policy(&self, new: Policy) -> Result<(), StoreError> {
+        let _lock = self.lock_exclusive()?;
+        let _old = self.load_policy()?;
+        file::write_atomic(
+            &self.path(POLICY_FILE),
+            policy::render(new).as_bytes(),
+            None,
+        )
+    }
+
+    /// Writes a new identity (refusing to replace one unless `force`).
+    pub(crate) fn save_identity(
+        &self,
+        identity: &StoredIdentity,
+        force: bool,
+    ) -> Result<(), StoreError> {
+        let _lock = self.lock_exclusive()?;
+        identity::save(self, identity, force)
+    }
+}
+
+/// Holds a lock on the home until dropped.
+#[derive(Debug)]
+pub(crate) struct LockGuard {
+    _file: Option<fs::File>,
+}
+
+/// Checks a contact or application name: 1 to 64 characters, letters,
+/// digits and `. _ - @ +`, not starting with `-`.
+pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), StoreError> {
+    let ok_char = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+');
+    if name.is_empty() {
+        return Err(StoreError::invalid(format!("the {kind} name is empty")));
+    }
+    if name.chars().count() > 64 {
+        return Err(StoreError::invalid(format!(
+            "the {kind} name {name:?} is longer than 64 characters"
+        )));
+    }
+    if name.starts_with('-') || !name.chars().all(ok_char) {
+        return Err(StoreError::invalid(format!(
+            "the {kind} name {name:?} may only have letters, digits and . _ - @ + (and may not start with -)"
+        )));
+    }
+    Ok(())
+}
+
+/// The policy's word in files and on the command line.
+pub(crate) fn policy_word(policy: Policy) -> &'static str {
+    match policy {
+        Policy::Off => "off",
+        Policy::TrustedOnly => "trusted",
+        Policy::Anyone => "anyone",
+    }
+}
+
+/// Parses a policy word.
+pub(crate) fn parse_policy_word(word: &str) -> Option<Policy> {
+    match word {
+        "off" => Some(Policy::Off),
+        "trusted" => Some(Policy::TrustedOnly),
+        "anyone" => Some(Policy::Anyone),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use beckon_core::{Identity, Permission};
+
+    fn key(n: u8) -> beckon_core::PublicKey {
+        Identity::from_seed(&[n; 32]).public_key()
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("contact", "alice").is_ok());
+        assert!(check_name("contact", "bob.smith@home").is_ok());
+        assert!(check_name("contact", "").is_err());
+        assert!(check_name("contact", "-x").is_err());
+        assert!(check_name("contact", "a b").is_err());
+        assert!(check_name("contact", "[x]").is_err());
+        assert!(check_name("contact", &"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn updates_round_trip_through_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join("home"));
+        home.update_contacts(|list| {
+            list.push(ContactEntry::new("alice", key(1), "alice@laptop").unwrap());
+            let mut bob = ContactEntry::new("bob", key(2), "").unwrap();
+            bob.permission = Permission::Blocked;
+            list.push(bob);
+            Ok(())
+        })
+        .unwrap();
+        home.update_apps(|list| {
+            list.push(
+                AppEntry::new(
+                    "chess",
+                    None,
+                    "Chess with friends",
+                    vec!["sh".into(), "-c".into(), "echo \"$BECKON_MESSAGE\"".into()],
+                )
+                .unwrap(),
+            );
+            Ok(())
+        })
+        .unwrap();
+        home.set_policy(Policy::Anyone).unwrap();
+        let snap = home.load_snapshot().unwrap();
+        assert_eq!(snap.policy, Policy::Anyone);
+        assert_eq!(snap.contacts.len(), 2);
+        assert_eq!(snap.contacts[0].name, "alice");
+        assert_eq!(snap.contacts[0].comment, "alice@laptop");
+        assert_eq!(snap.contacts[1].permission, Permission::Blocked);
+        assert_eq!(snap.apps[0].command[2], "echo \"$BECKON_MESSAGE\"");
+        assert_eq!(snap.apps[0].id, app_id_for_name("chess"));
+    }
+
+    #[test]
+    fn a_corrupt_file_is_reported_with_its_line_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        let path = home.path(CONTACTS_FILE);
+        let bad = "# hand edited\nalice allowed ssh-ed25519 AAAAnotakey\nend\n";
+        std::fs::write(&path, bad).unwrap();
+        let err = home
+            .update_contacts(|list| {
+                list.clear();
+                Ok(())
+            })
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(&format!("{}:2:", path.display())), "{text}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), bad);
+    }
+
+    #[test]
+    fn every_truncation_of_every_file_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        home.update_contacts(|list| {
+            list.push(ContactEntry::new("alice", key(1), "a").unwrap());
+            list.push(ContactEntry::new("bob", key(2), "").unwrap());
+            Ok(())
+        })
+        .unwrap();
+        home.update_apps(|list| {
+            list.push(AppEntry::new("chess", None, "Chess", vec!["chess".into()]).unwrap());
+            list.push(AppEntry::new("go", None, "", vec!["go".into(), "x".into()]).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        home.set_policy(Policy::Off).unwrap();
+        for name in [CONTACTS_FILE, APPS_FILE, POLICY_FILE] {
+            let path = home.path(name);
+            let full = std::fs::read(&path).unwrap();
+            for cut in 0..full.len() {
+                std::fs::write(&path, &full[..cut]).unwrap();
+                let err = home
+                    .load_snapshot()
+                    .expect_err(&format!("{name} cut at {cut}"));
+                assert!(
+                    matches!(err, StoreError::Corrupt { .. }),
+                    "{name} cut at {cut}: {err}"
+                );
+                assert!(err.to_string().contains(name), "{err}");
+            }
+            std::fs::write(&path, &full).unwrap();
+            home.load_snapshot().unwrap();
+        }
+    }
+}

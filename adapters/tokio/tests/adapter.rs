@@ -1,0 +1,664 @@
+//! The tokio adapter end to end: real loopback TCP for the answers, and
+//! in-memory streams under paused tokio time for everything that waits
+//! (expiry, timeouts, cancel, stalled handshakes), so those take
+//! milliseconds.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use beckon_core::{
+    refusal_frame, ApplicationId, Config, Contact, Error, FixedDirectory, Identity, Invitation,
+    InviteeOutcome, Policy, PublicKey, Refusal, Response, Target,
+};
+use beckon_tokio::{
+    exit_code, invite, invite_tcp, launch_and_wait, Answer, CancelToken, IncomingInvitation,
+    InviteError, InviteOptions, LaunchInfo, Listener, ListenerConfig, Progress, SessionReport,
+    Withdrawn,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+const FIVE_MINUTES: Duration = Duration::from_secs(300);
+const GRACE: Duration = Duration::from_secs(10);
+
+fn alice() -> Identity {
+    Identity::from_seed(&[1; 32])
+}
+fn bob() -> Identity {
+    Identity::from_seed(&[2; 32])
+}
+fn carol() -> Identity {
+    Identity::from_seed(&[3; 32])
+}
+fn chess() -> ApplicationId {
+    "67e55044-10b1-426f-9247-bb680e5fe0c8".parse().unwrap()
+}
+
+/// A directory with `policy`, chess registered, and these contacts.
+fn directory(policy: Policy, contacts: &[(&Identity, &str)]) -> Arc<FixedDirectory<8>> {
+    let mut dir = FixedDirectory::<8>::new(policy);
+    for (identity, name) in contacts {
+        dir.add_contact(Contact::new(identity.public_key(), name, "").unwrap())
+            .unwrap();
+    }
+    dir.register(chess(), "Chess").unwrap();
+    Arc::new(dir)
+}
+
+/// Bob, trusting Alice only.
+fn bobs_directory() -> Arc<FixedDirectory<8>> {
+    directory(Policy::TrustedOnly, &[(&alice(), "alice")])
+}
+
+fn listen_tcp(identity: Identity, dir: Arc<FixedDirectory<8>>, cfg: ListenerConfig) -> Listener {
+    Listener::bind("127.0.0.1:0", identity, dir, cfg).unwrap()
+}
+
+/// A listener fed in-memory connections.
+fn listen_in_memory(
+    identity: Identity,
+    dir: Arc<FixedDirectory<8>>,
+    cfg: ListenerConfig,
+) -> (Network, Listener) {
+    let (tx, rx) = mpsc::channel(16);
+    let addr: SocketAddr = "[::1]:7464".parse().unwrap();
+    let listener = Listener::from_channel(addr, rx, identity, dir, cfg).unwrap();
+    (
+        Network {
+            tx,
+            next_port: 40000,
+        },
+        listener,
+    )
+}
+
+struct Network {
+    tx: mpsc::Sender<(DuplexStream, SocketAddr)>,
+    next_port: u16,
+}
+
+impl Network {
+    /// A new connection to the listener; returns the inviter's end.
+    async fn connect(&mut self) -> DuplexStream {
+        let (inviter_end, listener_end) = tokio::io::duplex(64 * 1024);
+        self.next_port += 1;
+        let peer = SocketAddr::from(([127, 0, 0, 1], self.next_port));
+        self.tx.send((listener_end, peer)).await.unwrap();
+        inviter_end
+    }
+}
+
+type Progresses = Arc<Mutex<Vec<Progress>>>;
+
+fn recorder() -> (Progresses, impl FnMut(Progress) + Send + 'static) {
+    let seen = Progresses::default();
+    let sink = Arc::clone(&seen);
+    (seen, move |p| sink.lock().unwrap().push(p))
+}
+
+/// Alice (or another identity) invites over TCP, in a task.
+fn spawn_invite_tcp(
+    addr: SocketAddr,
+    inviter: Identity,
+    target: Target,
+    options: InviteOptions,
+    progress: impl FnMut(Progress) + Send + 'static,
+) -> JoinHandle<Result<Answer, InviteError>> {
+    tokio::spawn(async move {
+        let invitation = Invitation::new(chess(), "A game?", b"board=standard").unwrap();
+        invite_tcp(addr, &inviter, target, &invitation, options, progress).await
+    })
+}
+
+/// Alice invites Bob over an in-memory stream, in a task.
+fn spawn_invite(
+    stream: DuplexStream,
+    options: InviteOptions,
+) -> JoinHandle<Result<Answer, InviteError>> {
+    tokio::spawn(async move {
+        let invitation = Invitation::new(chess(), "A game?", b"board=standard").unwrap();
+        let target = Target::Contact(bob().public_key());
+        invite(stream, &alice(), target, &invitation, options, |_| {}).await
+    })
+}
+
+fn failed(result: &Result<Answer, InviteError>) -> (Error, Option<PublicKey>) {
+    match result {
+        Err(InviteError::Failed { error, responder }) => (*error, *responder),
+        other => panic!("expected a core error, got {other:?}"),
+    }
+}
+
+/// The next report that satisfies `want`.
+async fn report_where(
+    reports: &mut broadcast::Receiver<SessionReport>,
+    want: impl Fn(&SessionReport) -> bool,
+) -> SessionReport {
+    loop {
+        let report = reports.recv().await.unwrap();
+        if want(&report) {
+            return report;
+        }
+    }
+}
+
+/// Whether the listener has a prompt ready right now (polls once, no
+/// waiting).
+async fn has_prompt(listener: &mut Listener) -> bool {
+    tokio::time::timeout(Duration::ZERO, listener.next())
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn an_accepted_invitation_returns_the_authenticated_answer_and_what_to_launch() {
+    let mut listener = listen_tcp(bob(), bobs_directory(), ListenerConfig::default());
+    let (progress, record) = recorder();
+    let target = Target::Contact(bob().public_key());
+    let inviting = spawn_invite_tcp(
+        listener.local_addr(),
+        alice(),
+        target,
+        InviteOptions::default(),
+        record,
+    );
+
+    let incoming = listener.next().await.unwrap();
+    assert_eq!(incoming.inviter, alice().public_key());
+    assert!(incoming.is_contact);
+    assert_eq!(incoming.application, chess());
+    assert_eq!(incoming.message, "A game?");
+    assert_eq!(incoming.data, b"board=standard");
+    assert!(incoming.time_left() > FIVE_MINUTES - Duration::from_secs(10));
+    assert!(incoming.time_left() <= FIVE_MINUTES);
+    assert!(incoming.peer.ip().is_loopback());
+    let peer = incoming.peer;
+
+    let info = incoming.accept("Sure").await.unwrap();
+    assert_eq!(
+        info,
+        LaunchInfo {
+            inviter: alice().public_key(),
+            fingerprint: alice().public_key().fingerprint().to_string(),
+            application: chess(),
+            message: "A game?".into(),
+            data: b"board=standard".to_vec(),
+            endpoint: peer,
+        }
+    );
+
+    let result = inviting.await.unwrap();
+    assert_eq!(exit_code(&result), 0);
+    let answer = result.unwrap();
+    assert_eq!(
+        answer,
+        Answer {
+            response: Response::Accepted,
+            responder: bob().public_key(),
+            message: "Sure".into(),
+        }
+    );
+    let progress = progress.lock().unwrap().clone();
+    let bob_key = bob().public_key();
+    assert_eq!(progress.len(), 3, "{progress:?}");
+    assert_eq!(progress[0], Progress::Connected);
+    assert_eq!(progress[1], Progress::Verified { responder: bob_key });
+    match progress[2] {
+        Progress::Waiting {
+            responder,
+            deadline,
+        } => {
+            assert_eq!(responder, bob_key);
+            assert!(deadline > Instant::now() + FIVE_MINUTES - Duration::from_secs(10));
+            assert!(deadline <= Instant::now() + FIVE_MINUTES);
+        }
+        other => panic!("expected Waiting, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_declined_invitation_returns_the_decline_and_its_message() {
+    let mut listener = listen_tcp(bob(), bobs_directory(), ListenerConfig::default());
+    let target = Target::Contact(bob().public_key());
+    let addr = listener.local_addr();
+    let inviting = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {});
+    listener.next().await.unwrap().decline("Not tonight").await;
+    let result = inviting.await.unwrap();
+    assert_eq!(exit_code(&result), 1);
+    let answer = result.unwrap();
+    assert_eq!(answer.response, Response::Declined);
+    assert_eq!(answer.message, "Not tonight");
+    assert_eq!(answer.responder, bob().public_key());
+}
+
+#[tokio::test]
+async fn an_untrusted_inviter_is_refused_with_an_authenticated_reason_and_no_prompt() {
+    let mut listener = listen_tcp(bob(), bobs_directory(), ListenerConfig::default());
+    let mut reports = listener.subscribe();
+    let target = Target::Contact(bob().public_key());
+    let addr = listener.local_addr();
+    let result = spawn_invite_tcp(addr, carol(), target, InviteOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        failed(&result),
+        (
+            Error::Refused {
+                reason: Refusal::NotTrusted,
+                authenticated: true
+            },
+            Some(bob().public_key())
+        )
+    );
+    assert_eq!(exit_code(&result), 3);
+    let report = report_where(&mut reports, |_| true).await;
+    assert_eq!(report.inviter, Some(carol().public_key()));
+    assert_eq!(report.outcome, InviteeOutcome::Refused(Refusal::NotTrusted));
+    assert!(!has_prompt(&mut listener).await);
+}
+
+#[tokio::test]
+async fn invitations_off_is_refused_in_clear_and_reported_as_unauthenticated() {
+    let dir = directory(Policy::Off, &[(&alice(), "alice")]);
+    let listener = listen_tcp(bob(), dir, ListenerConfig::default());
+    let target = Target::Contact(bob().public_key());
+    let addr = listener.local_addr();
+    let result = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        failed(&result),
+        (
+            Error::Refused {
+                reason: Refusal::InvitationsOff,
+                authenticated: false
+            },
+            None
+        )
+    );
+    assert_eq!(exit_code(&result), 3);
+}
+
+#[tokio::test]
+async fn inviting_bob_where_carol_answers_is_a_contact_mismatch_naming_carol() {
+    // Carol would even accept Alice: the invitation must never reach her.
+    let dir = directory(Policy::Anyone, &[(&alice(), "alice")]);
+    let mut listener = listen_tcp(carol(), dir, ListenerConfig::default());
+    let mut reports = listener.subscribe();
+    let target = Target::Contact(bob().public_key());
+    let addr = listener.local_addr();
+    let result = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        failed(&result),
+        (Error::ContactMismatch, Some(carol().public_key()))
+    );
+    assert_eq!(exit_code(&result), 4);
+    let report = report_where(&mut reports, |_| true).await;
+    assert_eq!(report.inviter, None, "Carol never saw who invited");
+    assert!(matches!(report.outcome, InviteeOutcome::Failed(_)));
+    assert!(!has_prompt(&mut listener).await);
+}
+
+#[tokio::test]
+async fn inviting_any_endpoint_reports_who_answered() {
+    let mut listener = listen_tcp(bob(), bobs_directory(), ListenerConfig::default());
+    let addr = listener.local_addr();
+    let options = InviteOptions::default();
+    let inviting = spawn_invite_tcp(addr, alice(), Target::AnyEndpoint, options, |_| {});
+    listener.next().await.unwrap().accept("").await.unwrap();
+    let answer = inviting.await.unwrap().unwrap();
+    assert_eq!(answer.responder, bob().public_key());
+    assert_eq!(answer.response, Response::Accepted);
+}
+
+#[tokio::test]
+async fn no_listener_is_could_not_connect() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = unused.local_addr().unwrap();
+    drop(unused);
+    let result = spawn_invite_tcp(
+        addr,
+        alice(),
+        Target::AnyEndpoint,
+        InviteOptions::default(),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(matches!(result, Err(InviteError::Connect(_))), "{result:?}");
+    assert_eq!(exit_code(&result), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_invitation_expires_after_five_minutes() {
+    let (mut net, mut listener) =
+        listen_in_memory(bob(), bobs_directory(), ListenerConfig::default());
+    let start = Instant::now();
+    let inviting = spawn_invite(net.connect().await, InviteOptions::default());
+    let incoming = listener.next().await.unwrap();
+    assert_eq!(incoming.deadline, start + FIVE_MINUTES);
+
+    assert_eq!(incoming.withdrawn().await, Withdrawn::Expired);
+    assert_eq!(Instant::now(), start + FIVE_MINUTES);
+    let result = inviting.await.unwrap();
+    assert_eq!(exit_code(&result), 2);
+    assert_eq!(result.unwrap().response, Response::Expired);
+    assert_eq!(incoming.accept("too late").await, Err(Error::Expired));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_inviter_without_an_answer_gives_up_a_grace_after_the_response_timeout() {
+    // Bob's user has an hour; Alice waits five minutes and the grace.
+    let cfg = ListenerConfig {
+        config: Config {
+            response_timeout: embassy_time::Duration::from_secs(3600),
+            ..Config::default()
+        },
+        ..ListenerConfig::default()
+    };
+    let (mut net, mut listener) = listen_in_memory(bob(), bobs_directory(), cfg);
+    let start = Instant::now();
+    let inviting = spawn_invite(net.connect().await, InviteOptions::default());
+    let incoming = listener.next().await.unwrap();
+
+    let result = inviting.await.unwrap();
+    assert_eq!(Instant::now(), start + FIVE_MINUTES + GRACE);
+    assert_eq!(failed(&result), (Error::Timeout, Some(bob().public_key())));
+    assert_eq!(exit_code(&result), 2);
+    assert_eq!(
+        incoming.withdrawn().await,
+        Withdrawn::Failed(Error::ConnectionClosed)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_withdraws_the_prompt_and_ends_with_cancelled() {
+    let (mut net, mut listener) =
+        listen_in_memory(bob(), bobs_directory(), ListenerConfig::default());
+    let start = Instant::now();
+    let token = CancelToken::new();
+    let options = InviteOptions {
+        cancel: Some(token.clone()),
+        ..InviteOptions::default()
+    };
+    let inviting = spawn_invite(net.connect().await, options);
+    let incoming = listener.next().await.unwrap();
+
+    token.cancel();
+    assert_eq!(incoming.withdrawn().await, Withdrawn::Cancelled);
+    let result = inviting.await.unwrap();
+    assert_eq!(
+        failed(&result),
+        (Error::Cancelled, Some(bob().public_key()))
+    );
+    assert_eq!(exit_code(&result), 130);
+    assert_eq!(Instant::now(), start, "the acknowledgement came at once");
+    assert_eq!(incoming.accept("").await, Err(Error::Cancelled));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_invite_future_sends_cancel() {
+    let (mut net, mut listener) =
+        listen_in_memory(bob(), bobs_directory(), ListenerConfig::default());
+    let inviting = spawn_invite(net.connect().await, InviteOptions::default());
+    let incoming = listener.next().await.unwrap();
+
+    inviting.abort();
+    assert!(inviting.await.unwrap_err().is_cancelled());
+    // Withdrawn as *cancelled*, not as a lost connection: the Cancel went out.
+    assert_eq!(incoming.withdrawn().await, Withdrawn::Cancelled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_before_the_invite_is_sent_shows_the_invitee_nothing() {
+    let (mut net, mut listener) =
+        listen_in_memory(bob(), bobs_directory(), ListenerConfig::default());
+    let mut reports = listener.subscribe();
+    let token = CancelToken::new();
+    token.cancel();
+    let options = InviteOptions {
+        cancel: Some(token),
+        ..InviteOptions::default()
+    };
+    let result = spawn_invite(net.connect().await, options).await.unwrap();
+    assert_eq!(failed(&result), (Error::Cancelled, None));
+    let report = report_where(&mut reports, |_| true).await;
+    assert_eq!(report.inviter, None);
+    assert!(matches!(report.outcome, InviteeOutcome::Failed(_)));
+    assert!(!has_prompt(&mut listener).await);
+}
+
+#[tokio::test]
+async fn a_flood_of_idle_connections_gets_busy_and_a_real_invitation_gets_through_after() {
+    let cfg = ListenerConfig {
+        max_handshakes: 4,
+        ..ListenerConfig::default()
+    };
+    let mut listener = listen_tcp(bob(), bobs_directory(), cfg);
+    let addr = listener.local_addr();
+    let mut reports = listener.subscribe();
+
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    for _ in 0..8 {
+        let mut extra = TcpStream::connect(addr).await.unwrap();
+        let mut got = Vec::new();
+        extra.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, refusal_frame(Refusal::Busy));
+    }
+    let target = Target::Contact(bob().public_key());
+    let during = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        failed(&during),
+        (
+            Error::Refused {
+                reason: Refusal::Busy,
+                authenticated: false
+            },
+            None
+        )
+    );
+    assert_eq!(exit_code(&during), 3);
+
+    drop(idle);
+    for _ in 0..4 {
+        report_where(&mut reports, |r| {
+            r.outcome == InviteeOutcome::Failed(Error::ConnectionClosed)
+        })
+        .await;
+    }
+    let after = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {});
+    listener.next().await.unwrap().accept("").await.unwrap();
+    assert_eq!(after.await.unwrap().unwrap().response, Response::Accepted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stalled_handshakes_are_dropped_at_the_handshake_timeout_and_free_their_slots() {
+    let cfg = ListenerConfig {
+        max_handshakes: 2,
+        ..ListenerConfig::default()
+    };
+    let (mut net, mut listener) = listen_in_memory(bob(), bobs_directory(), cfg);
+    let mut reports = listener.subscribe();
+    let start = Instant::now();
+    let _idle = [net.connect().await, net.connect().await];
+    let mut extra = net.connect().await;
+    let mut got = Vec::new();
+    extra.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, refusal_frame(Refusal::Busy));
+    let during = spawn_invite(net.connect().await, InviteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(exit_code(&during), 3);
+
+    for _ in 0..2 {
+        report_where(&mut reports, |r| {
+            r.outcome == InviteeOutcome::Failed(Error::HandshakeTimeout)
+        })
+        .await;
+    }
+    assert_eq!(Instant::now(), start + Duration::from_secs(30));
+    let after = spawn_invite(net.connect().await, InviteOptions::default());
+    listener.next().await.unwrap().accept("").await.unwrap();
+    assert_eq!(after.await.unwrap().unwrap().response, Response::Accepted);
+}
+
+#[tokio::test]
+async fn beyond_the_pending_prompts_an_invitation_is_answered_busy() {
+    let cfg = ListenerConfig {
+        max_prompts: 1,
+        ..ListenerConfig::default()
+    };
+    let mut listener = listen_tcp(bob(), bobs_directory(), cfg);
+    let addr = listener.local_addr();
+    let target = Target::Contact(bob().public_key());
+    let first = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {});
+    let pending: IncomingInvitation = listener.next().await.unwrap();
+
+    let second = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        failed(&second),
+        (
+            Error::Refused {
+                reason: Refusal::Busy,
+                authenticated: true
+            },
+            Some(bob().public_key())
+        )
+    );
+
+    pending.accept("").await.unwrap();
+    assert_eq!(first.await.unwrap().unwrap().response, Response::Accepted);
+    let third = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {});
+    listener.next().await.unwrap().decline("").await;
+    assert_eq!(third.await.unwrap().unwrap().response, Response::Declined);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_prompt_unanswered_declines_it() {
+    let (mut net, mut listener) =
+        listen_in_memory(bob(), bobs_directory(), ListenerConfig::default());
+    let inviting = spawn_invite(net.connect().await, InviteOptions::default());
+    drop(listener.next().await.unwrap());
+    let answer = inviting.await.unwrap().unwrap();
+    assert_eq!(answer.response, Response::Declined);
+}
+
+#[tokio::test(start_paused = true)]
+async fn garbage_from_the_responder_is_a_failed_connection() {
+    let (inviter_end, mut responder_end) = tokio::io::duplex(1024);
+    let inviting = spawn_invite(inviter_end, InviteOptions::default());
+    responder_end.write_all(&[0xff; 64]).await.unwrap();
+    let result = inviting.await.unwrap();
+    assert!(
+        matches!(failed(&result), (Error::Protocol(_), None)),
+        "{result:?}"
+    );
+    assert_eq!(exit_code(&result), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn garbage_to_the_listener_ends_that_session_and_frees_its_slot() {
+    let cfg = ListenerConfig {
+        max_handshakes: 1,
+        ..ListenerConfig::default()
+    };
+    let (mut net, mut listener) = listen_in_memory(bob(), bobs_directory(), cfg);
+    let mut reports = listener.subscribe();
+    let mut garbage = net.connect().await;
+    garbage.write_all(&[0xff; 64]).await.unwrap();
+    let mut rest = Vec::new();
+    garbage.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty(), "nothing is answered to garbage");
+    let report = report_where(&mut reports, |_| true).await;
+    assert!(matches!(
+        report.outcome,
+        InviteeOutcome::Failed(Error::Protocol(_))
+    ));
+
+    let inviting = spawn_invite(net.connect().await, InviteOptions::default());
+    listener.next().await.unwrap().accept("").await.unwrap();
+    assert_eq!(
+        inviting.await.unwrap().unwrap().response,
+        Response::Accepted
+    );
+}
+
+#[tokio::test]
+async fn the_launched_command_sees_the_environment_and_the_data_on_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("env");
+    let stdin_file = dir.path().join("stdin");
+    let info = LaunchInfo {
+        inviter: alice().public_key(),
+        fingerprint: alice().public_key().fingerprint().to_string(),
+        application: chess(),
+        message: "A game?".into(),
+        data: b"board=standard\x00\xffbinary".to_vec(),
+        endpoint: "[::1]:40001".parse().unwrap(),
+    };
+    let args = [
+        "-c".to_string(),
+        r#"env > "$1"; cat > "$2""#.to_string(),
+        "sh".to_string(),
+        env_file.display().to_string(),
+        stdin_file.display().to_string(),
+    ];
+    let status = launch_and_wait("sh", &args, &info, Some("alice"))
+        .await
+        .unwrap();
+    assert!(status.success());
+
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    let var = |name: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} not set in:\n{env}"))
+            .to_string()
+    };
+    assert_eq!(var("BECKON_INVITER"), "alice");
+    assert_eq!(
+        var("BECKON_INVITER_KEY"),
+        alice().public_key().to_openssh("").to_string()
+    );
+    assert!(var("BECKON_INVITER_KEY").starts_with("ssh-ed25519 AAAA"));
+    assert_eq!(var("BECKON_FINGERPRINT"), info.fingerprint);
+    assert_eq!(var("BECKON_APP"), "67e55044-10b1-426f-9247-bb680e5fe0c8");
+    assert_eq!(var("BECKON_MESSAGE"), "A game?");
+    assert_eq!(var("BECKON_ENDPOINT"), "[::1]:40001");
+    assert_eq!(std::fs::read(&stdin_file).unwrap(), info.data);
+
+    // A stranger has an empty nickname.
+    let status = launch_and_wait("sh", &args, &info, None).await.unwrap();
+    assert!(status.success());
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert!(env.lines().any(|l| l == "BECKON_INVITER="));
+}
+
+#[test]
+fn the_invite_future_is_send() {
+    fn assert_send<T: Send>(_: T) {}
+    let (stream, _) = tokio::io::duplex(16);
+    let alice = alice();
+    let invitation = Invitation::new(chess(), "", b"").unwrap();
+    assert_send(invite(
+        stream,
+        &alice,
+        Target::AnyEndpoint,
+        &invitation,
+        InviteOptions::default(),
+        |_| {},
+    ));
+}

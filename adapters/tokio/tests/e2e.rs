@@ -1,0 +1,477 @@
+//! End to end: real `beckon` processes over loopback, each with its own
+//! `BECKON_HOME`. Every listener binds 127.0.0.1:0 and prints its address;
+//! every process is killed when its guard drops, even when a test fails.
+
+#![cfg(unix)]
+
+mod e2e_support;
+
+use std::fs;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use e2e_support::{listen, run, Peer, Proc};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Alice and Bob know each other; Bob registered chess (`true`).
+fn alice_and_bob() -> (Peer, Peer) {
+    let alice = Peer::new("alice");
+    let bob = Peer::new("bob");
+    alice.add_contact(&bob);
+    bob.add_contact(&alice);
+    bob.register("chess", &["true"]);
+    (alice, bob)
+}
+
+fn invite(from: &Peer, args: &[&str]) -> Output {
+    let mut cmd = from.cmd();
+    cmd.arg("invite").args(args);
+    run(cmd)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn accept_launches_the_registered_command_with_env_and_stdin() {
+    let (alice, bob) = alice_and_bob();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("launched.txt");
+    let script = format!(
+        "printf '%s\\n' \"$BECKON_INVITER\" \"$BECKON_INVITER_KEY\" \"$BECKON_FINGERPRINT\" \
+         \"$BECKON_APP\" \"$BECKON_MESSAGE\" \"$BECKON_ENDPOINT\" > {0}.part; \
+         cat >> {0}.part; mv {0}.part {0}",
+        record.display()
+    );
+    bob.register("go", &["sh", "-c", &script]);
+    let (mut listener, addr) = listen(&bob, &["--auto", "accept", "--once"]);
+    let data = dir.path().join("data");
+    fs::write(&data, b"board=19x19\nkomi=6.5").unwrap();
+    let out = invite(
+        &alice,
+        &[
+            "bob",
+            &addr,
+            "--app",
+            "go",
+            "--message",
+            "A game of go?",
+            "--data-file",
+            data.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let answer = json(&out);
+    assert_eq!(answer["outcome"], "accepted");
+    assert_eq!(answer["responder"]["fingerprint"], bob.fingerprint.as_str());
+    assert_eq!(answer["responder"]["contact"], "bob");
+    assert!(bob
+        .card
+        .starts_with(answer["responder"]["key"].as_str().unwrap()));
+
+    // --once: the listener exits after the launched command ended.
+    assert_eq!(listener.wait(WAIT), 0, "{:#?}", listener.seen);
+    let launched = fs::read_to_string(&record).expect("the command ran");
+    let lines: Vec<&str> = launched.lines().collect();
+    assert_eq!(lines[0], "alice", "{launched}");
+    assert!(alice.card.starts_with(lines[1]), "{launched}");
+    assert_eq!(lines[2], alice.fingerprint);
+    let go_id = {
+        let out = bob.ok(&["app", "list"]);
+        out.lines()
+            .find(|l| l.starts_with("go "))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(lines[3], go_id);
+    assert_eq!(lines[4], "A game of go?");
+    assert!(lines[5].starts_with("127.0.0.1:"), "{launched}");
+    assert_eq!(&lines[6..], ["board=19x19", "komi=6.5"]);
+    assert!(listener
+        .seen
+        .iter()
+        .any(|l| l.contains("invitation from alice (") && l.contains(&alice.fingerprint)));
+}
+
+#[test]
+fn decline() {
+    let (alice, bob) = alice_and_bob();
+    let (_listener, addr) = listen(&bob, &["--auto", "decline"]);
+    let out = invite(&alice, &["bob", &addr, "--app", "chess"]);
+    assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("declined by bob ({})", bob.fingerprint)));
+}
+
+#[test]
+fn a_person_answers_on_the_terminal_with_a_message() {
+    let (alice, bob) = alice_and_bob();
+    let (mut listener, addr) = listen(&bob, &[]);
+    let mut cmd = alice.cmd();
+    cmd.args([
+        "invite", "bob", &addr, "--app", "chess", "-m", "Now?", "--json",
+    ]);
+    let mut inviter = Proc::spawn(cmd, "alice invite");
+    listener.expect_line("invitation from alice", WAIT);
+    listener.expect_line("message:     \"Now?\"", WAIT);
+    listener.expect_line("accept? [y/n]", WAIT);
+    listener.type_line("maybe");
+    listener.expect_line("answer y or n", WAIT);
+    listener.type_line("n not now, tomorrow");
+    listener.expect_line("declined the invitation from alice", WAIT);
+    assert_eq!(inviter.wait(WAIT), 1);
+    let out = inviter.seen.iter().find(|l| l.starts_with('{')).unwrap();
+    let answer: serde_json::Value = serde_json::from_str(out).unwrap();
+    assert_eq!(answer["outcome"], "declined");
+    assert_eq!(answer["message"], "not now, tomorrow");
+}
+
+#[test]
+fn an_untrusted_inviter_is_refused() {
+    let (_alice, bob) = alice_and_bob();
+    let carol = Peer::new("carol");
+    carol.add_contact(&bob);
+    let (mut listener, addr) = listen(&bob, &["--auto", "accept"]);
+    let out = invite(&carol, &["bob", &addr, "--app", "chess"]);
+    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not a trusted contact"));
+    listener.expect_line(
+        &format!("refused an invitation from unknown ({})", carol.fingerprint),
+        WAIT,
+    );
+    // With the policy `anyone` (changed while listening), Carol gets in.
+    bob.ok(&["policy", "anyone"]);
+    let out = invite(&carol, &["bob", &addr, "--app", "chess"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    listener.expect_line(
+        &format!("invitation from unknown ({})", carol.fingerprint),
+        WAIT,
+    );
+}
+
+#[test]
+fn a_blocked_contact_is_refused_from_the_next_invitation_on() {
+    let (alice, bob) = alice_and_bob();
+    let (mut listener, addr) = listen(&bob, &["--auto", "accept"]);
+    assert_eq!(code(&invite(&alice, &["bob", &addr, "--app", "chess"])), 0);
+    // Blocked in another "terminal" while the listener runs.
+    bob.ok(&["contact", "block", "alice"]);
+    let out = invite(&alice, &["bob", &addr, "--app", "chess", "--json"]);
+    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    let answer = json(&out);
+    assert_eq!(answer["outcome"], "refused");
+    assert_eq!(answer["refusal"]["reason"], "blocked");
+    assert_eq!(answer["refusal"]["authenticated"], true);
+    listener.expect_line("refused an invitation from alice", WAIT);
+    bob.ok(&["contact", "allow", "alice"]);
+    assert_eq!(code(&invite(&alice, &["bob", &addr, "--app", "chess"])), 0);
+}
+
+#[test]
+fn invitations_off_are_refused() {
+    let (alice, bob) = alice_and_bob();
+    let (_listener, addr) = listen(&bob, &["--auto", "accept"]);
+    bob.ok(&["policy", "off"]);
+    let out = invite(&alice, &["bob", &addr, "--app", "chess", "--json"]);
+    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    let answer = json(&out);
+    assert_eq!(answer["refusal"]["reason"], "invitations_off");
+    // Refused in clear, before the handshake: said so, and no responder.
+    assert_eq!(answer["refusal"]["authenticated"], false);
+    assert!(answer["responder"].is_null());
+}
+
+#[test]
+fn an_application_not_registered_is_refused() {
+    let (alice, bob) = alice_and_bob();
+    let (mut listener, addr) = listen(&bob, &["--auto", "accept"]);
+    let out = invite(&alice, &["bob", &addr, "--app", "checkers"]);
+    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not registered"));
+    listener.expect_line("refused an invitation from alice", WAIT);
+    assert!(!listener
+        .seen
+        .iter()
+        .any(|l| l.starts_with("invitation from")));
+}
+
+#[test]
+fn a_contact_mismatch_exits_4_and_the_impostor_never_sees_a_prompt() {
+    let (alice, _bob) = alice_and_bob();
+    let carol = Peer::new("carol");
+    // Carol would accept anything from anyone.
+    carol.ok(&["policy", "anyone"]);
+    carol.register("chess", &["true"]);
+    let (mut listener, addr) = listen(&carol, &["--auto", "accept"]);
+    let out = invite(
+        &alice,
+        &[
+            "bob",
+            &addr,
+            "--app",
+            "chess",
+            "-m",
+            "for Bob only",
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 4, "{}", text(&out.stderr));
+    let answer = json(&out);
+    assert_eq!(answer["outcome"], "contact_mismatch");
+    assert_eq!(
+        answer["responder"]["fingerprint"],
+        carol.fingerprint.as_str()
+    );
+    listener.expect_line("closed before any invitation", WAIT);
+    listener.drain(Duration::from_millis(300));
+    assert!(
+        !listener
+            .seen
+            .iter()
+            .any(|l| l.starts_with("invitation from") || l.contains("for Bob only")),
+        "{:#?}",
+        listener.seen
+    );
+}
+
+#[test]
+fn invite_any_reports_who_answered() {
+    let (alice, bob) = alice_and_bob();
+    let (_listener, addr) = listen(&bob, &["--auto", "accept"]);
+    let out = invite(&alice, &["--any", &addr, "--app", "chess", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let answer = json(&out);
+    assert_eq!(answer["responder"]["fingerprint"], bob.fingerprint.as_str());
+    assert_eq!(answer["responder"]["contact"], "bob");
+    // A responder Alice does not know is reported by its key.
+    let dave = Peer::new("dave");
+    dave.ok(&["policy", "anyone"]);
+    dave.register("chess", &["true"]);
+    let (_dave_listener, dave_addr) = listen(&dave, &["--auto", "accept"]);
+    let out = invite(&alice, &["--any", &dave_addr, "--app", "chess"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("accepted by unknown ({})", dave.fingerprint)
+    );
+}
+
+#[test]
+fn ctrl_c_on_invite_withdraws_the_prompt() {
+    let (alice, bob) = alice_and_bob();
+    let (mut listener, addr) = listen(&bob, &[]);
+    let mut cmd = alice.cmd();
+    cmd.args(["invite", "bob", &addr, "--app", "chess"]);
+    let mut inviter = Proc::spawn(cmd, "alice invite");
+    listener.expect_line("invitation from alice", WAIT);
+    inviter.expect_line("waiting for bob", WAIT);
+    inviter.interrupt();
+    listener.expect_line("cancelled: alice", WAIT);
+    assert_eq!(inviter.wait(WAIT), 130, "{:#?}", inviter.seen);
+    assert!(
+        inviter
+            .seen
+            .iter()
+            .any(|l| l.contains("cancelled: the invitation was withdrawn")),
+        "{:#?}",
+        inviter.seen
+    );
+}
+
+#[test]
+fn an_unanswered_invitation_expires() {
+    let (alice, bob) = alice_and_bob();
+    let (mut listener, addr) = listen(&bob, &["--answer-within", "2s"]);
+    let started = Instant::now();
+    let out = invite(&alice, &["bob", &addr, "--app", "chess", "--json"]);
+    let took = started.elapsed();
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    assert_eq!(json(&out)["outcome"], "expired");
+    assert!(took >= Duration::from_millis(1900), "{took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    listener.expect_line("expired: nobody answered in time", WAIT);
+}
+
+#[test]
+fn usage_errors_and_unreachable_endpoints() {
+    let (alice, _bob) = alice_and_bob();
+    // Usage errors are 64.
+    for args in [
+        vec!["bob"],
+        vec!["--any", "a:1", "b:2", "--app", "chess"],
+        vec!["nobody", "127.0.0.1:1", "--app", "chess"],
+        vec!["bob", "127.0.0.1:1"],
+    ] {
+        let out = invite(&alice, &args);
+        assert_eq!(code(&out), 64, "{args:?}: {}", text(&out.stderr));
+    }
+    let long = "x".repeat(256);
+    assert_eq!(
+        code(&invite(
+            &alice,
+            &["bob", "127.0.0.1:1", "--app", "c", "-m", &long]
+        )),
+        64
+    );
+    // Nothing listening: 5.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = invite(
+        &alice,
+        &["bob", &format!("127.0.0.1:{port}"), "--app", "chess"],
+    );
+    assert_eq!(code(&out), 5, "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("could not connect"));
+    // No identity: 66.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = e2e_support::beckon(dir.path());
+    cmd.args(["invite", "--any", "127.0.0.1:1", "--app", "chess"]);
+    assert_eq!(code(&run(cmd)), 66);
+}
+
+/// 200 invitations from 20 concurrent inviter processes (10 each, one
+/// after the other), all accepted by one `--auto accept` listener. Prints
+/// the throughput and the latency per invitation, measured from starting
+/// the `beckon invite` process to its exit. For meaningful figures run it
+/// optimised (debug builds spend most of the time in unoptimised
+/// cryptography):
+/// `cargo test --release -p beckon-tokio --test e2e load -- --nocapture`.
+#[test]
+fn load_200_invitations_from_20_concurrent_inviters() {
+    const INVITERS: usize = 20;
+    const EACH: usize = 10;
+    let bob = Peer::new("bob");
+    bob.register("chess", &["true"]);
+    let inviters: Vec<Peer> = (0..INVITERS)
+        .map(|i| {
+            let p = Peer::new(&format!("inviter{i}"));
+            p.add_contact(&bob);
+            bob.add_contact(&p);
+            p
+        })
+        .collect();
+    // 20 inviters can have 20 invitations waiting at once, more than the
+    // default bound of 16 pending prompts (beyond which the listener
+    // rightly answers Busy): raise it so every invitation gets through.
+    let (mut listener, addr) = listen(&bob, &["--auto", "accept", "--max-prompts", "32"]);
+    let started = Instant::now();
+    let latencies: Vec<Vec<(Duration, i32)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = inviters
+            .iter()
+            .map(|p| {
+                let addr = addr.clone();
+                s.spawn(move || {
+                    (0..EACH)
+                        .map(|n| {
+                            let t = Instant::now();
+                            let out = invite(
+                                p,
+                                &["bob", &addr, "--app", "chess", "-m", &format!("#{n}")],
+                            );
+                            if code(&out) != 0 {
+                                eprintln!("invitation failed: {}", text(&out.stderr));
+                            }
+                            (t.elapsed(), code(&out))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let elapsed = started.elapsed();
+    let mut all: Vec<(Duration, i32)> = latencies.into_iter().flatten().collect();
+    let failures: Vec<i32> = all.iter().map(|(_, c)| *c).filter(|&c| c != 0).collect();
+    assert!(failures.is_empty(), "exit codes other than 0: {failures:?}");
+    assert_eq!(all.len(), INVITERS * EACH);
+    // Every one reached the listener and was accepted there.
+    let deadline = Instant::now() + WAIT;
+    let accepted = |seen: &[String]| {
+        seen.iter()
+            .filter(|l| l.starts_with("accepted the invitation from inviter"))
+            .count()
+    };
+    while accepted(&listener.seen) < INVITERS * EACH && Instant::now() < deadline {
+        listener.drain(Duration::from_millis(100));
+    }
+    assert_eq!(accepted(&listener.seen), INVITERS * EACH);
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p).ceil() as usize).min(all.len()) - 1].0;
+    println!(
+        "load: {} invitations from {INVITERS} concurrent inviter processes in {:.2} s = {:.0} invitations/s; \
+         latency per invitation (process start to exit) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        all.len(),
+        elapsed.as_secs_f64(),
+        all.len() as f64 / elapsed.as_secs_f64(),
+        pct(0.50).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        all.last().unwrap().0.as_secs_f64() * 1e3,
+    );
+}
+
+#[test]
+fn a_queued_invitation_withdrawn_before_its_turn_is_reported() {
+    let (alice, bob) = alice_and_bob();
+    let carol = Peer::new("carol");
+    carol.add_contact(&bob);
+    bob.add_contact(&carol);
+    let (mut listener, addr) = listen(&bob, &[]);
+    let mut first = alice.cmd();
+    first.args(["invite", "bob", &addr, "--app", "chess"]);
+    let mut first = Proc::spawn(first, "alice invite");
+    listener.expect_line("invitation from alice", WAIT);
+    // Carol's invitation waits behind Alice's prompt; she gives up.
+    let mut second = carol.cmd();
+    second.args(["invite", "bob", &addr, "--app", "chess"]);
+    let mut second = Proc::spawn(second, "carol invite");
+    second.expect_line("waiting for bob", WAIT);
+    second.interrupt();
+    assert_eq!(second.wait(WAIT), 130, "{:#?}", second.seen);
+    listener.expect_line("cancelled while waiting behind another prompt", WAIT);
+    listener.type_line("y");
+    assert_eq!(first.wait(WAIT), 0, "{:#?}", first.seen);
+    assert!(
+        !listener
+            .seen
+            .iter()
+            .any(|l| l.starts_with("invitation from carol")),
+        "{:#?}",
+        listener.seen
+    );
+}
+
+#[test]
+fn the_demo_tells_its_three_stories_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = e2e_support::beckon(dir.path());
+    cmd.arg("demo");
+    let started = Instant::now();
+    let out = run(cmd);
+    assert_eq!(code(&out), 0, "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let stdout = text(&out.stdout);
+    for needle in [
+        "ACCEPTED by bob",
+        "[chess] message      \"Fancy a game?\"",
+        "REFUSED",
+        "CONTACT MISMATCH",
+        "All three stories went as they should",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} not in:\n{stdout}");
+    }
+}

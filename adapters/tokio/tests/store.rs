@@ -1,0 +1,317 @@
+//! The Beckon home through the real `beckon` binary: concurrent writers
+//! lose nothing, cut-short and hand-broken files are reported with their
+//! file and line and never overwritten, and identities are OpenSSH keys.
+
+mod e2e_support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use beckon_core::Identity;
+use e2e_support::{beckon, ok, run, Peer};
+
+fn card(n: u8) -> String {
+    let key = Identity::from_seed(&[n; 32]).public_key();
+    key.to_openssh(&format!("peer{n}")).to_string()
+}
+
+fn home() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    (dir, home)
+}
+
+fn contact_lines(home: &Path) -> Vec<String> {
+    let mut cmd = beckon(home);
+    cmd.args(["contact", "list"]);
+    ok(cmd).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn twenty_concurrent_writers_all_land() {
+    let (_dir, home) = home();
+    // 20 `contact add` and 20 `app register` processes, all at once.
+    let mut children = Vec::new();
+    for n in 1..=20u8 {
+        let mut add = beckon(&home);
+        add.args(["contact", "add", &format!("peer{n}"), &card(n)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        children.push(add.spawn().unwrap());
+        let mut reg = beckon(&home);
+        reg.args(["app", "register", &format!("app{n}"), "--", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        children.push(reg.spawn().unwrap());
+    }
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let lines = contact_lines(&home);
+    assert_eq!(lines.len(), 20, "{lines:#?}");
+    for n in 1..=20 {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.split_whitespace().next() == Some(&format!("peer{n}"))),
+            "peer{n} lost: {lines:#?}"
+        );
+    }
+    let mut apps = beckon(&home);
+    apps.args(["app", "list"]);
+    assert_eq!(ok(apps).lines().count(), 20);
+    // No temporary file is left behind.
+    let leftovers: Vec<_> = fs::read_dir(&home)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn duplicates_are_clear_errors() {
+    let (_dir, home) = home();
+    let add = |name: &str, key: &str| {
+        let mut cmd = beckon(&home);
+        cmd.args(["contact", "add", name, key]);
+        run(cmd)
+    };
+    assert!(add("alice", &card(1)).status.success());
+    let same_key = add("alice2", &card(1));
+    assert_eq!(same_key.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&same_key.stderr).contains("already your contact \"alice\""));
+    let same_name = add("alice", &card(2));
+    assert_eq!(same_name.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&same_name.stderr).contains("already have a contact named"));
+    // From a .pub file and from stdin.
+    let pub_file = home.join("bob.pub");
+    fs::write(&pub_file, format!("{}\n", card(3))).unwrap();
+    assert!(add("bob", pub_file.to_str().unwrap()).status.success());
+    let mut stdin = beckon(&home);
+    stdin
+        .args(["contact", "add", "carol", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = stdin.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}\nSHA256:ignored\n", card(4)).as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(contact_lines(&home).len(), 3);
+}
+
+/// Writes three contacts, two registrations and a policy through the
+/// command, so the files are exactly what `beckon` writes.
+fn populated_home() -> (tempfile::TempDir, std::path::PathBuf) {
+    let (dir, home) = home();
+    let mut init = beckon(&home);
+    init.args(["init", "--nickname", "me"]);
+    ok(init);
+    for n in 1..=3u8 {
+        let mut cmd = beckon(&home);
+        cmd.args(["contact", "add", &format!("peer{n}"), &card(n)]);
+        ok(cmd);
+    }
+    for app in ["chess", "go"] {
+        let mut cmd = beckon(&home);
+        cmd.args(["app", "register", app, "--description", "A game", "--"])
+            .args(["sh", "-c", "echo \"$BECKON_MESSAGE\""]);
+        ok(cmd);
+    }
+    let mut cmd = beckon(&home);
+    cmd.args(["policy", "anyone"]);
+    ok(cmd);
+    (dir, home)
+}
+
+/// The `(command, file)` pairs: a command that reads and rewrites a file.
+fn writers() -> [(&'static str, Vec<&'static str>); 3] {
+    [
+        ("contacts", vec!["contact", "block", "peer1"]),
+        ("apps", vec!["app", "register", "x", "--", "true"]),
+        ("policy", vec!["policy", "anyone"]),
+    ]
+}
+
+#[test]
+fn a_file_cut_short_anywhere_is_detected_with_its_line_and_left_alone() {
+    let (_dir, home) = populated_home();
+    for (file, args) in writers() {
+        let path = home.join(file);
+        let full = fs::read(&path).unwrap();
+        // Every cut, from the empty file to the last newline missing.
+        for cut in 0..full.len() {
+            fs::write(&path, &full[..cut]).unwrap();
+            let mut cmd = beckon(&home);
+            cmd.args(&args);
+            let out = run(cmd);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(78),
+                "{file} cut at {cut}/{}: {stderr}",
+                full.len()
+            );
+            let prefix = format!("{}:", path.display());
+            let line_no = stderr
+                .split(&prefix)
+                .nth(1)
+                .and_then(|rest| rest.split(':').next())
+                .and_then(|n| n.parse::<usize>().ok());
+            assert!(line_no.is_some(), "no file:line in {stderr}");
+            assert_eq!(
+                fs::read(&path).unwrap(),
+                &full[..cut],
+                "{file} was rewritten"
+            );
+        }
+        fs::write(&path, &full).unwrap();
+    }
+    // Whole again, everything works.
+    assert_eq!(contact_lines(&home).len(), 3);
+}
+
+#[test]
+fn a_hand_broken_file_names_the_line_and_is_never_overwritten() {
+    let (_dir, home) = populated_home();
+    let cases = [
+        ("contacts", "peer1 allowed", "peer1 maybe", 78),
+        ("contacts", "AAAAC3", "AAAAX3", 78),
+        ("apps", "\nid = ", "\nident = ", 78),
+        ("apps", "\ncommand = [", "\ncommand = (", 78),
+        ("policy", "\nanyone\n", "\neveryone\n", 78),
+    ];
+    for (file, from, to, code) in cases {
+        let path = home.join(file);
+        let good = fs::read_to_string(&path).unwrap();
+        let bad = good.replacen(from, to, 1);
+        assert_ne!(good, bad);
+        let bad_line = bad
+            .lines()
+            .position(|l| l.contains(to.trim()))
+            .map(|i| i + 1)
+            .unwrap();
+        fs::write(&path, &bad).unwrap();
+        for (_, args) in writers() {
+            let mut cmd = beckon(&home);
+            cmd.args(&args);
+            let out = run(cmd);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if args[0] == file.trim_end_matches('s') {
+                assert_eq!(out.status.code(), Some(code), "{stderr}");
+                let expected = format!("{}:{bad_line}:", path.display());
+                assert!(stderr.contains(&expected), "{expected} not in {stderr}");
+            }
+            assert_eq!(fs::read_to_string(&path).unwrap(), bad, "{file} rewritten");
+        }
+        // The listener refuses to start on it, naming it too.
+        let mut listen = beckon(&home);
+        listen.args(["listen", "--listen", "127.0.0.1:0"]);
+        let out = run(listen);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{}:{bad_line}:", path.display())),
+            "{stderr}"
+        );
+        fs::write(&path, &good).unwrap();
+    }
+}
+
+#[test]
+fn an_identity_is_an_openssh_key_file_of_mode_0600() {
+    let (_dir, home) = home();
+    let mut init = beckon(&home);
+    init.args(["init", "--nickname", "alice"]);
+    ok(init);
+    let key = home.join("id_ed25519");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let mut id = beckon(&home);
+    id.arg("id");
+    let out = ok(id);
+    let mut lines = out.lines();
+    let card = lines.next().unwrap();
+    let fingerprint = lines.next().unwrap();
+    assert!(card.starts_with("ssh-ed25519 AAAA") && card.ends_with(" alice"));
+    assert!(fingerprint.starts_with("SHA256:"));
+
+    // No overwrite without --force.
+    let mut again = beckon(&home);
+    again.arg("init");
+    let out = run(again);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    let mut id = beckon(&home);
+    id.arg("id");
+    assert_eq!(ok(id).lines().next(), Some(card));
+
+    // OpenSSH agrees on the key and the fingerprint.
+    if let Ok(out) = Command::new("ssh-keygen").arg("-lf").arg(&key).output() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(fingerprint), "{text} vs {fingerprint}");
+        let out = Command::new("ssh-keygen")
+            .arg("-yf")
+            .arg(&key)
+            .output()
+            .unwrap();
+        let public = String::from_utf8_lossy(&out.stdout);
+        assert!(card.starts_with(public.trim()), "{public} vs {card}");
+    }
+}
+
+#[test]
+fn openssh_keys_are_imported_and_passphrase_protected_ones_explained() {
+    let Ok(_) = Command::new("ssh-keygen").arg("-?").output() else {
+        eprintln!("ssh-keygen not installed; skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    let locked = dir.path().join("locked");
+    for (path, pass) in [(&plain, ""), (&locked, "secret")] {
+        let status = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-C", "me@laptop", "-N", pass, "-f"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let home = dir.path().join("home");
+    let mut import = beckon(&home);
+    import.args(["init", "--import-openssh"]).arg(&locked);
+    let out = run(import);
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ssh-keygen -p -N \"\" -f"), "{stderr}");
+    assert!(!home.join("id_ed25519").exists());
+
+    let mut import = beckon(&home);
+    import.args(["init", "--import-openssh"]).arg(&plain);
+    ok(import);
+    let mut id = beckon(&home);
+    id.arg("id");
+    let out = ok(id);
+    let expected = fs::read_to_string(plain.with_extension("pub")).unwrap();
+    assert_eq!(out.lines().next(), Some(expected.trim()));
+
+    // The same key imported by another peer is the same contact card.
+    let peer = Peer::new("bob");
+    peer.ok(&["contact", "add", "me", expected.trim()]);
+}
