@@ -17,21 +17,32 @@
 //!
 //! Reading and writing are both always in the wait, so a peer that does not
 //! read can never stall the timers, and nothing here interprets a byte.
+//! Before the stream is shut down, what the peer has already sent is read
+//! and dropped (without waiting), so that closing a TCP socket over unread
+//! bytes does not reset the connection and destroy the last frame before
+//! the peer reads it.
 
 use std::future::Future;
 use std::io;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
-use beckon_core::{Directory, Invitee, InviteeEvent, Inviter, InviterEvent};
+use beckon_core::{
+    refusal_frame, Directory, Invitee, InviteeEvent, Inviter, InviterEvent, Refusal,
+};
 use embassy_time::Instant;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 
 use crate::clock::Clock;
 
 /// How many bytes one read may bring in, and the unit in which transmits
 /// are drained.
 const CHUNK: usize = 8 * 1024;
+
+/// How many reads of up to [`CHUNK`] bytes the final drain makes at most,
+/// so that a peer that keeps sending cannot hold the close.
+const DRAIN_READS: usize = 4;
 
 /// The calls the driver makes on a core state machine: the common part of
 /// [`Inviter`] and [`Invitee`].
@@ -71,11 +82,55 @@ impl Machine for Inviter {
     }
 }
 
-/// An invitee with the directory it consults on every input.
+/// An invitee with the directory it consults on every input, and the one
+/// thing the listener may add to its output: the clear Busy refusal of a
+/// connection evicted from its handshake.
 pub(crate) struct InviteeSession<D: ?Sized> {
     /// Boxed: the invitee holds a 16 KiB buffer for the invitation.
     pub(crate) invitee: Box<Invitee>,
     pub(crate) directory: Arc<D>,
+    /// Whether the invitee has transmitted anything: its first output is
+    /// its answer to a complete Hello (the Proof, or a clear refusal).
+    transmitted: bool,
+    /// Bytes the adapter sends after the invitee's (the clear Busy of an
+    /// eviction), not yet drained.
+    clear: Vec<u8>,
+}
+
+impl<D: ?Sized> InviteeSession<D> {
+    pub(crate) fn new(invitee: Box<Invitee>, directory: Arc<D>) -> Self {
+        InviteeSession {
+            invitee,
+            directory,
+            transmitted: false,
+            clear: Vec::new(),
+        }
+    }
+
+    /// Whether the invitee has answered a complete Hello.
+    pub(crate) fn has_answered_hello(&self) -> bool {
+        self.transmitted
+    }
+
+    /// Ends a session that the listener evicts from its handshake, at
+    /// `now`. If nothing has been transmitted yet, the clear Busy refusal
+    /// goes out in place of the Proof (the one place the protocol allows a
+    /// clear refusal, §5.4) and this returns true; after a Proof nothing
+    /// more may be sent in clear, and the connection is just closed, as at
+    /// the handshake timeout. Either way the invitee ends as on a closed
+    /// connection (`Failed(ConnectionClosed)`). Does nothing to a session
+    /// that is already over.
+    pub(crate) fn evict(&mut self, now: Instant) -> bool {
+        if self.invitee.outcome().is_some() {
+            return false;
+        }
+        self.invitee.handle_close(now);
+        let busy = !self.transmitted;
+        if busy {
+            self.clear = refusal_frame(Refusal::Busy).to_vec();
+        }
+        busy
+    }
 }
 
 impl<D: Directory + ?Sized> Machine for InviteeSession<D> {
@@ -90,7 +145,17 @@ impl<D: Directory + ?Sized> Machine for InviteeSession<D> {
         self.invitee.handle_close(now)
     }
     fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
-        self.invitee.poll_transmit(buf)
+        let n = self.invitee.poll_transmit(buf);
+        if n > 0 {
+            self.transmitted = true;
+            return n;
+        }
+        let n = self.clear.len().min(buf.len());
+        if let (Some(to), Some(from)) = (buf.get_mut(..n), self.clear.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        self.clear.drain(..n);
+        n
     }
     fn poll_event(&mut self) -> Option<InviteeEvent> {
         self.invitee.poll_event()
@@ -99,7 +164,7 @@ impl<D: Directory + ?Sized> Machine for InviteeSession<D> {
         self.invitee.poll_timeout()
     }
     fn is_finished(&self) -> bool {
-        self.invitee.is_finished()
+        self.invitee.is_finished() && self.clear.is_empty()
     }
 }
 
@@ -197,6 +262,26 @@ impl<S: AsyncRead + AsyncWrite> Connection<S> {
         }
     }
 
+    /// Reads and drops, without waiting, what the peer has already sent
+    /// (a Hello that came with an eviction, a Cancel that crossed an
+    /// answer): closing a TCP socket over unread bytes resets the
+    /// connection, which can destroy the last frame before the peer reads
+    /// it.
+    fn discard_pending(&mut self) {
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..DRAIN_READS {
+            if !self.read_open {
+                return;
+            }
+            let mut buf = ReadBuf::new(&mut self.incoming);
+            match Pin::new(&mut self.reader).poll_read(&mut cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {}
+                Poll::Ready(_) => self.read_open = false,
+                Poll::Pending => return,
+            }
+        }
+    }
+
     async fn shutdown(&mut self) {
         if self.write_open {
             self.write_open = false;
@@ -206,9 +291,9 @@ impl<S: AsyncRead + AsyncWrite> Connection<S> {
 }
 
 /// Runs `machine` over `conn` until it is finished and its last bytes are
-/// written (or the linger after the end has passed), then shuts the stream
-/// down. `command` is polled until it completes once; its output goes to
-/// the handler.
+/// written (or the linger after the end has passed), then drops what the
+/// peer has already sent and shuts the stream down. `command` is polled
+/// until it completes once; its output goes to the handler.
 pub(crate) async fn drive<S, M, H, F>(
     conn: &mut Connection<S>,
     machine: &mut M,
@@ -308,5 +393,6 @@ pub(crate) async fn drive<S, M, H, F>(
             }
         }
     }
+    conn.discard_pending();
     conn.shutdown().await;
 }

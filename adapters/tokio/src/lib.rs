@@ -54,8 +54,11 @@
 //! ## Listening
 //!
 //! A [`Listener`] accepts connections in a background task, bounded by
-//! [`ListenerConfig`] (64 handshakes, 16 pending prompts by default; beyond
-//! them it answers Busy and keeps serving). Invitations that pass the
+//! [`ListenerConfig`] (64 handshakes, 16 pending prompts by default). A
+//! connection beyond the handshake limit evicts a stalled one (the oldest
+//! that has not sent its Hello), so a flood of idle or garbage connections
+//! cannot keep a real invitation out; an invitation beyond the prompt limit
+//! is answered Busy. Invitations that pass the
 //! policy arrive from [`Listener::next`] as [`IncomingInvitation`]s, which
 //! carry their deadline and are accepted, declined, or watched for
 //! withdrawal. An accepted one gives a [`LaunchInfo`] for [`launch`].

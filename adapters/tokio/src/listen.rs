@@ -1,10 +1,11 @@
 //! Listening: an accept loop that gives every connection its own
 //! [`Invitee`] task, with bounds on handshakes and prompts.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use beckon_core::{
@@ -26,8 +27,8 @@ use crate::prompt::{Command, IncomingInvitation, Withdrawn};
 /// descriptors, say) so it does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// How long a refused connection that is not TCP may take to receive its
-/// Busy frame.
+/// How long a connection refused without a session (when no handshake can
+/// be evicted) that is not TCP may take to receive its Busy frame.
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 /// How many session reports a slow subscriber may fall behind by before it
@@ -39,9 +40,55 @@ const REPORTS: usize = 256;
 pub struct ListenerConfig {
     /// Connections in their handshake at once (default 64): a connection
     /// counts from its acceptance until its Invite passes the policy (or it
-    /// ends). Beyond it a new connection gets the clear Busy refusal and is
-    /// closed. Stalled handshakes are dropped at the config's handshake
-    /// timeout, so idle connections cannot hold the slots for long.
+    /// ends).
+    ///
+    /// When all are taken, a new connection is still served: it **evicts**
+    /// one connection in its handshake, which ends at once. If the evicted
+    /// one has not sent a complete Hello yet, it gets the clear Busy
+    /// refusal in place of its Proof and reports `Refused(Busy)` (its
+    /// inviter, if real, sees `Refused { Busy, authenticated: false }`);
+    /// after its Hello it is closed, exactly as at the handshake timeout,
+    /// and reports `Failed(HandshakeTimeout)`. Stalled handshakes are also
+    /// dropped at the config's handshake timeout.
+    ///
+    /// **Which one:** the oldest connection that has not had its Hello
+    /// answered (a *silent* one) among the older half of the table (the
+    /// `max_handshakes - max_handshakes / 2` longest in it), else the
+    /// oldest of all. So a silent connection is never evicted before
+    /// `max_handshakes / 2` newer ones have arrived, and one whose Hello is
+    /// in never before `max_handshakes` newer ones have, and then only if
+    /// the older half holds no silent connection. The listener evicts at
+    /// most once per turn of the tokio scheduler, so that between two
+    /// evictions every session reads what has come in (a Hello among it),
+    /// and a burst of connections accepted at once cannot evict a real
+    /// inviter whose session has not run yet.
+    ///
+    /// **Why a flood cannot keep a real invitation out:** a real inviter
+    /// sends its Hello as soon as it is connected and its Invite one round
+    /// trip after the Proof, so its handshake takes a couple of round
+    /// trips. Idle or garbage connections can no longer hold the places
+    /// until the handshake timeout (64 idle connections reopened every 30
+    /// seconds used to keep every invitation out): each newcomer pushes a
+    /// stalled one out. Silent connections, which cost an attacker nothing,
+    /// go first: against a flood of idle or garbage connections, however
+    /// fast and however often reopened, a real inviter is evicted only if
+    /// `max_handshakes` newer connections arrive before its Hello, and
+    /// never once its Hello is in (unless half the table is real
+    /// handshakes). The newer half is spared so that a fresh connection
+    /// whose Hello is still in flight is not the next to go even when
+    /// every older one has sent a Hello. Only a flood that sends Hellos
+    /// too (making this side do a key exchange and a signature for each)
+    /// can evict a real handshake, and only by opening `max_handshakes / 2`
+    /// connections before its Hello is in, or `max_handshakes` within its
+    /// round trips.
+    ///
+    /// **Refusals:** only when no connection can be evicted does a new one
+    /// get the clear Busy refusal without a session: with
+    /// `max_handshakes` 0, or while `max_handshakes` evicted connections
+    /// are still closing (each closes at once, unless its peer does not
+    /// take the five bytes of Busy: then within the grace). Sessions in
+    /// their handshake and evicted sessions still closing are each at most
+    /// `max_handshakes`.
     pub max_handshakes: usize,
     /// Invitations waiting for the user at once (default 16): an
     /// [`IncomingInvitation`] counts until it is answered or dropped.
@@ -64,7 +111,11 @@ impl Default for ListenerConfig {
 
 /// How one incoming connection ended, for logs and displays. Every
 /// connection the listener accepts gives exactly one report, including
-/// those refused as busy before any handshake (with `inviter: None`).
+/// those refused as busy before any handshake and those evicted from a
+/// full handshake table (see [`ListenerConfig::max_handshakes`]):
+/// `Refused(Busy)` when the clear Busy was sent, `Failed(HandshakeTimeout)`
+/// when the connection was closed after its Proof, both with
+/// `inviter: None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionReport {
     /// The inviter's address.
@@ -82,10 +133,15 @@ pub struct SessionReport {
 /// contact blocked mid-handshake is refused). Invitations that pass the
 /// policy come out of [`next`](Self::next) as [`IncomingInvitation`]s.
 /// Nothing grows without bound: at most `max_handshakes` connections in
-/// their handshake (more are refused Busy, in clear), at most
-/// `max_prompts` invitations waiting for the user (more are answered Busy),
-/// and every session ends by its timers. Dropping the listener stops
-/// accepting; sessions under way end on their own.
+/// their handshake (a new connection beyond them evicts a stalled one,
+/// preferring those that have not sent a Hello, which get a clear Busy:
+/// see [`ListenerConfig::max_handshakes`] for the policy and why a flood
+/// of idle or garbage connections cannot keep a real invitation out), at
+/// most `max_handshakes` evicted connections still closing (beyond them a
+/// new connection is refused Busy, in clear), at most `max_prompts`
+/// invitations waiting for the user (more are answered Busy), and every
+/// session ends by its timers. Dropping the listener stops accepting;
+/// sessions under way end on their own.
 ///
 /// Each session ends with a [`SessionReport`] (see
 /// [`subscribe`](Self::subscribe)) and `tracing` events in a span named
@@ -148,9 +204,10 @@ impl Listener {
     /// Serves connections handed in over a channel, each with the peer's
     /// address: in-memory streams (`tokio::io::duplex`) for tests, or a
     /// simulated network. `local_addr` is what
-    /// [`local_addr`](Self::local_addr) reports. A connection beyond
-    /// `max_handshakes` gets the Busy frame from a short-lived task (at most
-    /// `max_handshakes` of those at once; beyond that it is dropped).
+    /// [`local_addr`](Self::local_addr) reports. A connection refused
+    /// without a session (when no handshake can be evicted) gets the Busy
+    /// frame from a short-lived task (at most `max_handshakes`, and at
+    /// least one, of those at once; beyond that it is dropped).
     pub fn from_channel<S, D>(
         local_addr: SocketAddr,
         incoming: mpsc::Receiver<(S, SocketAddr)>,
@@ -180,7 +237,7 @@ impl Listener {
         cfg.config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let max_handshakes = cfg.max_handshakes.min(Semaphore::MAX_PERMITS);
+        let max_closing = cfg.max_handshakes.min(Semaphore::MAX_PERMITS);
         let max_prompts = cfg.max_prompts.min(Semaphore::MAX_PERMITS);
         let (prompt_tx, prompts) = mpsc::channel(max_prompts.max(1));
         let (reports, _) = broadcast::channel(REPORTS);
@@ -196,8 +253,10 @@ impl Listener {
         let accept = tokio::spawn(
             accept_loop(
                 incoming,
-                Arc::new(Semaphore::new(max_handshakes)),
-                Arc::new(Semaphore::new(max_handshakes)),
+                Handshakes::new(cfg.max_handshakes, max_closing),
+                // At least one, so that with no handshakes at all a refused
+                // connection still hears Busy.
+                Arc::new(Semaphore::new(max_closing.max(1))),
                 shared,
             )
             .instrument(tracing::info_span!("listener", %local_addr)),
@@ -260,8 +319,8 @@ trait Incoming: Send + 'static {
     fn accept(
         &mut self,
     ) -> impl Future<Output = Option<io::Result<(Self::Stream, SocketAddr)>>> + Send;
-    /// Sends the clear Busy refusal on a connection and closes it, without
-    /// blocking the accept loop.
+    /// Sends the clear Busy refusal on a connection that gets no session
+    /// and closes it, without blocking the accept loop.
     fn refuse_busy(&self, stream: Self::Stream, refusers: &Arc<Semaphore>);
 }
 
@@ -322,9 +381,178 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Incoming
     }
 }
 
+/// The connections in their handshake, oldest first, and the permits of
+/// the evicted ones still closing.
+struct Handshakes {
+    table: Arc<Mutex<Table>>,
+    closing: Arc<Semaphore>,
+}
+
+struct Table {
+    max: usize,
+    next_id: u64,
+    /// Oldest first; ids increase, so it is sorted by id. At most `max`.
+    live: VecDeque<InFlight>,
+}
+
+/// One connection in its handshake, as the accept loop sees it.
+struct InFlight {
+    id: u64,
+    peer: SocketAddr,
+    /// Whether its Hello is in (the invitee has answered it).
+    spoke: bool,
+    /// Tells the session it is evicted, with the permit it holds while it
+    /// closes. Dropped (which the session ignores) when it leaves.
+    evict: oneshot::Sender<OwnedSemaphorePermit>,
+}
+
+/// A new connection's place in the handshakes.
+struct Admitted {
+    slot: Slot,
+    /// Fires when the connection is evicted.
+    evicted: oneshot::Receiver<OwnedSemaphorePermit>,
+    /// Whether it took the place of another.
+    evicting: bool,
+}
+
+fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
+    // Nothing panics while the table is locked; a poisoned table is sound.
+    table.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Handshakes {
+    fn new(max: usize, max_closing: usize) -> Self {
+        Handshakes {
+            table: Arc::new(Mutex::new(Table {
+                max,
+                next_id: 0,
+                live: VecDeque::new(),
+            })),
+            closing: Arc::new(Semaphore::new(max_closing)),
+        }
+    }
+
+    /// Takes a place for a new connection from `peer`, evicting one (see
+    /// [`Table::victim`]) when all are taken. `None` when none can be
+    /// evicted: there are no places, or too many evicted connections are
+    /// still closing.
+    fn admit(&self, peer: SocketAddr) -> Option<Admitted> {
+        let (evict, evicted) = oneshot::channel();
+        let (id, victim) = {
+            let mut table = lock(&self.table);
+            let victim = if table.live.len() < table.max {
+                None
+            } else {
+                let index = table.victim()?;
+                let permit = Arc::clone(&self.closing).try_acquire_owned().ok()?;
+                Some((table.live.remove(index)?, permit))
+            };
+            let id = table.next_id;
+            table.next_id += 1;
+            table.live.push_back(InFlight {
+                id,
+                peer,
+                spoke: false,
+                evict,
+            });
+            (id, victim)
+        };
+        let evicting = victim.is_some();
+        if let Some((victim, permit)) = victim {
+            info!(
+                %peer, evicted = %victim.peer, hello = victim.spoke,
+                "handshakes full: evicting a stalled one"
+            );
+            // Fails only if that session has just ended: the permit returns.
+            let _ = victim.evict.send(permit);
+        }
+        Some(Admitted {
+            slot: Slot {
+                id,
+                spoke: false,
+                table: Some(Arc::clone(&self.table)),
+            },
+            evicted,
+            evicting,
+        })
+    }
+}
+
+impl Table {
+    /// Which connection a newcomer evicts from the full table: the oldest
+    /// that has not sent its Hello among the older half, else the oldest.
+    /// The policy and its reasons are on [`ListenerConfig::max_handshakes`].
+    fn victim(&self) -> Option<usize> {
+        if self.live.is_empty() {
+            return None;
+        }
+        let older = self.live.len() - self.live.len() / 2;
+        Some(
+            self.live
+                .iter()
+                .take(older)
+                .position(|c| !c.spoke)
+                .unwrap_or(0),
+        )
+    }
+
+    fn find(&self, id: u64) -> Option<usize> {
+        self.live.binary_search_by_key(&id, |c| c.id).ok()
+    }
+}
+
+/// A session's place in the handshakes, held while it is in its handshake.
+/// Dropping it leaves the table.
+struct Slot {
+    id: u64,
+    spoke: bool,
+    /// `None` once it has left.
+    table: Option<Arc<Mutex<Table>>>,
+}
+
+impl Slot {
+    /// The session has answered a Hello: evict silent connections first.
+    fn spoke(&mut self) {
+        if self.spoke {
+            return;
+        }
+        self.spoke = true;
+        if let Some(table) = &self.table {
+            let mut table = lock(table);
+            if let Some(c) = table.find(self.id).and_then(|i| table.live.get_mut(i)) {
+                c.spoke = true;
+            }
+        }
+    }
+
+    /// Leaves the table. False if the connection was evicted before: the
+    /// eviction is decided under the table's lock, so it and the leaving
+    /// agree on which came first.
+    fn leave(&mut self) -> bool {
+        let Some(table) = self.table.take() else {
+            return false;
+        };
+        let mut table = lock(&table);
+        match table.find(self.id) {
+            Some(i) => {
+                // Dropping the entry drops its eviction sender.
+                table.live.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
 async fn accept_loop<I, D>(
     mut incoming: I,
-    handshakes: Arc<Semaphore>,
+    handshakes: Handshakes,
     refusers: Arc<Semaphore>,
     shared: Arc<Shared<D>>,
 ) where
@@ -341,13 +569,22 @@ async fn accept_loop<I, D>(
                 continue;
             }
         };
-        match Arc::clone(&handshakes).try_acquire_owned() {
-            Ok(permit) => {
-                let session = serve(stream, peer, permit, Arc::clone(&shared));
+        match handshakes.admit(peer) {
+            Some(admitted) => {
+                let evicting = admitted.evicting;
+                let session = serve(stream, peer, admitted, Arc::clone(&shared));
                 tokio::spawn(session.instrument(tracing::info_span!("invitee", %peer)));
+                if evicting {
+                    // One eviction per turn of the scheduler: the sessions
+                    // (the newcomer's among them) first read what has come
+                    // in, Hellos included. Otherwise a burst of connections
+                    // accepted in one go could evict a real inviter before
+                    // its session had run at all.
+                    tokio::task::yield_now().await;
+                }
             }
-            Err(_) => {
-                info!(%peer, "too many handshakes under way: refused as busy");
+            None => {
+                info!(%peer, "too many handshakes under way, none evictable: refused as busy");
                 incoming.refuse_busy(stream, &refusers);
                 let _ = shared.reports.send(SessionReport {
                     peer,
@@ -360,12 +597,8 @@ async fn accept_loop<I, D>(
 }
 
 /// One connection's task.
-async fn serve<S, D>(
-    stream: S,
-    peer: SocketAddr,
-    handshake: OwnedSemaphorePermit,
-    shared: Arc<Shared<D>>,
-) where
+async fn serve<S, D>(stream: S, peer: SocketAddr, admitted: Admitted, shared: Arc<Shared<D>>)
+where
     S: AsyncRead + AsyncWrite + Send + 'static,
     D: Directory + Send + Sync + ?Sized + 'static,
 {
@@ -380,21 +613,40 @@ async fn serve<S, D>(
         }
     };
     debug!("connection accepted");
-    let mut machine = InviteeSession {
-        invitee,
-        directory: Arc::clone(&shared.directory),
-    };
+    let mut machine = InviteeSession::new(invitee, Arc::clone(&shared.directory));
     let (command_tx, command_rx) = oneshot::channel();
     let (withdrawn_tx, withdrawn_rx) = watch::channel(None);
+    let Admitted { slot, evicted, .. } = admitted;
     let mut prompter = Prompter {
         shared: &shared,
         peer,
-        handshake: Some(handshake),
+        handshake: Some(slot),
+        closing: None,
+        evicted_as: None,
         prompt: Some((command_tx, withdrawn_rx)),
         withdrawn: withdrawn_tx,
     };
+    // The eviction can only come during the handshake, the command only
+    // after it (the prompt holds its sender): the first is the only one.
+    let signal = async move {
+        tokio::select! {
+            biased;
+            Ok(permit) = evicted => Signal::Evicted(permit),
+            command = command_rx => Signal::Command(command),
+        }
+    };
     let mut conn = Connection::new(stream, clock, to_std(shared.config.grace));
-    drive(&mut conn, &mut machine, &mut prompter, command_rx).await;
+    drive(&mut conn, &mut machine, &mut prompter, signal).await;
+}
+
+/// What comes to a session from outside.
+enum Signal {
+    /// The application's answer to the prompt (an error: the prompt was
+    /// dropped).
+    Command(Result<Command, oneshot::error::RecvError>),
+    /// A newer connection evicted this one from its handshake; the permit
+    /// is held until the session's task ends.
+    Evicted(OwnedSemaphorePermit),
 }
 
 /// Turns a session's events into an [`IncomingInvitation`] and applies the
@@ -403,13 +655,44 @@ struct Prompter<'a, D: ?Sized> {
     shared: &'a Shared<D>,
     peer: SocketAddr,
     /// Held while the connection is in its handshake.
-    handshake: Option<OwnedSemaphorePermit>,
+    handshake: Option<Slot>,
+    /// Held from an eviction until the task ends.
+    closing: Option<OwnedSemaphorePermit>,
+    /// The outcome to report for an evicted session.
+    evicted_as: Option<InviteeOutcome>,
     /// What the prompt needs, until it is made.
     prompt: Option<(oneshot::Sender<Command>, watch::Receiver<Option<Withdrawn>>)>,
     withdrawn: watch::Sender<Option<Withdrawn>>,
 }
 
 impl<D: Directory + ?Sized> Prompter<'_, D> {
+    /// A newer connection took this one's place in the handshakes.
+    fn evict(
+        &mut self,
+        machine: &mut InviteeSession<D>,
+        now: Instant,
+        permit: OwnedSemaphorePermit,
+    ) {
+        self.closing = Some(permit);
+        // Already out of the table.
+        self.handshake = None;
+        if machine.invitee.outcome().is_some() {
+            // It ended on its own meanwhile (or was answered Busy as its
+            // Invite came in): nothing to do.
+            return;
+        }
+        let busy = machine.evict(now);
+        info!(
+            busy_sent = busy,
+            "evicted from its handshake by a newer connection"
+        );
+        self.evicted_as = Some(if busy {
+            InviteeOutcome::Refused(Refusal::Busy)
+        } else {
+            InviteeOutcome::Failed(Error::HandshakeTimeout)
+        });
+    }
+
     fn prompt(
         &mut self,
         machine: &mut InviteeSession<D>,
@@ -452,16 +735,26 @@ impl<D: Directory + ?Sized> Prompter<'_, D> {
 }
 
 impl<D: Directory + ?Sized> Handler<InviteeSession<D>> for Prompter<'_, D> {
-    type Command = Result<Command, oneshot::error::RecvError>;
+    type Command = Signal;
 
     fn on_event(&mut self, machine: &mut InviteeSession<D>, now: Instant, event: InviteeEvent) {
         match event {
             InviteeEvent::Prompt(prompt) => {
-                // Past the policy: no longer a handshake.
-                self.handshake = None;
+                // Past the policy: no longer a handshake. If a newer
+                // connection evicted this one just before, the eviction
+                // stands (its place is taken): answer Busy, authenticated.
+                let evicted = self.handshake.take().is_some_and(|mut slot| !slot.leave());
+                if evicted {
+                    info!("evicted as its invitation came in: answering busy");
+                    let _ = machine.invitee.handle_decision(now, Decision::Busy);
+                    return;
+                }
                 self.prompt(machine, now, prompt);
             }
             InviteeEvent::Finished(outcome) => {
+                // An evicted session's invitee ended as on a closed
+                // connection; report the eviction instead.
+                let outcome = self.evicted_as.take().unwrap_or(outcome);
                 let inviter = machine.invitee.inviter();
                 let who = inviter.map(|k| k.fingerprint());
                 let withdrawn = match outcome {
@@ -493,12 +786,11 @@ impl<D: Directory + ?Sized> Handler<InviteeSession<D>> for Prompter<'_, D> {
         }
     }
 
-    fn on_command(
-        &mut self,
-        machine: &mut InviteeSession<D>,
-        now: Instant,
-        command: Self::Command,
-    ) {
+    fn on_command(&mut self, machine: &mut InviteeSession<D>, now: Instant, signal: Signal) {
+        let command = match signal {
+            Signal::Evicted(permit) => return self.evict(machine, now, permit),
+            Signal::Command(command) => command,
+        };
         let invitee = &mut machine.invitee;
         match command {
             Ok(Command::Accept { message, reply }) => {
@@ -521,6 +813,14 @@ impl<D: Directory + ?Sized> Handler<InviteeSession<D>> for Prompter<'_, D> {
                     debug!("prompt dropped unanswered: declining");
                     let _ = invitee.handle_decision(now, Decision::Decline { message: "" });
                 }
+            }
+        }
+    }
+
+    fn on_written(&mut self, machine: &mut InviteeSession<D>, _now: Instant) {
+        if machine.has_answered_hello() {
+            if let Some(slot) = &mut self.handshake {
+                slot.spoke();
             }
         }
     }

@@ -1,15 +1,16 @@
-//! The tokio adapter end to end: real loopback TCP for the answers, and
-//! in-memory streams under paused tokio time for everything that waits
-//! (expiry, timeouts, cancel, stalled handshakes), so those take
-//! milliseconds.
+//! The tokio adapter end to end: real loopback TCP for the answers (and a
+//! flood reopened as fast as it is evicted), and in-memory streams under
+//! paused tokio time for everything that waits (expiry, timeouts, cancel,
+//! stalled handshakes) or must happen in an exact order (which handshake
+//! is evicted), so those take milliseconds.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use beckon_core::{
-    refusal_frame, ApplicationId, Config, Contact, Error, FixedDirectory, Identity, Invitation,
-    InviteeOutcome, Policy, PublicKey, Refusal, Response, Target,
+    refusal_frame, ApplicationId, Config, Contact, EphemeralSecret, Error, FixedDirectory,
+    Identity, Invitation, InviteeOutcome, Inviter, Policy, PublicKey, Refusal, Response, Target,
 };
 use beckon_tokio::{
     exit_code, invite, invite_tcp, launch_and_wait, Answer, CancelToken, IncomingInvitation,
@@ -18,7 +19,7 @@ use beckon_tokio::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpStream;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -84,12 +85,68 @@ struct Network {
 impl Network {
     /// A new connection to the listener; returns the inviter's end.
     async fn connect(&mut self) -> DuplexStream {
-        let (inviter_end, listener_end) = tokio::io::duplex(64 * 1024);
+        self.open(64 * 1024).await.0
+    }
+
+    /// A new connection whose streams buffer `buffer` bytes each way;
+    /// returns the inviter's end and the address the listener sees.
+    async fn open(&mut self, buffer: usize) -> (DuplexStream, SocketAddr) {
+        let (inviter_end, listener_end) = tokio::io::duplex(buffer);
         self.next_port += 1;
         let peer = SocketAddr::from(([127, 0, 0, 1], self.next_port));
         self.tx.send((listener_end, peer)).await.unwrap();
-        inviter_end
+        (inviter_end, peer)
     }
+}
+
+/// A connection that sends a valid Hello and then nothing: the listener
+/// answers with its Proof and waits for an Invite that never comes.
+async fn hello_then_idle(net: &mut Network, seed: u8) -> (DuplexStream, SocketAddr) {
+    let invitation = Invitation::new(chess(), "", b"").unwrap();
+    let mut inviter: Box<Inviter> = Box::new(
+        Inviter::new(
+            Config::default(),
+            &alice(),
+            Target::AnyEndpoint,
+            &invitation,
+            EphemeralSecret::from_bytes([seed; 32]),
+            embassy_time::Instant::from_ticks(0),
+        )
+        .unwrap(),
+    );
+    let mut hello = [0u8; 256];
+    let n = inviter.poll_transmit(&mut hello);
+    let (mut stream, peer) = net.open(64 * 1024).await;
+    stream.write_all(&hello[..n]).await.unwrap();
+    (stream, peer)
+}
+
+/// Lets every task run until all wait: under paused time the clock only
+/// moves (here by a millisecond) when nothing else can run.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
+/// Appends what a connection has received so far to `got`; returns
+/// whether the listener has closed it. Never waits.
+async fn receive(stream: &mut DuplexStream, got: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(Duration::ZERO, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The reports available now (never waits).
+fn reports_now(reports: &mut broadcast::Receiver<SessionReport>) -> Vec<SessionReport> {
+    std::iter::from_fn(|| reports.try_recv().ok()).collect()
+}
+
+fn busy() -> Vec<u8> {
+    refusal_frame(Refusal::Busy).to_vec()
 }
 
 type Progresses = Arc<Mutex<Vec<Progress>>>;
@@ -434,32 +491,235 @@ async fn cancelling_before_the_invite_is_sent_shows_the_invitee_nothing() {
     assert!(!has_prompt(&mut listener).await);
 }
 
+/// Keeps a connection open without a Hello (idle, or with the first byte
+/// of a frame), and reopens it as soon as the listener evicts it, counting
+/// the evictions.
+async fn silent_flooder(addr: SocketAddr, partial: bool, evictions: Arc<watch::Sender<usize>>) {
+    loop {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        if partial {
+            stream.write_all(&[0x00]).await.unwrap();
+        }
+        let mut got = Vec::new();
+        stream.read_to_end(&mut got).await.unwrap();
+        assert_eq!(
+            got,
+            busy(),
+            "an evicted silent connection gets the clear Busy"
+        );
+        evictions.send_modify(|n| *n += 1);
+    }
+}
+
+/// Sends garbage, which ends its session at once, and comes straight back.
+async fn garbage_flooder(addr: SocketAddr) {
+    loop {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(&[0xff; 64]).await.unwrap();
+        let mut got = Vec::new();
+        if stream.read_to_end(&mut got).await.is_ok() {
+            // Nothing is answered to garbage, unless it is evicted first.
+            assert!(got.is_empty() || got == busy(), "{got:?}");
+        }
+    }
+}
+
 #[tokio::test]
-async fn a_flood_of_idle_connections_gets_busy_and_a_real_invitation_gets_through_after() {
+async fn a_flood_of_idle_and_garbage_connections_reopened_as_fast_as_evicted_cannot_keep_a_real_invitation_out(
+) {
+    const MAX: usize = 8;
     let cfg = ListenerConfig {
-        max_handshakes: 4,
+        max_handshakes: MAX,
         ..ListenerConfig::default()
     };
     let mut listener = listen_tcp(bob(), bobs_directory(), cfg);
     let addr = listener.local_addr();
-    let mut reports = listener.subscribe();
 
-    let mut idle = Vec::new();
-    for _ in 0..4 {
-        idle.push(TcpStream::connect(addr).await.unwrap());
-    }
-    for _ in 0..8 {
-        let mut extra = TcpStream::connect(addr).await.unwrap();
-        let mut got = Vec::new();
-        extra.read_to_end(&mut got).await.unwrap();
-        assert_eq!(got, refusal_frame(Refusal::Busy));
-    }
+    // Three times as many silent flooders as there are places: whenever
+    // one is evicted it reopens and evicts another, for ever, with many
+    // connections arriving at once; and garbage that comes straight back.
+    // The table stays full of them.
+    let (evictions, mut evicted) = watch::channel(0usize);
+    let evictions = Arc::new(evictions);
+    let mut flood: Vec<JoinHandle<()>> = (0..3 * MAX)
+        .map(|i| tokio::spawn(silent_flooder(addr, i % 2 == 1, Arc::clone(&evictions))))
+        .collect();
+    flood.extend((0..MAX / 2).map(|_| tokio::spawn(garbage_flooder(addr))));
+    evicted.wait_for(|n| *n >= 4 * MAX).await.unwrap();
+    let before = *evicted.borrow();
+
+    // A real invitation gets through at once, without waiting for any
+    // handshake timeout.
     let target = Target::Contact(bob().public_key());
-    let during = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {})
+    let mut inviting = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {});
+    let incoming = tokio::select! {
+        incoming = listener.next() => incoming.unwrap(),
+        result = &mut inviting => panic!("the invitation was kept out: {result:?}"),
+    };
+    assert_eq!(incoming.inviter, alice().public_key());
+    incoming.accept("").await.unwrap();
+    assert_eq!(
+        inviting.await.unwrap().unwrap().response,
+        Response::Accepted
+    );
+    let during = *evicted.borrow() - before;
+    assert!(during > 0, "the flood went on during the invitation");
+
+    for flooder in flood {
+        flooder.abort();
+        let end = flooder.await.unwrap_err();
+        assert!(end.is_cancelled(), "a flooder failed: {end}");
+    }
+}
+
+/// A connection the test holds in the listener's handshakes.
+struct Held {
+    stream: DuplexStream,
+    peer: SocketAddr,
+    /// "idle", "partial" (the first byte of a frame) or "hello" (a Hello
+    /// and nothing more).
+    kind: &'static str,
+    /// What it has received.
+    got: Vec<u8>,
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_handshake_table_evicts_silent_connections_first_then_the_oldest_and_never_exceeds_its_bound(
+) {
+    const MAX: usize = 4;
+    let cfg = ListenerConfig {
+        max_handshakes: MAX,
+        ..ListenerConfig::default()
+    };
+    let (mut net, mut listener) = listen_in_memory(bob(), bobs_directory(), cfg);
+    let mut reports = listener.subscribe();
+    let start = Instant::now();
+
+    // The connections in their handshake, oldest first, as the test
+    // expects them: after every arrival, exactly these are open.
+    let mut table: Vec<Held> = Vec::new();
+    let mut seed = 0u8;
+    // Opens a connection of `kind`; checks that it evicted the one at
+    // `victim` (if any), with the right end and report, and nothing else.
+    let mut arrive = async |table: &mut Vec<Held>, kind: &'static str, victim: Option<usize>| {
+        let (mut stream, peer) = match kind {
+            "hello" => {
+                seed += 1;
+                hello_then_idle(&mut net, seed).await
+            }
+            _ => net.open(64 * 1024).await,
+        };
+        if kind == "partial" {
+            stream.write_all(&[0x00]).await.unwrap();
+        }
+        settle().await;
+        let evicted = victim.map(|i| table.remove(i));
+        table.push(Held {
+            stream,
+            peer,
+            kind,
+            got: Vec::new(),
+        });
+        let mut ended = reports_now(&mut reports);
+        if let Some(mut held) = evicted {
+            let (kind, peer) = (held.kind, held.peer);
+            assert!(
+                receive(&mut held.stream, &mut held.got).await,
+                "{kind} {peer} closed"
+            );
+            let report = ended.pop().expect("the evicted connection reports");
+            assert_eq!((report.peer, report.inviter), (peer, None));
+            if kind == "hello" {
+                // After its Proof nothing more goes out in clear.
+                assert!(!held.got.is_empty() && !held.got.ends_with(&busy()));
+                assert_eq!(
+                    report.outcome,
+                    InviteeOutcome::Failed(Error::HandshakeTimeout)
+                );
+            } else {
+                assert_eq!(held.got, busy(), "a silent connection gets the clear Busy");
+                assert_eq!(report.outcome, InviteeOutcome::Refused(Refusal::Busy));
+            }
+        }
+        assert!(ended.is_empty(), "no other session ended: {ended:?}");
+        assert!(table.len() <= MAX);
+        for held in table.iter_mut() {
+            let closed = receive(&mut held.stream, &mut held.got).await;
+            assert!(
+                !closed,
+                "{} {} is still in its handshake",
+                held.kind, held.peer
+            );
+        }
+    };
+
+    // Four silent connections fill the table; a connection whose Hello is
+    // in then evicts the oldest silent one.
+    for kind in ["idle", "partial", "idle", "partial"] {
+        arrive(&mut table, kind, None).await;
+    }
+    arrive(&mut table, "hello", Some(0)).await;
+    // A flood of silent connections evicts the oldest silent one of the
+    // older half each time, never the one whose Hello is in, even once it
+    // is the oldest of all.
+    for (kind, victim) in [
+        ("idle", 0),
+        ("partial", 0),
+        ("idle", 0),
+        ("partial", 1),
+        ("idle", 1),
+        ("partial", 1),
+    ] {
+        arrive(&mut table, kind, Some(victim)).await;
+    }
+    assert_eq!(table[0].kind, "hello");
+    // Once the older half has only spoken, the oldest of all goes (after
+    // its Proof, without a Busy), and the newer half is spared even when
+    // it is silent.
+    for _ in 0..3 {
+        arrive(&mut table, "hello", Some(1)).await;
+    }
+    assert!(table.iter().all(|held| held.kind == "hello"));
+    arrive(&mut table, "idle", Some(0)).await;
+    arrive(&mut table, "idle", Some(0)).await;
+    assert_eq!(table[2].kind, "idle");
+
+    // A real invitation now takes the place of the oldest connection,
+    // whose Hello is in, and is served at once.
+    let inviting = spawn_invite(net.connect().await, InviteOptions::default());
+    let incoming = listener.next().await.unwrap();
+    incoming.accept("").await.unwrap();
+    assert_eq!(
+        inviting.await.unwrap().unwrap().response,
+        Response::Accepted
+    );
+    let ended = reports_now(&mut reports);
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    assert_eq!(
+        (ended[0].peer, ended[0].outcome),
+        (
+            table[0].peer,
+            InviteeOutcome::Failed(Error::HandshakeTimeout)
+        )
+    );
+    assert!(matches!(ended[1].outcome, InviteeOutcome::Accepted(_)));
+    assert!(Instant::now() - start < Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_when_nothing_can_be_evicted_is_a_connection_refused_busy_in_clear() {
+    // With no handshakes allowed, every connection is refused.
+    let cfg = ListenerConfig {
+        max_handshakes: 0,
+        ..ListenerConfig::default()
+    };
+    let (mut net, listener) = listen_in_memory(bob(), bobs_directory(), cfg);
+    let mut reports = listener.subscribe();
+    let refused = spawn_invite(net.connect().await, InviteOptions::default())
         .await
         .unwrap();
     assert_eq!(
-        failed(&during),
+        failed(&refused),
         (
             Error::Refused {
                 reason: Refusal::Busy,
@@ -468,18 +728,58 @@ async fn a_flood_of_idle_connections_gets_busy_and_a_real_invitation_gets_throug
             None
         )
     );
-    assert_eq!(exit_code(&during), 3);
+    assert_eq!(exit_code(&refused), 3);
+    let report = report_where(&mut reports, |_| true).await;
+    assert_eq!(
+        (report.inviter, report.outcome),
+        (None, InviteeOutcome::Refused(Refusal::Busy))
+    );
 
-    drop(idle);
-    for _ in 0..4 {
-        report_where(&mut reports, |r| {
-            r.outcome == InviteeOutcome::Failed(Error::ConnectionClosed)
-        })
-        .await;
-    }
-    let after = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {});
-    listener.next().await.unwrap().accept("").await.unwrap();
-    assert_eq!(after.await.unwrap().unwrap().response, Response::Accepted);
+    // With one place, an evicted connection that does not take its Busy
+    // keeps closing (up to the grace) and holds the one eviction allowed
+    // meanwhile: the next newcomer is refused instead of evicting.
+    let cfg = ListenerConfig {
+        max_handshakes: 1,
+        ..ListenerConfig::default()
+    };
+    let (mut net, listener) = listen_in_memory(bob(), bobs_directory(), cfg);
+    let mut reports = listener.subscribe();
+    let (mut stuck, stuck_peer) = net.open(4).await;
+    let (mut second, second_peer) = net.open(64 * 1024).await;
+    settle().await;
+    let ended = reports_now(&mut reports);
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(
+        (ended[0].peer, ended[0].outcome),
+        (stuck_peer, InviteeOutcome::Refused(Refusal::Busy))
+    );
+
+    let (mut third, third_peer) = net.open(64 * 1024).await;
+    let mut got = Vec::new();
+    third.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, busy());
+    let report = report_where(&mut reports, |_| true).await;
+    assert_eq!(
+        (report.peer, report.outcome),
+        (third_peer, InviteeOutcome::Refused(Refusal::Busy))
+    );
+    let mut nothing = Vec::new();
+    assert!(!receive(&mut second, &mut nothing).await && nothing.is_empty());
+
+    // Once the stuck one has taken its Busy and is gone, eviction resumes.
+    let mut got = Vec::new();
+    stuck.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, busy());
+    settle().await;
+    let _fourth = net.connect().await;
+    let mut got = Vec::new();
+    second.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, busy());
+    let report = report_where(&mut reports, |_| true).await;
+    assert_eq!(
+        (report.peer, report.outcome),
+        (second_peer, InviteeOutcome::Refused(Refusal::Busy))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -491,15 +791,7 @@ async fn stalled_handshakes_are_dropped_at_the_handshake_timeout_and_free_their_
     let (mut net, mut listener) = listen_in_memory(bob(), bobs_directory(), cfg);
     let mut reports = listener.subscribe();
     let start = Instant::now();
-    let _idle = [net.connect().await, net.connect().await];
-    let mut extra = net.connect().await;
-    let mut got = Vec::new();
-    extra.read_to_end(&mut got).await.unwrap();
-    assert_eq!(got, refusal_frame(Refusal::Busy));
-    let during = spawn_invite(net.connect().await, InviteOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(exit_code(&during), 3);
+    let mut idle = [net.connect().await, net.connect().await];
 
     for _ in 0..2 {
         report_where(&mut reports, |r| {
@@ -508,9 +800,25 @@ async fn stalled_handshakes_are_dropped_at_the_handshake_timeout_and_free_their_
         .await;
     }
     assert_eq!(Instant::now(), start + Duration::from_secs(30));
-    let after = spawn_invite(net.connect().await, InviteOptions::default());
+    for stream in &mut idle {
+        let mut got = Vec::new();
+        stream.read_to_end(&mut got).await.unwrap();
+        assert!(got.is_empty(), "nothing is sent at the handshake timeout");
+    }
+    // Both places are free: two invitations at once, nothing evicted.
+    let first = spawn_invite(net.connect().await, InviteOptions::default());
+    let second = spawn_invite(net.connect().await, InviteOptions::default());
     listener.next().await.unwrap().accept("").await.unwrap();
-    assert_eq!(after.await.unwrap().unwrap().response, Response::Accepted);
+    listener.next().await.unwrap().accept("").await.unwrap();
+    assert_eq!(first.await.unwrap().unwrap().response, Response::Accepted);
+    assert_eq!(second.await.unwrap().unwrap().response, Response::Accepted);
+    let ended = reports_now(&mut reports);
+    assert!(
+        ended
+            .iter()
+            .all(|r| matches!(r.outcome, InviteeOutcome::Accepted(_))),
+        "{ended:?}"
+    );
 }
 
 #[tokio::test]

@@ -43,8 +43,9 @@ pub(crate) struct ListenArgs {
     /// refused as busy.
     #[arg(long, value_name = "N", default_value_t = 16)]
     max_prompts: usize,
-    /// At most this many connections in their handshake; more are refused
-    /// as busy.
+    /// At most this many connections in their handshake; a new one beyond
+    /// that evicts a stalled handshake (the oldest that has not spoken),
+    /// so a flood of idle connections cannot keep an invitation out.
     #[arg(long, value_name = "N", default_value_t = 64)]
     max_handshakes: usize,
 }
