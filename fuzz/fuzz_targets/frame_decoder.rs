@@ -1,0 +1,12 @@
+//! `frame_decoder`: arbitrary bytes, cut into arbitrary chunks, into both
+//! state machines' input path (the chunked and the whole run must agree),
+//! and every payload decoder on the stream and on each frame's body. Input:
+//! a mode byte (directory, buffer size, target), a 2-byte chunking seed,
+//! the stream. The properties are in the shared harness,
+//! `core/tests/fuzz_harness/mod.rs`.
+#![no_main]
+
+#[path = "../../core/tests/fuzz_harness/mod.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::frame_decoder(data));
