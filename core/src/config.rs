@@ -3,7 +3,10 @@
 use embassy_time::{Duration, Instant};
 
 use crate::error::{ArgumentError, Error};
-use crate::limits::{DEFAULT_GRACE, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT};
+use crate::limits::{
+    DEFAULT_GRACE, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL,
+    DEFAULT_RESPONSE_TIMEOUT,
+};
 
 /// The timers of a session (`docs/protocol.md` §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +22,16 @@ pub struct Config {
     /// The inviter's extra wait after the response timeout, and its wait
     /// for the acknowledgement of a Cancel. Default 10 seconds.
     pub grace: Duration,
+    /// While the invitation is pending (the inviter waiting for the answer,
+    /// the invitee prompting), send a sealed keepalive this often. Default
+    /// 15 seconds.
+    pub keepalive_interval: Duration,
+    /// While the invitation is pending, give up with
+    /// [`Error::PeerSilent`] when nothing at all has come from the peer for
+    /// this long. Default 45 seconds (three of the peer's keepalive
+    /// intervals: keep it well above the peer's interval). It must be
+    /// longer than `keepalive_interval`.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -27,17 +40,22 @@ impl Default for Config {
             response_timeout: DEFAULT_RESPONSE_TIMEOUT,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             grace: DEFAULT_GRACE,
+            keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
 
 impl Config {
-    /// Checks that no timeout is zero. (A zero grace would make the
-    /// acknowledgement of a Cancel due at the instant it is sent.)
+    /// Checks that no timeout is zero (a zero grace would make the
+    /// acknowledgement of a Cancel due at the instant it is sent) and that
+    /// the idle timeout is longer than the keepalive interval.
     pub fn validate(&self) -> Result<(), Error> {
         if self.response_timeout.as_ticks() == 0
             || self.handshake_timeout.as_ticks() == 0
             || self.grace.as_ticks() == 0
+            || self.keepalive_interval.as_ticks() == 0
+            || self.idle_timeout <= self.keepalive_interval
         {
             return Err(ArgumentError::OutOfRange.into());
         }

@@ -74,6 +74,11 @@ pub enum Error {
     /// The connection closed before the exchange finished. Reference:
     /// `PEER_E_CONNECTION_FAILED`.
     ConnectionClosed,
+    /// While the invitation was pending, nothing came from the peer for the
+    /// idle timeout, not even a keepalive: its host crashed, or the path to
+    /// it is gone, without the connection saying so. Reference:
+    /// `PEER_E_CONNECTION_FAILED`.
+    PeerSilent,
     /// No answer has come yet. Reference:
     /// `PEER_E_INVITE_RESPONSE_NOT_AVAILABLE`.
     ResponseNotAvailable,
@@ -229,7 +234,8 @@ impl Error {
             | Error::ContactMismatch
             | Error::Refused { .. }
             | Error::Protocol(_)
-            | Error::ConnectionClosed => "PEER_E_CONNECTION_FAILED",
+            | Error::ConnectionClosed
+            | Error::PeerSilent => "PEER_E_CONNECTION_FAILED",
         }
     }
 }
@@ -265,6 +271,9 @@ impl fmt::Display for Error {
             }
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
             Error::ConnectionClosed => f.write_str("connection closed"),
+            Error::PeerSilent => f.write_str(
+                "the peer went silent: nothing, not even a keepalive, within the idle timeout",
+            ),
             Error::ResponseNotAvailable => f.write_str("no answer yet"),
             Error::InvalidState => f.write_str("not valid in the current state"),
         }

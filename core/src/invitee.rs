@@ -19,9 +19,13 @@ use crate::limits::{MAX_DATA_LEN, PROTOCOL_VERSION};
 use crate::wire::buffer::{FrameError, Inbox, Outbox};
 use crate::wire::frame::{
     invite_frame_len, max_data_for, write_header, FrameKind, CANCEL_FRAME_LEN, HEADER_LEN,
-    HELLO_FRAME_MAX, PROOF_BODY_LEN, REFUSAL_BODY_LEN, SMALL_FRAME_MAX,
+    HELLO_FRAME_MAX, KEEPALIVE_FRAME_LEN, PROOF_BODY_LEN, REFUSAL_BODY_LEN, SMALL_FRAME_MAX,
 };
-use crate::wire::payload::{self, AnswerMessage, Invite, InviterMessage};
+use crate::wire::payload::{self, AnswerMessage, Invite, InviterMessage, INVITEE_KEEPALIVE_TAG};
+
+/// The invitee's outbox: the largest frame it sends, behind a keepalive
+/// that may still be waiting to leave.
+const OUTBOX_LEN: usize = SMALL_FRAME_MAX + KEEPALIVE_FRAME_LEN;
 
 /// An invitation to show the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,13 +126,17 @@ pub struct Invitee<const BUF: usize = DEFAULT_BUFFER> {
     ephemeral: Option<EphemeralSecret>,
     state: State,
     inbox: Inbox<BUF>,
-    outbox: Outbox<SMALL_FRAME_MAX>,
+    outbox: Outbox<OUTBOX_LEN>,
     invitation: Option<Range<usize>>,
     inviter: Option<(PublicKey, bool)>,
     outcome: Option<InviteeOutcome>,
     events: Deque<InviteeEvent, 2>,
     handshake_deadline: Option<Instant>,
     answer_deadline: Option<Instant>,
+    /// When to send the next keepalive, while prompting.
+    keepalive_at: Option<Instant>,
+    /// When to give up on a silent inviter, while prompting.
+    idle_deadline: Option<Instant>,
 }
 
 impl<const BUF: usize> Invitee<BUF> {
@@ -161,6 +169,8 @@ impl<const BUF: usize> Invitee<BUF> {
             events: Deque::new(),
             handshake_deadline: Some(after(now, config.handshake_timeout)),
             answer_deadline: None,
+            keepalive_at: None,
+            idle_deadline: None,
         })
     }
 
@@ -322,7 +332,12 @@ impl<const BUF: usize> Invitee<BUF> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::AwaitingHello | State::AwaitingInvite(_) => self.handshake_deadline,
-            State::Prompting(_) => self.answer_deadline,
+            State::Prompting(_) => [self.keepalive_at, self.idle_deadline]
+                .into_iter()
+                .flatten()
+                .fold(self.answer_deadline, |soonest, d| {
+                    Some(soonest.map_or(d, |s| s.min(d)))
+                }),
             State::Done => None,
         }
     }
@@ -339,7 +354,25 @@ impl<const BUF: usize> Invitee<BUF> {
             State::Prompting(_) if due(self.answer_deadline, now) => {
                 self.answer(AnswerMessage::Expired, InviteeOutcome::Expired)
             }
+            State::Prompting(_) if due(self.idle_deadline, now) => self.fail(Error::PeerSilent),
+            State::Prompting(_) if due(self.keepalive_at, now) => self.keepalive(now),
             _ => {}
+        }
+    }
+
+    /// Queues a keepalive, unless bytes are still waiting to leave, and
+    /// schedules the next.
+    fn keepalive(&mut self, now: Instant) {
+        self.keepalive_at = Some(after(now, self.config.keepalive_interval));
+        if self.outbox.pending() != 0 {
+            return;
+        }
+        let State::Prompting(transport) = &mut self.state else {
+            return;
+        };
+        match transport.seal_tag(self.outbox.space(), INVITEE_KEEPALIVE_TAG) {
+            Ok(n) => self.outbox.commit(n),
+            Err(e) => self.fail(e.into()),
         }
     }
 
@@ -353,6 +386,8 @@ impl<const BUF: usize> Invitee<BUF> {
         self.state = State::Done;
         self.handshake_deadline = None;
         self.answer_deadline = None;
+        self.keepalive_at = None;
+        self.idle_deadline = None;
         self.outcome = Some(outcome);
         self.push_event(InviteeEvent::Finished(outcome));
     }
@@ -478,6 +513,8 @@ impl<const BUF: usize> Invitee<BUF> {
                 self.handshake_deadline = None;
                 let deadline = after(now, self.config.response_timeout);
                 self.answer_deadline = Some(deadline);
+                self.keepalive_at = Some(after(now, self.config.keepalive_interval));
+                self.idle_deadline = Some(after(now, self.config.idle_timeout));
                 self.push_event(InviteeEvent::Prompt(Prompt {
                     inviter: invite.inviter,
                     is_contact: permission == Some(Permission::Allowed),
@@ -492,14 +529,16 @@ impl<const BUF: usize> Invitee<BUF> {
                 let opened = transport.open(body).and_then(|len| {
                     let plaintext = body.get(..len).ok_or(ProtocolError::Malformed)?;
                     match payload::decode::<InviterMessage<'_>>(plaintext)? {
-                        InviterMessage::Cancel => Ok(()),
+                        InviterMessage::Cancel => Ok(true),
+                        InviterMessage::Keepalive => Ok(false),
                         InviterMessage::Invite(_) => Err(ProtocolError::UnexpectedFrame),
                     }
                 });
                 self.inbox.clear_frame();
                 self.state = State::Prompting(transport);
                 match opened {
-                    Ok(()) => self.answer(AnswerMessage::Cancelled, InviteeOutcome::Cancelled),
+                    Ok(true) => self.answer(AnswerMessage::Cancelled, InviteeOutcome::Cancelled),
+                    Ok(false) => self.idle_deadline = Some(after(now, self.config.idle_timeout)),
                     Err(e) => self.fail(e.into()),
                 }
             }
@@ -550,7 +589,9 @@ fn check_invite(
 ) -> Result<CheckedInvite, ProtocolError> {
     let invite = match payload::decode::<InviterMessage<'_>>(plaintext)? {
         InviterMessage::Invite(invite) => invite,
-        InviterMessage::Cancel => return Err(ProtocolError::UnexpectedFrame),
+        InviterMessage::Cancel | InviterMessage::Keepalive => {
+            return Err(ProtocolError::UnexpectedFrame)
+        }
     };
     payload::check_wire_message(invite.head.message)?;
     let data_len = invite.head.data.0.len();

@@ -21,7 +21,8 @@ use crate::wire::frame::{
     SMALL_FRAME_MAX,
 };
 use crate::wire::payload::{
-    self, AnswerMessage, Bytes, InviteHead, InviterProof, SignatureBytes, INVITE_TAG,
+    self, AnswerMessage, Bytes, InviteHead, InviterProof, SignatureBytes, INVITER_KEEPALIVE_TAG,
+    INVITE_TAG,
 };
 
 /// The default `BUF`: room for 16 KiB of application data.
@@ -108,6 +109,13 @@ pub struct Inviter<const BUF: usize = DEFAULT_BUFFER> {
     events: Deque<InviterEvent, 2>,
     handshake_deadline: Option<Instant>,
     answer_deadline: Option<Instant>,
+    /// When to send the next keepalive, while waiting for the answer.
+    keepalive_at: Option<Instant>,
+    /// When to give up on a silent invitee, while waiting for the answer.
+    idle_deadline: Option<Instant>,
+    /// Whether the whole Invite has been transmitted (known once a
+    /// keepalive has been queued behind it: the outbox then starts over).
+    invite_out: bool,
 }
 
 impl<const BUF: usize> Inviter<BUF> {
@@ -181,6 +189,9 @@ impl<const BUF: usize> Inviter<BUF> {
             events: Deque::new(),
             handshake_deadline: Some(after(now, config.handshake_timeout)),
             answer_deadline: None,
+            keepalive_at: None,
+            idle_deadline: None,
+            invite_out: false,
         })
     }
 
@@ -260,20 +271,18 @@ impl<const BUF: usize> Inviter<BUF> {
             State::AwaitingProof(_) => self.fail(Error::Cancelled),
             // The Invite is queued but not one byte of it has left: take it
             // back, so that nothing of the invitation reaches the invitee.
-            State::AwaitingAnswer(_) if self.outbox.sent_up_to() <= INVITE_FRAME_START => {
+            State::AwaitingAnswer(_)
+                if !self.invite_out && self.outbox.sent_up_to() <= INVITE_FRAME_START =>
+            {
                 self.fail(Error::Cancelled)
             }
             State::AwaitingAnswer(mut transport) => {
-                let space = self.outbox.space();
-                let sealed = space
-                    .get_mut(HEADER_LEN)
-                    .map(|b| *b = payload::CANCEL_TAG)
-                    .ok_or(ProtocolError::Malformed)
-                    .and_then(|()| transport.seal_frame(space, 1));
-                match sealed {
+                match transport.seal_tag(self.outbox.space(), payload::CANCEL_TAG) {
                     Ok(n) => {
                         self.outbox.commit(n);
                         self.state = State::Cancelling(transport);
+                        self.keepalive_at = None;
+                        self.idle_deadline = None;
                         let ack = after(now, self.config.grace);
                         self.answer_deadline =
                             Some(self.answer_deadline.map_or(ack, |d| d.min(ack)));
@@ -318,7 +327,13 @@ impl<const BUF: usize> Inviter<BUF> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::AwaitingProof(_) => self.handshake_deadline,
-            State::AwaitingAnswer(_) | State::Cancelling(_) => self.answer_deadline,
+            State::AwaitingAnswer(_) => [self.keepalive_at, self.idle_deadline]
+                .into_iter()
+                .flatten()
+                .fold(self.answer_deadline, |soonest, d| {
+                    Some(soonest.map_or(d, |s| s.min(d)))
+                }),
+            State::Cancelling(_) => self.answer_deadline,
             State::Done => None,
         }
     }
@@ -331,8 +346,38 @@ impl<const BUF: usize> Inviter<BUF> {
                 self.fail(Error::HandshakeTimeout)
             }
             State::AwaitingAnswer(_) if due(self.answer_deadline, now) => self.fail(Error::Timeout),
+            // Silence counts only once the Invite is out: before that the
+            // invitee has nothing to answer or keep alive.
+            State::AwaitingAnswer(_) if due(self.idle_deadline, now) => {
+                if self.outbox.pending() == 0 {
+                    self.fail(Error::PeerSilent)
+                } else {
+                    self.idle_deadline = Some(after(now, self.config.idle_timeout));
+                }
+            }
+            State::AwaitingAnswer(_) if due(self.keepalive_at, now) => self.keepalive(now),
             State::Cancelling(_) if due(self.answer_deadline, now) => self.fail(Error::Cancelled),
             _ => {}
+        }
+    }
+
+    /// Queues a keepalive, unless bytes are still waiting to leave (they
+    /// will show the invitee that the inviter is there), and schedules the
+    /// next.
+    fn keepalive(&mut self, now: Instant) {
+        self.keepalive_at = Some(after(now, self.config.keepalive_interval));
+        if self.outbox.pending() != 0 {
+            return;
+        }
+        let State::AwaitingAnswer(transport) = &mut self.state else {
+            return;
+        };
+        match transport.seal_tag(self.outbox.space(), INVITER_KEEPALIVE_TAG) {
+            Ok(n) => {
+                self.invite_out = true;
+                self.outbox.commit(n);
+            }
+            Err(e) => self.fail(e.into()),
         }
     }
 
@@ -346,6 +391,8 @@ impl<const BUF: usize> Inviter<BUF> {
         self.state = State::Done;
         self.handshake_deadline = None;
         self.answer_deadline = None;
+        self.keepalive_at = None;
+        self.idle_deadline = None;
         self.outcome = Some(outcome);
         self.push_event(InviterEvent::Finished(outcome));
     }
@@ -384,6 +431,15 @@ impl<const BUF: usize> Inviter<BUF> {
         };
         match result {
             Step::Fail(e) => self.fail(e),
+            Step::Keepalive(transport, cancelling) => {
+                self.inbox.clear_frame();
+                if cancelling {
+                    self.state = State::Cancelling(transport);
+                } else {
+                    self.state = State::AwaitingAnswer(transport);
+                    self.idle_deadline = Some(after(now, self.config.idle_timeout));
+                }
+            }
             Step::Verified(key, transport) => {
                 self.inbox.clear_frame();
                 self.verified(key, transport, now);
@@ -444,6 +500,8 @@ impl<const BUF: usize> Inviter<BUF> {
                 self.handshake_deadline = None;
                 let wait = after(now, self.config.response_timeout);
                 self.answer_deadline = Some(after(wait, self.config.grace));
+                self.keepalive_at = Some(after(now, self.config.keepalive_interval));
+                self.idle_deadline = Some(after(now, self.config.idle_timeout));
                 self.push_event(InviterEvent::Verified(key));
             }
             Err(e) => self.fail(e.into()),
@@ -457,6 +515,9 @@ enum Step {
     Verified(PublicKey, Transport),
     /// The answer, its plaintext length, and whether a Cancel had been sent.
     Answer(Result<Response, AnswerError>, usize, bool),
+    /// A keepalive; the transport goes back, with whether a Cancel had been
+    /// sent.
+    Keepalive(Transport, bool),
     Fail(Error),
 }
 
@@ -481,20 +542,21 @@ fn read_sealed_answer(
         read_answer(plaintext, invite_len).map(|answer| (answer, len))
     });
     match opened {
-        Ok((answer, len)) => Step::Answer(answer, len, cancelling),
+        Ok((Some(answer), len)) => Step::Answer(answer, len, cancelling),
+        Ok((None, _)) => Step::Keepalive(transport, cancelling),
         Err(e) => Step::Fail(e.into()),
     }
 }
 
-/// Decodes and checks an answer's plaintext. `invite_len` is the length
-/// field of the Invite that was sent.
+/// Decodes and checks an answer's plaintext (`None` for a keepalive).
+/// `invite_len` is the length field of the Invite that was sent.
 fn read_answer(
     plaintext: &[u8],
     invite_len: u32,
-) -> Result<Result<Response, AnswerError>, ProtocolError> {
+) -> Result<Option<Result<Response, AnswerError>>, ProtocolError> {
     let answer: AnswerMessage<'_> = payload::decode(plaintext)?;
     payload::check_wire_message(answer.message())?;
-    Ok(match answer {
+    Ok(Some(match answer {
         AnswerMessage::Declined { .. } => Ok(Response::Declined),
         AnswerMessage::Accepted { .. } => Ok(Response::Accepted),
         AnswerMessage::Expired => Ok(Response::Expired),
@@ -507,7 +569,8 @@ fn read_answer(
         }
         AnswerMessage::TooLarge { .. } => return Err(ProtocolError::LengthTampered),
         AnswerMessage::Cancelled => Err(AnswerError::Cancelled),
-    })
+        AnswerMessage::Keepalive => return Ok(None),
+    }))
 }
 
 /// Decodes a clear Refusal body: the invitee's version and the reason.

@@ -43,6 +43,17 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// for the acknowledgement of a Cancel.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
+/// While an invitation is pending, each side sends a sealed keepalive this
+/// often (`docs/protocol.md` §8.4), so that the other can tell a silent
+/// peer from a user thinking.
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+
+/// A side that hears nothing from its peer for this long while an
+/// invitation is pending (not even a keepalive) gives up with
+/// [`Error::PeerSilent`](crate::Error::PeerSilent): three keepalive
+/// intervals.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+
 /// Counts Unicode scalar values, returning `None` as soon as there are more
 /// than `max`.
 pub(crate) fn chars_within(s: &str, max: usize) -> bool {

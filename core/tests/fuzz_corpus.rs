@@ -194,11 +194,15 @@ impl Enc for ConfigSpec {
                 response_ms,
                 handshake_ms,
                 grace_ms,
+                keepalive_ms,
+                idle_ms,
             } => {
                 tag(out, 2, 3);
                 response_ms.enc(out);
                 handshake_ms.enc(out);
                 grace_ms.enc(out);
+                keepalive_ms.enc(out);
+                idle_ms.enc(out);
             }
         }
     }
@@ -839,8 +843,8 @@ fn record(s: &Scenario) -> Recording {
     pump(&mut inviter, &mut invitee, &mut rec);
     match s.then {
         Then::Expire => {
-            let deadline = invitee.poll_timeout().expect("a prompt's deadline");
-            invitee.handle_timeout(deadline);
+            // The prompt's deadline, in one jump (so no keepalive first).
+            invitee.handle_timeout(T0 + Config::default().response_timeout);
         }
         Then::Cancel => inviter.handle_cancel(T0),
         Then::Nothing => {}
@@ -972,7 +976,12 @@ fn invitee_ops(s: &Scenario, rec: &Recording) -> Vec<InviteeOp> {
         ops.push(InviteeOp::Input(w, c));
     }
     match s.then {
-        Then::Expire => ops.push(InviteeOp::Timeout(When::Deadline)),
+        // Straight to the prompt's deadline: the inviter here sends no
+        // keepalives, so stepping deadline by deadline would end in
+        // PeerSilent first.
+        Then::Expire => ops.push(InviteeOp::Timeout(When::Secs(
+            Config::default().response_timeout.as_secs() as u16,
+        ))),
         other => {
             if let Some(d) = other.decision() {
                 ops.push(InviteeOp::Decide(When::Secs(3), d));
@@ -1628,10 +1637,31 @@ fn make_structured_seeds() -> StructuredSeeds {
                 anyone,
                 vec![
                     good(),
-                    FakeInviterOp::Time(When::Deadline),
+                    // The prompt's deadline (the keepalives' come sooner).
+                    FakeInviterOp::Time(When::Secs(300)),
                     FakeInviterOp::Decide(When::Now, accept("late")),
                 ],
             ),
+        ),
+        (
+            // Keepalives keep the prompt up past the idle timeout: 60 s
+            // with one at 30 s, then the Cancel still finds it.
+            "adv-keepalive-cancel",
+            fake_inviter(
+                anyone,
+                vec![
+                    good(),
+                    FakeInviterOp::Time(When::Secs(30)),
+                    FakeInviterOp::Seal(None, InviterPlain::Raw(Chunk(vec![2]))),
+                    FakeInviterOp::Time(When::Secs(30)),
+                    FakeInviterOp::Seal(None, InviterPlain::Cancel),
+                ],
+            ),
+        ),
+        (
+            // A silent inviter: the prompt is withdrawn at the idle timeout.
+            "adv-silent",
+            fake_inviter(anyone, vec![good(), FakeInviterOp::Time(When::Secs(45))]),
         ),
         (
             "adv-small-too-large",
@@ -2032,6 +2062,8 @@ fn the_seeds_reach_the_post_handshake_states() {
     for (name, outcome) in [
         ("adv-prompt-cancel", O::Cancelled),
         ("adv-expire", O::Expired),
+        ("adv-keepalive-cancel", O::Cancelled),
+        ("adv-silent", O::Failed(Error::PeerSilent)),
         ("adv-not-trusted", O::Refused(Refusal::NotTrusted)),
         ("adv-blocked", O::Refused(Refusal::Blocked)),
         ("adv-small-too-large", O::Refused(Refusal::TooLarge)),

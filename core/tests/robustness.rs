@@ -667,26 +667,28 @@ fn after_handshake_check<D>(
             ("Proof", Part::Body(_)) => {
                 a == Err(Protocol(Decrypt)) && b == InviteeOutcome::Failed(HandshakeTimeout)
             }
+            // (An inviter that hears nothing after its Invite, not even a
+            // keepalive, ends with PeerSilent at the idle timeout.)
             // A longer length: the invitee waits for bytes that never come
             // (handshake timeout) or, beyond its limit, refuses as too
             // large inside the channel, naming the length it saw, which
             // the inviter finds altered; a shorter one does not open.
             ("Invite", Part::Length) => match b {
                 InviteeOutcome::Failed(Protocol(Decrypt | Malformed))
-                | InviteeOutcome::Failed(HandshakeTimeout) => a == Err(Timeout),
+                | InviteeOutcome::Failed(HandshakeTimeout) => a == Err(PeerSilent),
                 InviteeOutcome::Refused(Refusal::TooLarge) => a == Err(Protocol(LengthTampered)),
                 _ => false,
             },
             ("Invite", Part::Kind) => {
-                b == InviteeOutcome::Failed(Protocol(UnexpectedFrame)) && a == Err(Timeout)
+                b == InviteeOutcome::Failed(Protocol(UnexpectedFrame)) && a == Err(PeerSilent)
             }
             ("Invite", Part::Body(_)) => {
-                b == InviteeOutcome::Failed(Protocol(Decrypt)) && a == Err(Timeout)
+                b == InviteeOutcome::Failed(Protocol(Decrypt)) && a == Err(PeerSilent)
             }
             ("Answer", Part::Length) => {
                 matches!(
                     a,
-                    Err(Protocol(FrameLength | Malformed | Decrypt)) | Err(Timeout)
+                    Err(Protocol(FrameLength | Malformed | Decrypt)) | Err(PeerSilent)
                 ) && b == honest
             }
             ("Answer", Part::Kind) => a == Err(Protocol(UnexpectedFrame)) && b == honest,
@@ -1301,6 +1303,12 @@ fn a_fake_inviter_cannot_send_anything_but_a_cancel_to_a_prompt() {
     );
     assert!(m.is_finished());
 
+    // A keepalive (tag 2) keeps the prompt up.
+    let keepalive = fake.seal(1, &[payload::INVITER_KEEPALIVE_TAG]);
+    let (m, r) = poke_invitee(&prompting, &dir, &keepalive);
+    assert!(r.events.is_empty(), "a keepalive ended the session");
+    assert!(m.is_prompting());
+
     for (what, input, error) in [
         ("a second Invite", fake.seal(1, &invite), FrameLength),
         (
@@ -1314,7 +1322,7 @@ fn a_fake_inviter_cannot_send_anything_but_a_cancel_to_a_prompt() {
             FrameLength,
         ),
         ("tag 0 alone", fake.seal(1, &[0]), Malformed),
-        ("tag 2", fake.seal(1, &[2]), Malformed),
+        ("tag 3", fake.seal(1, &[3]), Malformed),
         (
             "a replayed nonce",
             fake.seal(0, &[payload::CANCEL_TAG]),
@@ -1659,8 +1667,14 @@ fn a_fake_invitee_gets_the_specific_error_for_every_bad_answer_field() {
         fails(&[&p[..], &[0]].concat(), Malformed, &format!("{a:?} + 1"));
     }
     fails(&[2, 0], Malformed, "Expired + 1");
+    // A keepalive (tag 7) is not an answer: the inviter still waits.
+    let (m, r) = answer(&[payload::INVITEE_KEEPALIVE_TAG]);
+    assert!(r.events.is_empty(), "a keepalive ended the session");
+    assert_eq!(m.answer_message(), Err(Error::ResponseNotAvailable));
+    assert!(m.outcome().is_none());
+    fails(&[7, 0], Malformed, "a keepalive and a byte");
     // Unknown tags: of the answer, of the refusal reason.
-    for tag in [7u8, 8, 0x7f] {
+    for tag in [8u8, 0x7f] {
         fails(&[tag], Malformed, &format!("answer tag {tag}"));
         fails(
             &[tag, 0],

@@ -16,6 +16,32 @@ const LATENCY: Duration = Duration::from_millis(10);
 const FIVE_MINUTES: Duration = Duration::from_secs(5 * 60);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 const GRACE: Duration = Duration::from_secs(10);
+const KEEPALIVE: Duration = Duration::from_secs(15);
+const IDLE: Duration = Duration::from_secs(45);
+/// The keepalives a side sends while a 5-minute prompt is up: one every 15
+/// seconds, but none at the deadline itself (the answer goes instead).
+const KEEPALIVES_IN_FIVE_MINUTES: usize = 19;
+
+/// `n` sealed frames (keepalives, then perhaps an answer) after `first`.
+fn then_sealed(first: &[u8], n: usize) -> Vec<u8> {
+    let mut kinds = first.to_vec();
+    kinds.extend(std::iter::repeat(SEALED).take(n));
+    kinds
+}
+
+/// Drops the `n`th sealed frame (from 1), letting every other through.
+fn drop_nth_sealed(n: usize) -> Tamper {
+    let mut seen = 0;
+    Box::new(move |f: Vec<u8>| {
+        if kind_of(&f) == SEALED {
+            seen += 1;
+            if seen == n {
+                return None;
+            }
+        }
+        Some(f)
+    })
+}
 
 /// The instant the inviter sends the Invite: when the Proof arrives.
 fn invite_sent() -> Instant {
@@ -149,7 +175,8 @@ fn the_prompt_expires_exactly_five_minutes_after_the_invite_arrives() {
     let prompt = pair.drive_to_prompt();
     assert_eq!(pair.now, invite_sent() + LATENCY);
     assert_eq!(prompt.deadline, pair.now + FIVE_MINUTES);
-    assert_eq!(pair.invitee.poll_timeout(), Some(prompt.deadline));
+    // The first keepalive comes before the deadline.
+    assert_eq!(pair.invitee.poll_timeout(), Some(pair.now + KEEPALIVE));
 }
 
 #[test]
@@ -163,6 +190,7 @@ fn a_decision_one_tick_before_the_deadline_is_accepted() {
     pair.invitee.handle_timeout(deadline - TICK);
     assert!(pair.invitee.is_prompting());
     assert_eq!(pair.invitee.poll_timeout(), Some(deadline));
+    assert_eq!(pair.invitee.poll_transmit(&mut [0; 64]), 0);
     assert_eq!(pair.invitee.poll_event(), None);
     assert_eq!(pair.invitee.outcome(), None);
 
@@ -188,8 +216,12 @@ fn a_decision_at_the_deadline_is_refused_as_expired_and_the_inviter_learns_expir
     assert_eq!(pair.decide(accept("too late")), Err(Error::Expired));
     assert!(!pair.invitee.is_prompting());
     assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Expired));
-    // The invitee sent Expired: the answer is its last frame.
-    assert_eq!(pair.from_invitee.kinds(), vec![PROOF, SEALED]);
+    // The invitee sent Expired: the answer is its last frame, after the
+    // keepalives.
+    assert_eq!(
+        pair.from_invitee.kinds(),
+        then_sealed(&[PROOF], KEEPALIVES_IN_FIVE_MINUTES + 1)
+    );
 
     pair.drive();
     assert_eq!(pair.inviter_result(), Some(Ok(Response::Expired)));
@@ -226,12 +258,18 @@ fn at_the_deadline_the_invitee_sends_expired_on_its_own_and_withdraws_the_prompt
     let deadline = pair.drive_to_prompt().deadline;
     pair.drive_until(deadline - TICK);
     assert_eq!(pair.invitee_outcome(), None);
-    assert_eq!(pair.from_invitee.kinds(), vec![PROOF]);
+    assert_eq!(
+        pair.from_invitee.kinds(),
+        then_sealed(&[PROOF], KEEPALIVES_IN_FIVE_MINUTES)
+    );
 
     pair.drive_until(deadline);
     assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Expired));
     assert!(!pair.invitee.is_prompting());
-    assert_eq!(pair.from_invitee.kinds(), vec![PROOF, SEALED]);
+    assert_eq!(
+        pair.from_invitee.kinds(),
+        then_sealed(&[PROOF], KEEPALIVES_IN_FIVE_MINUTES + 1)
+    );
     assert_eq!(pair.inviter_result(), None, "the answer is still in flight");
 
     pair.drive_until(deadline + LATENCY);
@@ -258,8 +296,10 @@ fn the_inviter_gives_up_with_timeout_at_exactly_response_timeout_plus_grace_when
     );
 
     let deadline = invite_sent() + FIVE_MINUTES + GRACE;
-    assert_eq!(pair.inviter.poll_timeout(), Some(deadline));
+    // The keepalives come first; the answer deadline is the last.
+    assert_eq!(pair.inviter.poll_timeout(), Some(invite_sent() + KEEPALIVE));
     pair.drive_until(deadline - TICK);
+    assert_eq!(pair.inviter.poll_timeout(), Some(deadline));
     assert!(pair.invitee.is_prompting());
     assert_eq!(pair.inviter_result(), None);
     pair.inviter.handle_timeout(deadline - TICK);
@@ -284,7 +324,8 @@ fn the_inviter_gives_up_with_timeout_at_exactly_response_timeout_plus_grace_when
 #[test]
 fn the_inviter_gives_up_with_timeout_when_the_expired_answer_is_lost() {
     let mut pair: Pair = Pair::default_pair();
-    pair.tamper_to_inviter = Some(drop_kind(SEALED));
+    // The keepalives get through; the Expired after them does not.
+    pair.tamper_to_inviter = Some(drop_nth_sealed(KEEPALIVES_IN_FIVE_MINUTES + 1));
     let prompt = pair.drive_to_prompt();
     pair.drive_until(prompt.deadline);
     assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Expired));
@@ -295,6 +336,107 @@ fn the_inviter_gives_up_with_timeout_when_the_expired_answer_is_lost() {
     pair.drive_until(deadline);
     assert_eq!(pair.inviter_result(), Some(Err(Error::Timeout)));
     pair.assert_each_side_finished_once();
+}
+
+// --- Keepalives and silent peers ----------------------------------------
+
+#[test]
+fn both_sides_keep_a_pending_invitation_alive_and_the_answer_still_comes() {
+    let mut pair: Pair = Pair::default_pair();
+    let prompt = pair.drive_to_prompt();
+    let invite_in = pair.now;
+    // Two minutes of prompt: eight keepalives each way, nothing else.
+    pair.drive_until(invite_in + Duration::from_secs(120));
+    assert!(pair.invitee.is_prompting());
+    assert_eq!(pair.inviter_result(), None);
+    assert_eq!(
+        pair.from_invitee.kinds(),
+        then_sealed(&[PROOF], 8),
+        "the invitee's keepalives"
+    );
+    assert_eq!(
+        pair.from_inviter.kinds(),
+        then_sealed(&[HELLO], 1 + 8),
+        "the Invite and the inviter's keepalives"
+    );
+    for frame in &pair.from_invitee.frames()[1..] {
+        assert_eq!(frame.len(), wire::frame::KEEPALIVE_FRAME_LEN);
+    }
+    assert_eq!(prompt.deadline, invite_in + FIVE_MINUTES, "not moved");
+    pair.decide(accept("after two minutes")).unwrap();
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
+    assert_eq!(pair.inviter.answer_message(), Ok("after two minutes"));
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn an_invitee_that_vanishes_silently_ends_the_inviter_with_peer_silent_after_the_idle_timeout() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    // The invitee's last keepalive reaches the inviter; then its host is
+    // gone: nothing more arrives, and no close either.
+    pair.drive_until(invite_sent() + LATENCY + KEEPALIVE + LATENCY);
+    let last_heard = pair.now;
+    pair.connected = false;
+    let silent_at = last_heard + IDLE;
+    pair.drive_until(silent_at - TICK);
+    assert_eq!(pair.inviter_result(), None);
+    pair.drive_until(silent_at);
+    assert_eq!(pair.inviter_result(), Some(Err(Error::PeerSilent)));
+    assert!(pair.inviter.is_finished());
+    // Long before the five minutes and the grace.
+    assert!(silent_at < invite_sent() + FIVE_MINUTES);
+}
+
+#[test]
+fn an_inviter_that_vanishes_silently_withdraws_the_prompt_after_the_idle_timeout() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    let prompt_up = pair.now;
+    pair.connected = false;
+    pair.drive_until(prompt_up + IDLE - TICK);
+    assert!(pair.invitee.is_prompting());
+    pair.drive_until(prompt_up + IDLE);
+    assert_eq!(
+        pair.invitee_outcome(),
+        Some(InviteeOutcome::Failed(Error::PeerSilent))
+    );
+    assert!(!pair.invitee.is_prompting());
+    assert_eq!(pair.decide(accept("too late")), Err(Error::InvalidState));
+}
+
+#[test]
+fn a_cancel_after_keepalives_is_still_sent_and_acknowledged() {
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    pair.drive_until(invite_sent() + Duration::from_secs(20));
+    assert_eq!(pair.from_inviter.kinds(), then_sealed(&[HELLO], 2));
+    pair.cancel();
+    pair.drive();
+    assert_eq!(pair.from_inviter.kinds(), then_sealed(&[HELLO], 3));
+    assert_eq!(pair.inviter_result(), Some(Err(Error::Cancelled)));
+    assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Cancelled));
+    pair.assert_each_side_finished_once();
+}
+
+#[test]
+fn a_config_whose_idle_timeout_is_not_longer_than_its_keepalive_interval_is_refused() {
+    for (keepalive_interval, idle_timeout) in [
+        (Duration::from_secs(15), Duration::from_secs(15)),
+        (Duration::from_secs(15), Duration::from_secs(14)),
+        (Duration::from_ticks(0), Duration::from_secs(45)),
+    ] {
+        let config = Config {
+            keepalive_interval,
+            idle_timeout,
+            ..Config::default()
+        };
+        assert_eq!(
+            config.validate(),
+            Err(Error::InvalidArgument(ArgumentError::OutOfRange))
+        );
+    }
 }
 
 // --- The handshake timeout -----------------------------------------------

@@ -376,11 +376,16 @@ fn run_exchange(v: &Vector, report: &mut Report) {
     .expect("valid invitee");
 
     // Each step: one side sends what it has, the other takes all of it.
-    let mut sequence: Vec<&str> = Vec::new();
-    let mut record = |bytes: &[u8], from_inviter: bool, cancelled: bool, report: &mut Report| {
+    let sequence: std::cell::RefCell<Vec<&str>> = Default::default();
+    let record_as = |bytes: &[u8], name: &'static str, report: &mut Report| {
+        frame_name(bytes, true, false);
+        report.check_hex(v, name, bytes);
+        sequence.borrow_mut().push(name);
+    };
+    let record = |bytes: &[u8], from_inviter: bool, cancelled: bool, report: &mut Report| {
         let name = frame_name(bytes, from_inviter, cancelled);
         report.check_hex(v, name, bytes);
-        sequence.push(name);
+        sequence.borrow_mut().push(name);
     };
 
     let hello = drain(|b| inviter.poll_transmit(b));
@@ -405,7 +410,26 @@ fn run_exchange(v: &Vector, report: &mut Report) {
             assert_eq!(shown.data(), &data[..]);
             let message = v.get("answer_message").map(|_| v.text("answer_message"));
             let message = message.unwrap_or("");
-            match v.raw("decision") {
+            let mut now = now;
+            let decision = match v.raw("decision").strip_prefix("wait ") {
+                // One keepalive interval passes with the prompt up: each
+                // side's keepalive comes due, the inviter's first; each
+                // reads the other's.
+                Some(decision) => {
+                    now += Config::default().keepalive_interval;
+                    inviter.handle_timeout(now);
+                    let keepalive = drain(|b| inviter.poll_transmit(b));
+                    record_as(&keepalive, "keepalive_inviter", report);
+                    invitee.handle_input(now, &keepalive, &directory);
+                    let keepalive = drain(|b| invitee.poll_transmit(b));
+                    record_as(&keepalive, "keepalive_invitee", report);
+                    inviter.handle_input(now, &keepalive);
+                    assert!(invitee.is_prompting());
+                    decision
+                }
+                None => v.raw("decision"),
+            };
+            match decision {
                 "accept" => invitee
                     .handle_decision(now, Decision::Accept { message })
                     .expect("prompt up"),
@@ -430,7 +454,7 @@ fn run_exchange(v: &Vector, report: &mut Report) {
     }
     assert!(inviter.is_finished(), "[{}] the inviter is done", v.name);
     assert!(invitee.is_finished(), "[{}] the invitee is done", v.name);
-    report.check(v, "sequence", sequence.join(" "));
+    report.check(v, "sequence", sequence.borrow().join(" "));
     report.check(v, "result_inviter", inviter_result(inviter.outcome()));
     report.check(v, "result_invitee", invitee_result(invitee.outcome()));
 }
@@ -456,7 +480,7 @@ fn check_identity(v: &Vector, role: &str, report: &mut Report) {
     }
 }
 
-const EXCHANGES: [&str; 4] = ["accepted", "refused", "off", "cancelled"];
+const EXCHANGES: [&str; 5] = ["accepted", "refused", "off", "cancelled", "keepalive"];
 
 /// Every key an exchange block may have: what the tests above and below
 /// read or check. A key outside this list would be checked by nobody.
@@ -464,9 +488,11 @@ const EXCHANGE_KEYS: &str = "name \
     seed_inviter seed_invitee eph_inviter eph_invitee target policy inviter_contact registered \
     application message data decision answer_message \
     key_inviter openssh_inviter fingerprint_inviter key_invitee openssh_invitee fingerprint_invitee \
-    sequence hello proof refusal invite cancel answer result_inviter result_invitee \
+    sequence hello proof refusal invite keepalive_inviter keepalive_invitee cancel answer \
+    result_inviter result_invitee \
     e_inviter e_invitee h_proof h_final k_inviter_to_invitee k_invitee_to_inviter \
-    proof_plaintext invite_plaintext cancel_plaintext answer_plaintext";
+    proof_plaintext invite_plaintext keepalive_inviter_plaintext keepalive_invitee_plaintext \
+    cancel_plaintext answer_plaintext";
 
 #[test]
 fn every_key_of_the_exchanges_is_checked_by_someone() {
@@ -684,16 +710,41 @@ fn spec_check(v: &Vector, report: &mut Report) {
         v.name
     );
 
-    // The Cancel, if any, is the inviter's second transport message.
+    // Each side's nonces count its transport messages: the inviter's
+    // keepalive (if any) is its second, the invitee's its first.
+    let mut inviter_nonce = 1;
+    let mut invitee_nonce = 0;
+    if v.has("keepalive_inviter") {
+        let keepalive = v.hex("keepalive_inviter");
+        let plaintext = open(&k1, inviter_nonce, b"", body_of(&keepalive, 0x04));
+        report.check_hex(
+            v,
+            "keepalive_inviter_plaintext",
+            &plaintext.unwrap_or_default(),
+        );
+        inviter_nonce += 1;
+    }
+    if v.has("keepalive_invitee") {
+        let keepalive = v.hex("keepalive_invitee");
+        let plaintext = open(&k2, invitee_nonce, b"", body_of(&keepalive, 0x04));
+        report.check_hex(
+            v,
+            "keepalive_invitee_plaintext",
+            &plaintext.unwrap_or_default(),
+        );
+        invitee_nonce += 1;
+    }
+
+    // The Cancel, if any, is the inviter's next transport message.
     if v.has("cancel") {
         let cancel = v.hex("cancel");
-        let plaintext = open(&k1, 1, b"", body_of(&cancel, 0x04));
+        let plaintext = open(&k1, inviter_nonce, b"", body_of(&cancel, 0x04));
         report.check_hex(v, "cancel_plaintext", &plaintext.unwrap_or_default());
     }
 
-    // The Answer is the invitee's first transport message.
+    // The Answer is the invitee's next transport message.
     let answer = v.hex("answer");
-    let Some(answer_plaintext) = open(&k2, 0, b"", body_of(&answer, 0x04)) else {
+    let Some(answer_plaintext) = open(&k2, invitee_nonce, b"", body_of(&answer, 0x04)) else {
         return report.fail(format!("[{}] the Answer does not open", v.name));
     };
     report.check_hex(v, "answer_plaintext", &answer_plaintext);
@@ -768,6 +819,7 @@ fn the_frame_sizes_of_the_spec_are_the_codes() {
     check("proof_frame", frame::PROOF_FRAME_LEN);
     check("refusal_frame", frame::REFUSAL_FRAME_LEN);
     check("cancel_frame", frame::CANCEL_FRAME_LEN);
+    check("keepalive_frame", frame::KEEPALIVE_FRAME_LEN);
     check("answer_frame_max", frame::ANSWER_FRAME_MAX);
     check("invite_frame_max_0", frame::invite_frame_len(0));
     check("invite_frame_max_512", frame::invite_frame_len(512));
@@ -788,6 +840,11 @@ fn the_encodings_of_the_spec_are_the_codes() {
     let mut report = Report::default();
     let mut encode = |key: &str, bytes: Vec<u8>| report.check_hex(v, key, &bytes);
     encode("cancel_plaintext", enc(&InviterMessage::Cancel));
+    encode(
+        "inviter_keepalive_plaintext",
+        enc(&InviterMessage::Keepalive),
+    );
+    encode("answer_keepalive", enc(&AnswerMessage::Keepalive));
     encode(
         "answer_declined",
         enc(&AnswerMessage::Declined { message: "" }),

@@ -335,7 +335,19 @@ impl Options {
                 response_timeout: Duration::from_secs(rng.range(15, 300)),
                 handshake_timeout: Duration::from_secs(rng.range(3, 30)),
                 grace: Duration::from_millis(rng.range(worst.max(1000), 10_000)),
+                // Keepalives every few seconds and a silence of two to four
+                // intervals tolerated: well above a healthy link's transit.
+                keepalive_interval: Duration::from_secs(rng.range(2, 15)),
+                ..Config::default()
             }
+        };
+        let config = Config {
+            idle_timeout: if config == Config::default() {
+                config.idle_timeout
+            } else {
+                config.keepalive_interval * rng.range(2, 4) as u32
+            },
+            ..config
         };
         let window = Duration::from_secs(rng.range(30, 600));
         let pool = rng.range(1, 4) as usize;

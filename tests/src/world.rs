@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use beckon_core::wire::frame::{
     invite_frame_len, ANSWER_FRAME_MAX, CANCEL_FRAME_LEN, HEADER_LEN, HELLO_FRAME_LEN,
-    PROOF_FRAME_LEN, REFUSAL_FRAME_LEN,
+    KEEPALIVE_FRAME_LEN, PROOF_FRAME_LEN, REFUSAL_FRAME_LEN,
 };
 use beckon_core::wire::FrameKind;
 use beckon_core::{
@@ -42,10 +42,12 @@ const START: Instant = Instant::from_secs(1_000);
 /// A connection crossing a partition longer than this is reset at both
 /// ends (TCP gives up).
 const TCP_GIVE_UP: Duration = Duration::from_secs(20);
-/// The most an inviter can ever send: Hello, Invite, Cancel.
+/// The most an inviter can ever send besides its keepalives: Hello,
+/// Invite, Cancel.
 const INVITER_TX_MAX: usize =
     HELLO_FRAME_LEN + invite_frame_len(beckon_core::limits::MAX_DATA_LEN) + CANCEL_FRAME_LEN;
-/// The most an invitee can ever send: Proof and Answer.
+/// The most an invitee can ever send besides its keepalives: Proof and
+/// Answer.
 const INVITEE_TX_MAX: usize = PROOF_FRAME_LEN + ANSWER_FRAME_MAX;
 /// Recorded frames and streams the attacker keeps.
 const RECORD_CAP: usize = 48;
@@ -1776,11 +1778,16 @@ impl World {
         let sess = &mut self.sessions[s];
         sess.tx.extend_from_slice(bytes);
         let inviter = matches!(sess.machine, Machine::Inviter(_));
-        let max = if inviter {
-            INVITER_TX_MAX
-        } else {
-            INVITEE_TX_MAX
-        };
+        // Plus one keepalive per interval of the session's life so far.
+        let keepalives = (self.now.as_ticks() - sess.started.as_ticks().min(self.now.as_ticks()))
+            / self.o.config.keepalive_interval.as_ticks().max(1);
+        let keepalive_bytes = keepalives as usize * KEEPALIVE_FRAME_LEN;
+        let max = keepalive_bytes
+            + if inviter {
+                INVITER_TX_MAX
+            } else {
+                INVITEE_TX_MAX
+            };
         if sess.tx.len() > max {
             let n = sess.tx.len();
             return self.violate(

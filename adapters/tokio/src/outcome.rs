@@ -109,6 +109,7 @@ impl InviteError {
                 Error::Cancelled => exit::CANCELLED,
                 Error::HandshakeTimeout
                 | Error::ConnectionClosed
+                | Error::PeerSilent
                 | Error::Protocol(_)
                 | Error::UnsupportedVersion { .. } => exit::CONNECTION_FAILED,
                 Error::InvalidArgument(_)
@@ -214,6 +215,7 @@ mod tests {
             5
         );
         assert_eq!(failed(Error::ConnectionClosed).exit_code(), 5);
+        assert_eq!(failed(Error::PeerSilent).exit_code(), 5);
         assert_eq!(failed(Error::HandshakeTimeout).exit_code(), 5);
         assert_eq!(
             failed(Error::Protocol(ProtocolError::Decrypt)).exit_code(),

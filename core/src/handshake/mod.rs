@@ -245,6 +245,16 @@ impl Transport {
 
     /// Opens a Sealed frame's body in place, returning the plaintext's
     /// length (it starts at the body's first byte).
+    /// Seals a one-byte message (a Cancel or a keepalive: just its postcard
+    /// tag) as a frame at the start of `frame`; returns the frame's length.
+    pub(crate) fn seal_tag(&mut self, frame: &mut [u8], tag: u8) -> Result<usize, ProtocolError> {
+        let text = frame
+            .get_mut(crate::wire::frame::HEADER_LEN)
+            .ok_or(ProtocolError::Malformed)?;
+        *text = tag;
+        self.seal_frame(frame, 1)
+    }
+
     pub(crate) fn open(&mut self, body: &mut [u8]) -> Result<usize, ProtocolError> {
         let len = body
             .len()

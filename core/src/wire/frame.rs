@@ -98,6 +98,8 @@ pub const ANSWER_PLAINTEXT_MAX: usize =
 pub const ANSWER_FRAME_MAX: usize = HEADER_LEN + ANSWER_PLAINTEXT_MAX + TAG_LEN;
 /// A Cancel frame: the tag byte, encrypted.
 pub const CANCEL_FRAME_LEN: usize = HEADER_LEN + 1 + TAG_LEN;
+/// A keepalive frame (§8.4), either way: the tag byte, encrypted.
+pub const KEEPALIVE_FRAME_LEN: usize = HEADER_LEN + 1 + TAG_LEN;
 /// Room kept after the Invite for control frames (a Cancel).
 pub const CONTROL_ROOM: usize = 32;
 

@@ -128,14 +128,21 @@ pub enum InviterMessage<'a> {
     Invite(Invite<'a>),
     /// Withdraw the invitation. Tag 1.
     Cancel,
+    /// Still here, while waiting for the answer (§8.4). Tag 2.
+    Keepalive,
 }
 
 /// The postcard tag of [`InviterMessage::Invite`].
 pub const INVITE_TAG: u8 = 0;
 /// The postcard tag of [`InviterMessage::Cancel`].
 pub const CANCEL_TAG: u8 = 1;
+/// The postcard tag of [`InviterMessage::Keepalive`].
+pub const INVITER_KEEPALIVE_TAG: u8 = 2;
+/// The postcard tag of [`AnswerMessage::Keepalive`].
+pub const INVITEE_KEEPALIVE_TAG: u8 = 7;
 
-/// What the invitee sends after the handshake (§5.4): its answer. The tags
+/// What the invitee sends after the handshake (§5.4): its answer, or a
+/// keepalive while the prompt is up. The tags
 /// of the first four are the reference's response actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AnswerMessage<'a> {
@@ -170,6 +177,8 @@ pub enum AnswerMessage<'a> {
         /// The Invite frame's length field (kind byte and body), as received.
         invite_len: u32,
     },
+    /// Tag 7: not an answer: the prompt is still up (§8.4).
+    Keepalive,
 }
 
 impl<'a> AnswerMessage<'a> {

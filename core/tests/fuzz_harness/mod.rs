@@ -30,7 +30,8 @@
 //!   `Prompt` at most once and before it; `outcome()` agrees;
 //! * `poll_timeout` is `None` exactly when the session is over, and else
 //!   strictly after the last call's `now` (a deadline at `now` fires in that
-//!   call); while a prompt is up it is the prompt's deadline; driving the
+//!   call); while a prompt is up it is never after the prompt's deadline
+//!   (keepalives and the idle timeout come sooner); driving the
 //!   deadlines always ends a session;
 //! * nothing of the invitation leaves the inviter before the responder is
 //!   verified; a verified responder is the target contact;
@@ -64,7 +65,7 @@ use std::sync::{Mutex, OnceLock};
 use arbitrary::{Arbitrary, Unstructured};
 use beckon_core::wire::frame::{
     invite_frame_len, ANSWER_FRAME_MAX, CANCEL_FRAME_LEN, HEADER_LEN, HELLO_FRAME_LEN,
-    PROOF_FRAME_LEN, REFUSAL_FRAME_LEN,
+    KEEPALIVE_FRAME_LEN, PROOF_FRAME_LEN, REFUSAL_FRAME_LEN,
 };
 use beckon_core::wire::payload::{
     self, AnswerMessage, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload,
@@ -268,15 +269,21 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 /// The timers.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ConfigSpec {
-    /// 5 minutes, 30 seconds, 10 seconds.
+    /// 5 minutes, 30 seconds, 10 seconds; keepalives every 15 seconds, 45
+    /// seconds of silence tolerated.
     Default,
-    /// 2 seconds to answer, 1 second of handshake, a grace of one tick.
+    /// 2 seconds to answer, 1 second of handshake, a grace of one tick;
+    /// keepalives every 500 ms, 1.5 seconds of silence tolerated.
     Short,
-    /// Anything, zero included (then `new` must refuse it).
+    /// Anything, zero included (then `new` must refuse it), except that a
+    /// keepalive interval is at least a 256th of the longest wait, so that
+    /// running the deadlines to the end stays cheap.
     Custom {
         response_ms: u32,
         handshake_ms: u32,
         grace_ms: u32,
+        keepalive_ms: u32,
+        idle_ms: u32,
     },
 }
 
@@ -288,25 +295,40 @@ impl ConfigSpec {
                 response_timeout: Duration::from_secs(2),
                 handshake_timeout: Duration::from_secs(1),
                 grace: Duration::from_ticks(1),
+                keepalive_interval: Duration::from_millis(500),
+                idle_timeout: Duration::from_millis(1500),
             },
             ConfigSpec::Custom {
                 response_ms,
                 handshake_ms,
                 grace_ms,
+                keepalive_ms,
+                idle_ms,
             } => Config {
                 response_timeout: Duration::from_millis(response_ms.into()),
                 handshake_timeout: Duration::from_millis(handshake_ms.into()),
                 grace: Duration::from_millis(grace_ms.into()),
+                keepalive_interval: Duration::from_millis(if keepalive_ms == 0 {
+                    0
+                } else {
+                    let longest =
+                        u64::from(response_ms) + u64::from(grace_ms) + u64::from(handshake_ms);
+                    u64::from(keepalive_ms).max(longest / 256)
+                }),
+                idle_timeout: Duration::from_millis(idle_ms.into()),
             },
         }
     }
 }
 
-/// What `new` must say of a config: no timeout may be zero.
+/// What `new` must say of a config: no timeout may be zero, and the idle
+/// timeout must be longer than the keepalive interval.
 fn config_error(config: &Config) -> Option<Error> {
     (config.response_timeout.as_ticks() == 0
         || config.handshake_timeout.as_ticks() == 0
-        || config.grace.as_ticks() == 0)
+        || config.grace.as_ticks() == 0
+        || config.keepalive_interval.as_ticks() == 0
+        || config.idle_timeout <= config.keepalive_interval)
         .then_some(Error::InvalidArgument(ArgumentError::OutOfRange))
 }
 
@@ -788,25 +810,35 @@ fn kind_of(frame: &[u8]) -> Option<FrameKind> {
     frame.get(2).and_then(|&k| FrameKind::from_byte(k).ok())
 }
 
-/// Everything the inviter may ever transmit with this buffer: Hello,
-/// Invite, Cancel.
+/// Everything the inviter may ever transmit with this buffer besides its
+/// keepalives: Hello, Invite, Cancel.
 fn inviter_bound<const B: usize>() -> usize {
     HELLO_FRAME_LEN + invite_frame_len(max_data_for(B)) + CANCEL_FRAME_LEN
 }
 
-/// Everything the invitee may ever transmit: a Proof and an Answer (or a
-/// clear Refusal, which is smaller).
+/// Everything the invitee may ever transmit besides its keepalives: a Proof
+/// and an Answer (or a clear Refusal, which is smaller).
 const INVITEE_BOUND: usize = PROOF_FRAME_LEN + ANSWER_FRAME_MAX;
+
+/// How many keepalives a side may have sent by `now` when its invitation
+/// became pending at `since`: one per interval, the first one interval in.
+fn keepalives_allowed(since: Option<Instant>, now: Instant, interval: Duration) -> usize {
+    since.map_or(0, |s| {
+        usize::try_from(now.saturating_duration_since(s).as_ticks() / interval.as_ticks().max(1))
+            .unwrap_or(usize::MAX)
+    })
+}
 
 /// Whether `frame` is whole (its length prefix matches).
 fn is_whole(frame: &[u8]) -> bool {
     frame.len() >= 2 && frame.len() == 2 + usize::from(u16::from_be_bytes([frame[0], frame[1]]))
 }
 
-/// The inviter's stream is a Hello, then at most an Invite and a Cancel,
-/// all whole, except that a session that failed drops what it had not sent
-/// (`failed`): its last frame may be cut short.
-fn check_inviter_stream<const B: usize>(sent: &[u8], failed: bool) {
+/// The inviter's stream is a Hello, then at most an Invite, keepalives (at
+/// most `keepalives`) and a Cancel, all whole, except that a session that
+/// failed drops what it had not sent (`failed`): its last frame may be cut
+/// short.
+fn check_inviter_stream<const B: usize>(sent: &[u8], failed: bool, keepalives: usize) {
     let frames = split_frames(sent);
     for (i, frame) in frames.iter().enumerate() {
         if !is_whole(frame) {
@@ -826,18 +858,23 @@ fn check_inviter_stream<const B: usize>(sent: &[u8], failed: bool) {
                 assert_eq!(kind, Some(FrameKind::Sealed), "inviter's second frame");
                 assert!(frame.len() <= invite_frame_len(max_data_for(B)));
             }
-            2 => {
-                assert_eq!(kind, Some(FrameKind::Sealed), "inviter's third frame");
-                assert_eq!(frame.len(), CANCEL_FRAME_LEN, "a Cancel");
+            i if i < 3 + keepalives => {
+                assert_eq!(kind, Some(FrameKind::Sealed), "inviter's frame {i}");
+                assert_eq!(frame.len(), CANCEL_FRAME_LEN, "a keepalive or a Cancel");
+                assert_eq!(KEEPALIVE_FRAME_LEN, CANCEL_FRAME_LEN);
             }
-            _ => panic!("inviter sent {} frames", frames.len()),
+            _ => panic!(
+                "inviter sent {} frames, with at most {keepalives} keepalives",
+                frames.len()
+            ),
         }
     }
 }
 
-/// The invitee's stream is a clear Refusal, or a Proof and at most one
-/// Answer, all whole (but for the last frame of a failed session).
-fn check_invitee_stream(sent: &[u8], failed: bool) {
+/// The invitee's stream is a clear Refusal, or a Proof, keepalives (at most
+/// `keepalives`) and at most one Answer, all whole (but for the last frame
+/// of a failed session).
+fn check_invitee_stream(sent: &[u8], failed: bool, keepalives: usize) {
     let frames = split_frames(sent);
     for (i, frame) in frames.iter().enumerate() {
         if !is_whole(frame) {
@@ -853,8 +890,19 @@ fn check_invitee_stream(sent: &[u8], failed: bool) {
                 assert_eq!(frames.len(), 1, "nothing after a clear Refusal");
             }
             (0, Some(FrameKind::Proof)) => assert_eq!(frame.len(), PROOF_FRAME_LEN),
-            (1, Some(FrameKind::Sealed)) => assert!(frame.len() <= ANSWER_FRAME_MAX),
-            (i, kind) => panic!("invitee frame {i} of kind {kind:?}"),
+            (i, Some(FrameKind::Sealed)) if i >= 1 && i <= 1 + keepalives => {
+                assert!(frame.len() <= ANSWER_FRAME_MAX);
+                if i + 1 < frames.len() {
+                    assert_eq!(
+                        frame.len(),
+                        KEEPALIVE_FRAME_LEN,
+                        "only keepalives before the answer"
+                    );
+                }
+            }
+            (i, kind) => {
+                panic!("invitee frame {i} of kind {kind:?}, with at most {keepalives} keepalives")
+            }
         }
     }
 }
@@ -878,11 +926,17 @@ pub(crate) struct InviterWatch {
     /// none may ever go (the reference's case (a)).
     pub(crate) taken_back: bool,
     bound: usize,
+    /// The config's keepalive interval.
+    keepalive: Duration,
+    /// When the invitation became pending (the Verified event's call).
+    pending_since: Option<Instant>,
 }
 
 impl InviterWatch {
-    fn new<const B: usize>(target: Target) -> Self {
+    fn new<const B: usize>(target: Target, config: &Config) -> Self {
         InviterWatch {
+            keepalive: config.keepalive_interval,
+            pending_since: None,
             target,
             now: T0,
             sent: Vec::new(),
@@ -943,13 +997,18 @@ impl InviterWatch {
             "poll_transmit returned {n} for a {cap}-byte buffer"
         );
         self.sent.extend_from_slice(&buf[..n]);
+        let bound = self.bound + self.keepalives() * KEEPALIVE_FRAME_LEN;
         assert!(
-            self.sent.len() <= self.bound,
-            "inviter transmitted {} bytes, over its bound {}",
+            self.sent.len() <= bound,
+            "inviter transmitted {} bytes, over its bound {bound}",
             self.sent.len(),
-            self.bound
         );
         n
+    }
+
+    /// How many keepalives may have been sent so far.
+    fn keepalives(&self) -> usize {
+        keepalives_allowed(self.pending_since, self.now, self.keepalive)
     }
 
     fn drain<const B: usize>(&mut self, m: &mut Inviter<B>) {
@@ -972,6 +1031,7 @@ impl InviterWatch {
                     }
                     assert_eq!(m.responder(), Some(key));
                     self.verified = Some(key);
+                    self.pending_since = Some(self.now);
                 }
                 InviterEvent::Finished(result) => self.finished = Some(result),
             }
@@ -1029,7 +1089,11 @@ impl InviterWatch {
     fn finish<const B: usize>(&mut self, m: &mut Inviter<B>) {
         self.drain(m);
         self.check(m, true);
-        check_inviter_stream::<B>(&self.sent, matches!(self.finished, Some(Err(_))));
+        check_inviter_stream::<B>(
+            &self.sent,
+            matches!(self.finished, Some(Err(_))),
+            self.keepalives(),
+        );
     }
 }
 
@@ -1050,11 +1114,17 @@ pub(crate) struct InviteeWatch {
     /// The keys that can have signed an Invite this invitee accepts.
     honest_inviters: Vec<PublicKey>,
     max_data: usize,
+    /// The config's keepalive interval.
+    keepalive: Duration,
+    /// When the prompt went up.
+    pending_since: Option<Instant>,
 }
 
 impl InviteeWatch {
-    fn new<const B: usize>(honest_inviters: Vec<PublicKey>) -> Self {
+    fn new<const B: usize>(honest_inviters: Vec<PublicKey>, config: &Config) -> Self {
         InviteeWatch {
+            keepalive: config.keepalive_interval,
+            pending_since: None,
             now: T0,
             sent: Vec::new(),
             received: Vec::new(),
@@ -1143,12 +1213,18 @@ impl InviteeWatch {
             "poll_transmit returned {n} for a {cap}-byte buffer"
         );
         self.sent.extend_from_slice(&buf[..n]);
+        let bound = INVITEE_BOUND + self.keepalives() * KEEPALIVE_FRAME_LEN;
         assert!(
-            self.sent.len() <= INVITEE_BOUND,
-            "invitee transmitted {} bytes, over its bound {INVITEE_BOUND}",
+            self.sent.len() <= bound,
+            "invitee transmitted {} bytes, over its bound {bound}",
             self.sent.len()
         );
         n
+    }
+
+    /// How many keepalives may have been sent so far.
+    fn keepalives(&self) -> usize {
+        keepalives_allowed(self.pending_since, self.now, self.keepalive)
     }
 
     fn drain<const B: usize>(&mut self, m: &mut Invitee<B>) {
@@ -1176,6 +1252,7 @@ impl InviteeWatch {
                     assert!(invitation.message().chars().count() <= 255);
                     assert!(invitation.data().len() <= self.max_data);
                     self.prompt = Some(p);
+                    self.pending_since = Some(self.now);
                 }
                 InviteeEvent::Finished(outcome) => self.finished = Some(outcome),
             }
@@ -1196,7 +1273,7 @@ impl InviteeWatch {
                     self.now
                 );
                 if let Some(p) = self.prompt {
-                    assert_eq!(deadline, p.deadline, "the prompt's deadline");
+                    assert!(deadline <= p.deadline, "a deadline after the prompt's");
                 }
             }
             (t, f) => panic!("invitee poll_timeout {t:?} with outcome {f:?}"),
@@ -1244,6 +1321,7 @@ impl InviteeWatch {
         check_invitee_stream(
             &self.sent,
             matches!(self.finished, Some(InviteeOutcome::Failed(_))),
+            self.keepalives(),
         );
     }
 }
@@ -1515,7 +1593,7 @@ pub(crate) fn run_inviter_alone<const B: usize>(script: &InviterScript) -> Optio
     });
     assert_eq!(made.as_ref().err().copied(), expected, "Inviter::new");
     let mut m = made.ok()?;
-    let mut w = InviterWatch::new::<B>(target);
+    let mut w = InviterWatch::new::<B>(target, &config);
     let mut clock = Clock::new();
     if !script.lazy {
         w.drain(&mut m);
@@ -1593,7 +1671,7 @@ pub(crate) fn run_invitee_alone<const B: usize>(script: &InviteeScript) -> Optio
     );
     assert_eq!(made.as_ref().err().copied(), config_error(&config));
     let mut m = made.ok()?;
-    let mut w = InviteeWatch::new::<B>(vec![k.alice_pk, k.carol_pk]);
+    let mut w = InviteeWatch::new::<B>(vec![k.alice_pk, k.carol_pk], &config);
     let mut dir = script.directory.build();
     let mut clock = Clock::new();
     w.check(&mut m, true);
@@ -1915,7 +1993,12 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
     /// Delivers what is in flight and lets the deadlines run until both
     /// sides are over, which must happen.
     fn settle(&mut self) {
-        for _ in 0..8 {
+        // Each round runs at least one deadline; keepalives add one per
+        // interval and side (ConfigSpec bounds how many there can be).
+        let config = self.script.config.config();
+        let waits = config.handshake_timeout + config.response_timeout + config.grace;
+        let keepalives = waits.as_ticks() / config.keepalive_interval.as_ticks().max(1);
+        for _ in 0..8 + 2 * keepalives.min(1024) {
             self.deliver_all();
             if self.a.finished.is_some() && self.b.finished.is_some() {
                 break;
@@ -1988,8 +2071,8 @@ pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) 
         data: &data,
         inviter,
         invitee,
-        a: InviterWatch::new::<IB>(target),
-        b: InviteeWatch::new::<EB>(vec![k.alice_pk]),
+        a: InviterWatch::new::<IB>(target, &config),
+        b: InviteeWatch::new::<EB>(vec![k.alice_pk], &config),
         dir: script.directory.build(),
         clock: Clock::new(),
         to_invitee: Wire::default(),
@@ -2201,7 +2284,7 @@ pub(crate) fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> 
     let Ok(mut m) = made else {
         return Vec::new();
     };
-    let mut w = InviterWatch::new::<LARGE>(target);
+    let mut w = InviterWatch::new::<LARGE>(target, &config);
     let mut clock = Clock::new();
     w.drain(&mut m);
     w.check(&mut m, true);
@@ -2380,7 +2463,7 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
     let Ok(mut m) = made else {
         return Vec::new();
     };
-    let mut w = InviteeWatch::new::<B>(vec![k.mallory_pk]);
+    let mut w = InviteeWatch::new::<B>(vec![k.mallory_pk], &config);
     let mut dir = script.directory.build();
     let mut clock = Clock::new();
 
