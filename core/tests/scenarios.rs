@@ -25,7 +25,7 @@ const KEEPALIVES_IN_FIVE_MINUTES: usize = 19;
 /// `n` sealed frames (keepalives, then perhaps an answer) after `first`.
 fn then_sealed(first: &[u8], n: usize) -> Vec<u8> {
     let mut kinds = first.to_vec();
-    kinds.extend(std::iter::repeat(SEALED).take(n));
+    kinds.extend(std::iter::repeat_n(SEALED, n));
     kinds
 }
 
