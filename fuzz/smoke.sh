@@ -10,10 +10,11 @@
 #
 # Environment:
 #   FUZZ_SECONDS    seconds per target (default 30)
-#   FUZZ_TARGETS    space-separated targets (default: all five)
-#   FUZZ_SANITIZER  none (default) or address. beckon-core forbids unsafe
-#                   code, and without AddressSanitizer the targets run about
-#                   eight times faster; use address for long campaigns.
+#   FUZZ_TARGETS    space-separated targets (default: all six)
+#   FUZZ_SANITIZER  none (default) or address. beckon-core and beckon-tokio
+#                   forbid unsafe code, and without AddressSanitizer the
+#                   targets run about eight times faster; use address for
+#                   long campaigns.
 #   FUZZ_ARTIFACTS  where crashing inputs go (default fuzz/artifacts)
 #   CARGO_TARGET_DIR  if set, the build goes to "$CARGO_TARGET_DIR/fuzz"
 #
@@ -22,12 +23,13 @@
 # prints executions, executions per second and libFuzzer's coverage figures
 # (cov: edges, ft: features). A crash leaves its input in FUZZ_ARTIFACTS;
 # turn it into a corpus entry (fuzz/corpus/<target>/regress-*) and a test in
-# core/tests/fuzz_corpus.rs.
+# core/tests/fuzz_corpus.rs (adapters/tokio/tests/fuzz_corpus_store.rs for
+# directory_file).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
-FUZZ_TARGETS="${FUZZ_TARGETS:-frame_decoder payload_roundtrip inviter invitee key_text}"
+FUZZ_TARGETS="${FUZZ_TARGETS:-frame_decoder payload_roundtrip inviter invitee key_text directory_file}"
 FUZZ_SANITIZER="${FUZZ_SANITIZER:-none}"
 FUZZ_ARTIFACTS="${FUZZ_ARTIFACTS:-$PWD/artifacts}"
 export CARGO_TERM_COLOR=never

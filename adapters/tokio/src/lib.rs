@@ -86,6 +86,7 @@ mod launch;
 mod listen;
 mod outcome;
 mod prompt;
+pub mod store;
 
 pub use clock::Clock;
 pub use invite::{invite, invite_tcp, CancelToken, InviteOptions, Progress};

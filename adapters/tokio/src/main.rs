@@ -3,7 +3,6 @@
 //! `demo` commands. Run `beckon --help`.
 
 mod cli;
-mod store;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -5,7 +5,7 @@ use beckon_core::ApplicationId;
 use clap::Subcommand;
 
 use super::{exit, CliError, CliResult};
-use crate::store::{AppEntry, Home, StoreError};
+use beckon_tokio::store::{AppEntry, Home, StoreError};
 
 /// `beckon app`.
 #[derive(Debug, Subcommand)]
@@ -81,7 +81,7 @@ pub(crate) fn run(home: &Home, cmd: AppCommand) -> CliResult {
                     )));
                 }
                 list.push(entry);
-                crate::store::check_apps(list)
+                beckon_tokio::store::check_apps(list)
             })?;
             println!(
                 "registered {} {} -> {}",

@@ -18,7 +18,9 @@ use tokio::sync::broadcast;
 
 use super::output::quoted;
 use super::{exit, CliError, CliResult};
-use crate::store::{app_id_for_name, AppEntry, ContactEntry, Home, StoreDirectory, StoredIdentity};
+use beckon_tokio::store::{
+    app_id_for_name, AppEntry, ContactEntry, Home, StoreDirectory, StoredIdentity,
+};
 
 /// `beckon demo`.
 #[derive(Debug, Args)]

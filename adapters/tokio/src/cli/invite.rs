@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::output::{quoted, who, Status};
 use super::{clock, exit, read_input, CliError, CliResult, DEFAULT_PORT};
-use crate::store::{app_id_for_name, Home, Snapshot};
+use beckon_tokio::store::{app_id_for_name, Home, Snapshot};
 
 /// `beckon invite`.
 #[derive(Debug, Args)]

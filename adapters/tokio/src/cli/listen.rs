@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::app::render_command;
 use super::output::{quoted, who, Status};
 use super::{clock, exit, parse_duration, Auto, CliError, CliResult};
-use crate::store::{policy_word, Home, StoreDirectory};
+use beckon_tokio::store::{policy_word, Home, StoreDirectory};
 
 /// `beckon listen`.
 #[derive(Debug, Args)]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::store::{Home, StoreError};
+use beckon_tokio::store::{Home, StoreError};
 
 /// The TCP port Beckon listens on by default: 7464 (see the library).
 pub(crate) use beckon_tokio::DEFAULT_PORT;

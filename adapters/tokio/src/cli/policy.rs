@@ -3,8 +3,8 @@
 use clap::{Args, ValueEnum};
 
 use super::{exit, CliResult};
-use crate::store::{policy_word, Home};
 use beckon_core::Policy;
+use beckon_tokio::store::{policy_word, Home};
 
 /// `beckon policy [off|trusted|anyone]`.
 #[derive(Debug, Args)]

@@ -24,29 +24,29 @@ use super::{check_name, StoreError, END_MARKER};
 /// The namespace itself is UUIDv5(the RFC 4122 URL namespace,
 /// `"beckon:application"`) = `3f7b2f36-558f-54af-890b-83217ba8590e`.
 /// For example `chess` is `0279d361-94f7-550d-b553-8e3711ec5d37`.
-pub(crate) const BECKON_APP_NAMESPACE: Uuid = uuid::uuid!("3f7b2f36-558f-54af-890b-83217ba8590e");
+pub const BECKON_APP_NAMESPACE: Uuid = uuid::uuid!("3f7b2f36-558f-54af-890b-83217ba8590e");
 
 /// The application id of a name (see [`BECKON_APP_NAMESPACE`]).
-pub(crate) fn app_id_for_name(name: &str) -> ApplicationId {
+pub fn app_id_for_name(name: &str) -> ApplicationId {
     ApplicationId::from_bytes(Uuid::new_v5(&BECKON_APP_NAMESPACE, name.as_bytes()).into_bytes())
 }
 
 /// A registration as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AppEntry {
+pub struct AppEntry {
     /// The local name, unique.
-    pub(crate) name: String,
+    pub name: String,
     /// The application id, unique.
-    pub(crate) id: ApplicationId,
+    pub id: ApplicationId,
     /// A description, one line.
-    pub(crate) description: String,
+    pub description: String,
     /// What to launch on accept: the program and its arguments.
-    pub(crate) command: Vec<String>,
+    pub command: Vec<String>,
 }
 
 impl AppEntry {
     /// A registration; `id` defaults to the name's UUIDv5.
-    pub(crate) fn new(
+    pub fn new(
         name: &str,
         id: Option<ApplicationId>,
         description: &str,
@@ -84,8 +84,8 @@ const HEADER: &str = "\
 # short and is refused.
 ";
 
-/// Checks a list before it is written: unique names and ids, at most 64.
-pub(crate) fn check_list(list: &[AppEntry]) -> Result<(), StoreError> {
+/// Checks a list before it is written: at most 64 registrations.
+pub fn check_list(list: &[AppEntry]) -> Result<(), StoreError> {
     if list.len() > MAX_REGISTRATIONS {
         return Err(StoreError::invalid(format!(
             "at most {MAX_REGISTRATIONS} applications can be registered"
@@ -94,8 +94,9 @@ pub(crate) fn check_list(list: &[AppEntry]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The file's text.
-pub(crate) fn render(list: &[AppEntry]) -> String {
+/// The `apps` file's text for this list: a comment header, one block per
+/// registration, and the final `end` line.
+pub fn render(list: &[AppEntry]) -> String {
     let mut out = String::from(HEADER);
     for app in list {
         let words: Vec<String> = app
@@ -125,8 +126,11 @@ struct Partial {
     command: Option<Vec<String>>,
 }
 
-/// Parses the file's text.
-pub(crate) fn parse(path: &Path, text: &str) -> Result<Vec<AppEntry>, StoreError> {
+/// Parses the text of the `apps` file at `path` (which only names it in
+/// errors). Any mistake, including a missing final `end` line, a duplicate
+/// name or id, or more than 64 registrations, is a [`StoreError::Corrupt`]
+/// naming `path` and the line.
+pub fn parse(path: &Path, text: &str) -> Result<Vec<AppEntry>, StoreError> {
     let mut list: Vec<AppEntry> = Vec::new();
     let mut current: Option<Partial> = None;
     let finish = |list: &mut Vec<AppEntry>, p: Partial| -> Result<(), StoreError> {

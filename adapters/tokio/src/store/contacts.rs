@@ -11,20 +11,20 @@ use super::{check_name, StoreError, END_MARKER};
 
 /// A contact as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ContactEntry {
+pub struct ContactEntry {
     /// The nickname the user chose: unique, used on the command line.
-    pub(crate) name: String,
+    pub name: String,
     /// The contact's key: its identity.
-    pub(crate) key: PublicKey,
+    pub key: PublicKey,
     /// The comment of the key line the contact was added from.
-    pub(crate) comment: String,
+    pub comment: String,
     /// Allowed or blocked.
-    pub(crate) permission: Permission,
+    pub permission: Permission,
 }
 
 impl ContactEntry {
     /// A new, allowed contact. The name is checked.
-    pub(crate) fn new(name: &str, key: PublicKey, comment: &str) -> Result<Self, StoreError> {
+    pub fn new(name: &str, key: PublicKey, comment: &str) -> Result<Self, StoreError> {
         check_name("contact", name)?;
         Ok(ContactEntry {
             name: name.to_owned(),
@@ -55,8 +55,9 @@ const HEADER: &str = "\
 # command runs.
 ";
 
-/// The file's text.
-pub(crate) fn render(list: &[ContactEntry]) -> String {
+/// The `contacts` file's text for this list: a comment header, one line
+/// per contact, and the final `end` line.
+pub fn render(list: &[ContactEntry]) -> String {
     let mut out = String::from(HEADER);
     for c in list {
         let _ = writeln!(
@@ -72,8 +73,11 @@ pub(crate) fn render(list: &[ContactEntry]) -> String {
     out
 }
 
-/// Parses the file's text.
-pub(crate) fn parse(path: &Path, text: &str) -> Result<Vec<ContactEntry>, StoreError> {
+/// Parses the text of the `contacts` file at `path` (which only names it
+/// in errors). Any mistake, including a missing final `end` line, a
+/// duplicate name or key, is a [`StoreError::Corrupt`] naming `path` and
+/// the line.
+pub fn parse(path: &Path, text: &str) -> Result<Vec<ContactEntry>, StoreError> {
     let mut list: Vec<ContactEntry> = Vec::new();
     for (number, line) in content_lines(path, text)? {
         let bad = |message: String| StoreError::corrupt(path, number, message);

@@ -12,28 +12,28 @@ use super::{AppEntry, ContactEntry, Home, StoreError, APPS_FILE, CONTACTS_FILE, 
 
 /// The policy, contacts and registrations at one moment.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Snapshot {
+pub struct Snapshot {
     /// Who may invite.
-    pub(crate) policy: Policy,
+    pub policy: Policy,
     /// The contacts.
-    pub(crate) contacts: Vec<ContactEntry>,
+    pub contacts: Vec<ContactEntry>,
     /// The registrations.
-    pub(crate) apps: Vec<AppEntry>,
+    pub apps: Vec<AppEntry>,
 }
 
 impl Snapshot {
     /// The contact with this key.
-    pub(crate) fn contact(&self, key: &PublicKey) -> Option<&ContactEntry> {
+    pub fn contact(&self, key: &PublicKey) -> Option<&ContactEntry> {
         self.contacts.iter().find(|c| &c.key == key)
     }
 
     /// The contact with this name.
-    pub(crate) fn contact_named(&self, name: &str) -> Option<&ContactEntry> {
+    pub fn contact_named(&self, name: &str) -> Option<&ContactEntry> {
         self.contacts.iter().find(|c| c.name == name)
     }
 
     /// The registration of this application.
-    pub(crate) fn app(&self, id: &ApplicationId) -> Option<&AppEntry> {
+    pub fn app(&self, id: &ApplicationId) -> Option<&AppEntry> {
         self.apps.iter().find(|a| &a.id == id)
     }
 }
@@ -93,14 +93,14 @@ struct State {
 /// changes. If a changed file does not parse, the last good version stays
 /// in force and the error is printed once on stderr.
 #[derive(Debug)]
-pub(crate) struct StoreDirectory {
+pub struct StoreDirectory {
     home: Home,
     state: Mutex<State>,
 }
 
 impl StoreDirectory {
     /// Loads the home. A corrupt file is an error here.
-    pub(crate) fn open(home: Home) -> Result<Self, StoreError> {
+    pub fn open(home: Home) -> Result<Self, StoreError> {
         let stamps = Self::stamps(&home);
         let snapshot = home.load_snapshot()?;
         Ok(StoreDirectory {
@@ -118,7 +118,7 @@ impl StoreDirectory {
     }
 
     /// The current snapshot, reloaded first if a file changed.
-    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+    pub fn snapshot(&self) -> Arc<Snapshot> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let stamps = Self::stamps(&self.home);
         if stamps != state.stamps {

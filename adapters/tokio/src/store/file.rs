@@ -10,17 +10,22 @@ use super::{StoreError, END_MARKER};
 /// are an error naming the line.
 pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, StoreError> {
     match fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) => {
-                let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-                let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
-                Err(StoreError::corrupt(path, line, "not valid UTF-8 text"))
-            }
-        },
+        Ok(bytes) => decode_text(path, bytes).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StoreError::io(path, "read", e)),
     }
+}
+
+/// The text of a list file (contacts, apps, policy) read as `bytes`, as the
+/// [`Home`](super::Home) reads it: bytes that are not UTF-8 are a
+/// [`StoreError::Corrupt`] error naming `path` and the line of the first
+/// bad byte.
+pub fn decode_text(path: &Path, bytes: Vec<u8>) -> Result<String, StoreError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
+        StoreError::corrupt(path, line, "not valid UTF-8 text")
+    })
 }
 
 /// The lines of a list file that carry content, numbered from 1: comments

@@ -28,6 +28,18 @@
 //!   a crash or a bad copy), or a line that does not parse, is an error
 //!   naming the file and the line; such a file is never overwritten: the
 //!   command that wanted to change it fails and the user fixes it by hand.
+//!
+//! # The parsers
+//!
+//! Each file has a pure parser and renderer, from and to text, which
+//! [`Home`] uses to read and write it: [`parse_contacts`] and
+//! [`render_contacts`], [`parse_apps`] and [`render_apps`],
+//! [`parse_policy`] and [`render_policy`], [`parse_identity`] and
+//! [`render_identity`]. A parser takes the file's path only to name it in
+//! its errors. What a parser accepts, its renderer writes back as a text
+//! that parses to the same value; the `directory_file` fuzz target
+//! (`fuzz/`) and `tests/fuzz_corpus_store.rs` check that, and that every
+//! error of a list file names the file and a line of it.
 
 mod apps;
 mod contacts;
@@ -41,22 +53,31 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub(crate) use apps::{app_id_for_name, check_list as check_apps, AppEntry};
-pub(crate) use contacts::ContactEntry;
-pub(crate) use directory::{Snapshot, StoreDirectory};
-pub(crate) use identity::StoredIdentity;
+pub use apps::{
+    app_id_for_name, check_list as check_apps, parse as parse_apps, render as render_apps,
+    AppEntry, BECKON_APP_NAMESPACE,
+};
+pub use contacts::{parse as parse_contacts, render as render_contacts, ContactEntry};
+pub use directory::{Snapshot, StoreDirectory};
+pub use file::decode_text;
+pub use identity::{parse as parse_identity, render as render_identity, StoredIdentity};
+pub use policy::{parse as parse_policy, render as render_policy};
 
 use beckon_core::Policy;
 
 /// The environment variable that chooses the home.
-pub(crate) const HOME_ENV: &str = "BECKON_HOME";
+pub const HOME_ENV: &str = "BECKON_HOME";
 
-/// File names inside the home.
-pub(crate) const IDENTITY_FILE: &str = "id_ed25519";
-pub(crate) const CARD_FILE: &str = "id_ed25519.pub";
-pub(crate) const CONTACTS_FILE: &str = "contacts";
-pub(crate) const APPS_FILE: &str = "apps";
-pub(crate) const POLICY_FILE: &str = "policy";
+/// The identity's file in the home: an OpenSSH private key.
+pub const IDENTITY_FILE: &str = "id_ed25519";
+/// The contact card's file in the home: `ssh-ed25519 AAAA... nickname`.
+pub const CARD_FILE: &str = "id_ed25519.pub";
+/// The contacts' file in the home.
+pub const CONTACTS_FILE: &str = "contacts";
+/// The application registrations' file in the home.
+pub const APPS_FILE: &str = "apps";
+/// The policy's file in the home.
+pub const POLICY_FILE: &str = "policy";
 const LOCK_FILE: &str = ".lock";
 
 /// The marker that ends every list file.
@@ -64,17 +85,23 @@ pub(crate) const END_MARKER: &str = "end";
 
 /// What went wrong reading or writing the home.
 #[derive(Debug)]
-pub(crate) enum StoreError {
+pub enum StoreError {
     /// An operating-system error on a file.
     Io {
+        /// The file.
         path: PathBuf,
+        /// What was being done, as a verb: `read`, `write`, `lock`, ...
         action: &'static str,
+        /// The error.
         source: io::Error,
     },
     /// A file does not parse. It is left as it is.
     Corrupt {
+        /// The file.
         path: PathBuf,
+        /// The line, from 1; one past the last line when the end is missing.
         line: usize,
+        /// What is wrong with it.
         message: String,
     },
     /// No identity yet.
@@ -84,6 +111,7 @@ pub(crate) enum StoreError {
 }
 
 impl StoreError {
+    /// A [`StoreError::Io`] error.
     pub(crate) fn io(path: &Path, action: &'static str, source: io::Error) -> Self {
         StoreError::Io {
             path: path.to_path_buf(),
@@ -92,6 +120,7 @@ impl StoreError {
         }
     }
 
+    /// A [`StoreError::Corrupt`] error.
     pub(crate) fn corrupt(path: &Path, line: usize, message: impl Into<String>) -> Self {
         StoreError::Corrupt {
             path: path.to_path_buf(),
@@ -100,7 +129,8 @@ impl StoreError {
         }
     }
 
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+    /// A [`StoreError::Invalid`] error.
+    pub fn invalid(message: impl Into<String>) -> Self {
         StoreError::Invalid(message.into())
     }
 }
@@ -136,19 +166,19 @@ impl std::error::Error for StoreError {}
 
 /// The Beckon home directory.
 #[derive(Debug, Clone)]
-pub(crate) struct Home {
+pub struct Home {
     dir: PathBuf,
 }
 
 impl Home {
     /// The home at this directory (created on the first write).
-    pub(crate) fn at(dir: impl Into<PathBuf>) -> Self {
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
         Home { dir: dir.into() }
     }
 
     /// `$BECKON_HOME`, else the platform configuration directory plus
     /// `beckon/`.
-    pub(crate) fn locate() -> Result<Self, StoreError> {
+    pub fn locate() -> Result<Self, StoreError> {
         if let Some(dir) = std::env::var_os(HOME_ENV).filter(|d| !d.is_empty()) {
             return Ok(Home::at(PathBuf::from(dir)));
         }
@@ -161,12 +191,12 @@ impl Home {
     }
 
     /// The directory.
-    pub(crate) fn dir(&self) -> &Path {
+    pub fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The path of a file in the home.
-    pub(crate) fn path(&self, name: &str) -> PathBuf {
+    pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
@@ -211,12 +241,12 @@ impl Home {
     }
 
     /// Holds the exclusive lock until the guard is dropped.
-    pub(crate) fn lock_exclusive(&self) -> Result<LockGuard, StoreError> {
+    pub fn lock_exclusive(&self) -> Result<LockGuard, StoreError> {
         self.lock(true).map(|file| LockGuard { _file: file })
     }
 
     /// Holds a shared lock until the guard is dropped.
-    pub(crate) fn lock_shared(&self) -> Result<LockGuard, StoreError> {
+    pub fn lock_shared(&self) -> Result<LockGuard, StoreError> {
         self.lock(false).map(|file| LockGuard { _file: file })
     }
 
@@ -224,7 +254,7 @@ impl Home {
     // between files matters) ----
 
     /// The contacts (none if the file does not exist).
-    pub(crate) fn load_contacts(&self) -> Result<Vec<ContactEntry>, StoreError> {
+    pub fn load_contacts(&self) -> Result<Vec<ContactEntry>, StoreError> {
         let path = self.path(CONTACTS_FILE);
         match file::read_optional(&path)? {
             Some(text) => contacts::parse(&path, &text),
@@ -233,7 +263,7 @@ impl Home {
     }
 
     /// The registrations (none if the file does not exist).
-    pub(crate) fn load_apps(&self) -> Result<Vec<AppEntry>, StoreError> {
+    pub fn load_apps(&self) -> Result<Vec<AppEntry>, StoreError> {
         let path = self.path(APPS_FILE);
         match file::read_optional(&path)? {
             Some(text) => apps::parse(&path, &text),
@@ -242,7 +272,7 @@ impl Home {
     }
 
     /// The policy (`trusted` if the file does not exist).
-    pub(crate) fn load_policy(&self) -> Result<Policy, StoreError> {
+    pub fn load_policy(&self) -> Result<Policy, StoreError> {
         let path = self.path(POLICY_FILE);
         match file::read_optional(&path)? {
             Some(text) => policy::parse(&path, &text),
@@ -251,7 +281,7 @@ impl Home {
     }
 
     /// Everything the listener consults, read under a shared lock.
-    pub(crate) fn load_snapshot(&self) -> Result<Snapshot, StoreError> {
+    pub fn load_snapshot(&self) -> Result<Snapshot, StoreError> {
         let _lock = self.lock_shared()?;
         Ok(Snapshot {
             policy: self.load_policy()?,
@@ -261,7 +291,7 @@ impl Home {
     }
 
     /// The identity.
-    pub(crate) fn load_identity(&self) -> Result<StoredIdentity, StoreError> {
+    pub fn load_identity(&self) -> Result<StoredIdentity, StoreError> {
         identity::load(self)
     }
 
@@ -270,7 +300,7 @@ impl Home {
     /// Changes the contacts: reads them under the lock (failing, and
     /// writing nothing, if the file is corrupt), applies `f`, and writes
     /// them back atomically if `f` succeeded.
-    pub(crate) fn update_contacts<R>(
+    pub fn update_contacts<R>(
         &self,
         f: impl FnOnce(&mut Vec<ContactEntry>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
@@ -286,7 +316,7 @@ impl Home {
     }
 
     /// Changes the registrations, as [`Home::update_contacts`] does.
-    pub(crate) fn update_apps<R>(
+    pub fn update_apps<R>(
         &self,
         f: impl FnOnce(&mut Vec<AppEntry>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
@@ -298,7 +328,7 @@ impl Home {
     }
 
     /// Sets the policy. A corrupt policy file is not overwritten.
-    pub(crate) fn set_policy(&self, new: Policy) -> Result<(), StoreError> {
+    pub fn set_policy(&self, new: Policy) -> Result<(), StoreError> {
         let _lock = self.lock_exclusive()?;
         let _old = self.load_policy()?;
         file::write_atomic(
@@ -309,11 +339,7 @@ impl Home {
     }
 
     /// Writes a new identity (refusing to replace one unless `force`).
-    pub(crate) fn save_identity(
-        &self,
-        identity: &StoredIdentity,
-        force: bool,
-    ) -> Result<(), StoreError> {
+    pub fn save_identity(&self, identity: &StoredIdentity, force: bool) -> Result<(), StoreError> {
         let _lock = self.lock_exclusive()?;
         identity::save(self, identity, force)
     }
@@ -321,7 +347,7 @@ impl Home {
 
 /// Holds a lock on the home until dropped.
 #[derive(Debug)]
-pub(crate) struct LockGuard {
+pub struct LockGuard {
     _file: Option<fs::File>,
 }
 
@@ -346,7 +372,7 @@ pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), StoreError> {
 }
 
 /// The policy's word in files and on the command line.
-pub(crate) fn policy_word(policy: Policy) -> &'static str {
+pub fn policy_word(policy: Policy) -> &'static str {
     match policy {
         Policy::Off => "off",
         Policy::TrustedOnly => "trusted",

@@ -7,8 +7,9 @@ use beckon_core::Policy;
 use super::file::content_lines;
 use super::{parse_policy_word, policy_word, StoreError, END_MARKER};
 
-/// The file's text.
-pub(crate) fn render(policy: Policy) -> String {
+/// The `policy` file's text: a comment header, the policy's word and the
+/// final `end` line.
+pub fn render(policy: Policy) -> String {
     format!(
         "# Beckon invitation policy: off (no invitations), trusted (from\n\
          # contacts that are not blocked) or anyone (anyone not blocked).\n\
@@ -17,8 +18,10 @@ pub(crate) fn render(policy: Policy) -> String {
     )
 }
 
-/// Parses the file's text.
-pub(crate) fn parse(path: &Path, text: &str) -> Result<Policy, StoreError> {
+/// Parses the text of the `policy` file at `path` (which only names it in
+/// errors): exactly one of `off`, `trusted` or `anyone`, then `end`. Any
+/// mistake is a [`StoreError::Corrupt`] naming `path` and the line.
+pub fn parse(path: &Path, text: &str) -> Result<Policy, StoreError> {
     let lines = content_lines(path, text)?;
     let mut policy = None;
     for (number, line) in lines {
