@@ -36,17 +36,22 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-            grace: DEFAULT_GRACE,
-            keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-        }
+        Config::DEFAULT
     }
 }
 
 impl Config {
+    /// The defaults: 5 minutes to answer, 30 seconds of handshake, 10
+    /// seconds of grace, keepalives every 15 seconds, 45 seconds of silence
+    /// tolerated.
+    pub const DEFAULT: Config = Config {
+        response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+        handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        grace: DEFAULT_GRACE,
+        keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
+        idle_timeout: DEFAULT_IDLE_TIMEOUT,
+    };
+
     /// Checks that no timeout is zero (a zero grace would make the
     /// acknowledgement of a Cancel due at the instant it is sent) and that
     /// the idle timeout is longer than the keepalive interval.

@@ -10,7 +10,8 @@ use crate::config::{after, due, Config};
 use crate::directory::{Directory, Permission, Policy};
 use crate::error::{Error, ProtocolError, Refusal};
 use crate::handshake::{
-    signed_message, EphemeralSecret, ResponderHandshake, Transport, INVITER_LABEL,
+    noise::HandshakeHash, signed_message, EphemeralSecret, ResponderHandshake, Transport,
+    INVITER_LABEL,
 };
 use crate::identity::{Identity, PublicKey};
 use crate::invitation::{check_message, ApplicationId, Decision, Invitation};
@@ -92,6 +93,9 @@ pub enum InviteeEvent {
 enum State {
     AwaitingHello,
     AwaitingInvite(Transport),
+    /// An Invite decrypted and decoded, its signature about to be checked
+    /// (within the same `handle_input`); the frame stays in the inbox.
+    CheckingInvite(Transport, PendingInvite),
     Prompting(Transport),
     Done,
 }
@@ -121,7 +125,8 @@ enum State {
 #[derive(Clone)]
 pub struct Invitee<const BUF: usize = DEFAULT_BUFFER> {
     config: Config,
-    identity: Identity,
+    /// `None` only in an [`idle`](Self::idle) machine.
+    identity: Option<Identity>,
     /// Used once, for the Proof, then dropped (and so zeroized).
     ephemeral: Option<EphemeralSecret>,
     state: State,
@@ -146,32 +151,78 @@ impl<const BUF: usize> Invitee<BUF> {
     );
 
     /// Starts serving one incoming connection at `now`. `ephemeral` must be
-    /// fresh randomness ([`EphemeralSecret::generate`]).
+    /// fresh randomness ([`EphemeralSecret::generate`]). Fails with
+    /// `InvalidArgument` when the config is invalid
+    /// ([`Config::validate`]).
+    ///
+    /// This builds the machine as a value; where it must not pass through
+    /// the stack (a firmware's static memory), make it once with
+    /// [`idle`](Self::idle) and [`start`](Self::start) it in place.
     pub fn new(
         config: Config,
         identity: &Identity,
         ephemeral: EphemeralSecret,
         now: Instant,
     ) -> Result<Self, Error> {
-        #[allow(clippy::let_unit_value)]
-        let () = Self::BUFFER_FITS;
-        config.validate()?;
-        Ok(Invitee {
-            config,
-            identity: identity.clone(),
-            ephemeral: Some(ephemeral),
-            state: State::AwaitingHello,
+        let mut invitee = Self::idle();
+        invitee.start(config, identity, ephemeral, now)?;
+        Ok(invitee)
+    }
+
+    /// A machine with no session: finished, with no outcome, waiting for
+    /// [`start`](Self::start). Its buffers are all zeros, so a `static`
+    /// holding one costs no flash.
+    pub const fn idle() -> Self {
+        Invitee {
+            config: Config::DEFAULT,
+            identity: None,
+            ephemeral: None,
+            state: State::Done,
             inbox: Inbox::new(),
             outbox: Outbox::new(),
             invitation: None,
             inviter: None,
             outcome: None,
             events: Deque::new(),
-            handshake_deadline: Some(after(now, config.handshake_timeout)),
+            handshake_deadline: None,
             answer_deadline: None,
             keepalive_at: None,
             idle_deadline: None,
-        })
+        }
+    }
+
+    /// Starts serving a new connection in this machine, in place, as
+    /// [`new`](Self::new) does, whatever it held before (a session still
+    /// running is dropped without a word: its prompt is gone). No large
+    /// value passes through the stack, so a firmware can keep one invitee
+    /// per session in static memory and reuse it.
+    ///
+    /// On an invalid config nothing is changed.
+    pub fn start(
+        &mut self,
+        config: Config,
+        identity: &Identity,
+        ephemeral: EphemeralSecret,
+        now: Instant,
+    ) -> Result<(), Error> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::BUFFER_FITS;
+        config.validate()?;
+        self.config = config;
+        self.identity = Some(identity.clone());
+        self.ephemeral = Some(ephemeral);
+        self.state = State::AwaitingHello;
+        self.inbox.reset();
+        self.outbox.clear();
+        self.invitation = None;
+        self.inviter = None;
+        self.outcome = None;
+        self.events.clear();
+        self.handshake_deadline = Some(after(now, config.handshake_timeout));
+        self.answer_deadline = None;
+        self.keepalive_at = None;
+        self.idle_deadline = None;
+        Ok(())
     }
 
     // --- Getters ---
@@ -216,6 +267,7 @@ impl<const BUF: usize> Invitee<BUF> {
     /// Takes bytes read from the connection, consulting `directory` for the
     /// policy as each message arrives. All bytes are consumed; bytes after
     /// the end of the session are ignored.
+    #[inline(never)]
     pub fn handle_input<D: Directory + ?Sized>(
         &mut self,
         now: Instant,
@@ -227,7 +279,9 @@ impl<const BUF: usize> Invitee<BUF> {
         while !rest.is_empty() {
             let max = match self.state {
                 State::AwaitingHello => HELLO_FRAME_MAX,
-                State::AwaitingInvite(_) => invite_frame_len(max_data_for(BUF)),
+                State::AwaitingInvite(_) | State::CheckingInvite(..) => {
+                    invite_frame_len(max_data_for(BUF))
+                }
                 State::Prompting(_) => CANCEL_FRAME_LEN,
                 State::Done => return,
             };
@@ -246,6 +300,9 @@ impl<const BUF: usize> Invitee<BUF> {
                 Err(e) => return self.fail(Error::Protocol(e.into())),
             }
             self.process_frame(now, directory);
+            if matches!(self.state, State::CheckingInvite(..)) {
+                self.check_invite(now, directory);
+            }
         }
     }
 
@@ -331,7 +388,9 @@ impl<const BUF: usize> Invitee<BUF> {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            State::AwaitingHello | State::AwaitingInvite(_) => self.handshake_deadline,
+            State::AwaitingHello | State::AwaitingInvite(_) | State::CheckingInvite(..) => {
+                self.handshake_deadline
+            }
             State::Prompting(_) => [self.keepalive_at, self.idle_deadline]
                 .into_iter()
                 .flatten()
@@ -346,7 +405,7 @@ impl<const BUF: usize> Invitee<BUF> {
 
     fn run_timers(&mut self, now: Instant) {
         match self.state {
-            State::AwaitingHello | State::AwaitingInvite(_)
+            State::AwaitingHello | State::AwaitingInvite(_) | State::CheckingInvite(..)
                 if due(self.handshake_deadline, now) =>
             {
                 self.fail(Error::HandshakeTimeout)
@@ -401,7 +460,7 @@ impl<const BUF: usize> Invitee<BUF> {
     /// Seals and queues an answer, then ends the session with `outcome`.
     fn answer(&mut self, answer: AnswerMessage<'_>, outcome: InviteeOutcome) {
         let mut transport = match core::mem::replace(&mut self.state, State::Done) {
-            State::AwaitingInvite(t) | State::Prompting(t) => t,
+            State::AwaitingInvite(t) | State::CheckingInvite(t, _) | State::Prompting(t) => t,
             _ => return self.fail(Error::InvalidState),
         };
         let space = self.outbox.space();
@@ -439,6 +498,10 @@ impl<const BUF: usize> Invitee<BUF> {
         self.finish(outcome);
     }
 
+    /// Processes the frame in the inbox, if complete. Out of line, as is
+    /// [`check_invite`](Self::check_invite): `handle_input`'s own frame
+    /// stays small, so the signature check runs on a shallow stack.
+    #[inline(never)]
     fn process_frame<D: Directory + ?Sized>(&mut self, now: Instant, directory: &D) {
         let Some(frame) = self.inbox.frame() else {
             return;
@@ -483,44 +546,14 @@ impl<const BUF: usize> Invitee<BUF> {
                     return self.fail(ProtocolError::UnexpectedFrame.into());
                 }
                 let invite_len = body.len() + 1;
-                let checked = transport.open(body).and_then(|len| {
+                let opened = transport.open(body).and_then(|len| {
                     let plaintext = body.get(..len).ok_or(ProtocolError::Malformed)?;
-                    check_invite(plaintext, &transport, max_data_for(BUF)).map(|i| (i, len))
+                    decode_invite(plaintext, max_data_for(BUF), len, invite_len)
                 });
-                let (invite, len) = match checked {
-                    Ok(x) => x,
-                    Err(e) => return self.fail(e.into()),
-                };
-                self.state = State::AwaitingInvite(transport);
-                let permission = directory.permission(&invite.inviter);
-                self.inviter = Some((invite.inviter, permission == Some(Permission::Allowed)));
-                let refusal =
-                    policy_refusal(directory, permission, &invite.application, invite.too_large);
-                if let Some(reason) = refusal {
-                    self.inbox.clear_frame();
-                    if reason == Refusal::TooLarge {
-                        return self.refuse_too_large(invite_len);
-                    }
-                    return self.answer(
-                        AnswerMessage::Refused(reason),
-                        InviteeOutcome::Refused(reason),
-                    );
+                match opened {
+                    Ok(invite) => self.state = State::CheckingInvite(transport, invite),
+                    Err(e) => self.fail(e.into()),
                 }
-                self.invitation = Some(self.inbox.retain_body(len));
-                if let State::AwaitingInvite(t) = core::mem::replace(&mut self.state, State::Done) {
-                    self.state = State::Prompting(t);
-                }
-                self.handshake_deadline = None;
-                let deadline = after(now, self.config.response_timeout);
-                self.answer_deadline = Some(deadline);
-                self.keepalive_at = Some(after(now, self.config.keepalive_interval));
-                self.idle_deadline = Some(after(now, self.config.idle_timeout));
-                self.push_event(InviteeEvent::Prompt(Prompt {
-                    inviter: invite.inviter,
-                    is_contact: permission == Some(Permission::Allowed),
-                    application: invite.application,
-                    deadline,
-                }));
             }
             State::Prompting(mut transport) => {
                 if kind != FrameKind::Sealed {
@@ -542,19 +575,72 @@ impl<const BUF: usize> Invitee<BUF> {
                     Err(e) => self.fail(e.into()),
                 }
             }
-            State::Done => {}
+            State::CheckingInvite(..) | State::Done => {}
         }
     }
 
+    /// Checks the signature of the Invite just decoded; then
+    /// [`admit`](Self::admit).
+    #[inline(never)]
+    fn check_invite<D: Directory + ?Sized>(&mut self, now: Instant, directory: &D) {
+        let State::CheckingInvite(transport, invite) = &self.state else {
+            return;
+        };
+        if !invite.signature_ok(&transport.hash) {
+            return self.fail(ProtocolError::BadSignature.into());
+        }
+        self.admit(now, directory);
+    }
+
+    /// An authenticated Invite: the policy refuses it, or the prompt goes
+    /// up.
+    #[inline(never)]
+    fn admit<D: Directory + ?Sized>(&mut self, now: Instant, directory: &D) {
+        let State::CheckingInvite(transport, invite) =
+            core::mem::replace(&mut self.state, State::Done)
+        else {
+            return;
+        };
+        self.state = State::AwaitingInvite(transport);
+        let permission = directory.permission(&invite.inviter);
+        self.inviter = Some((invite.inviter, permission == Some(Permission::Allowed)));
+        let refusal = policy_refusal(directory, permission, &invite.application, invite.too_large);
+        if let Some(reason) = refusal {
+            self.inbox.clear_frame();
+            if reason == Refusal::TooLarge {
+                return self.refuse_too_large(invite.invite_len);
+            }
+            return self.answer(
+                AnswerMessage::Refused(reason),
+                InviteeOutcome::Refused(reason),
+            );
+        }
+        self.invitation = Some(self.inbox.retain_body(invite.len));
+        if let State::AwaitingInvite(t) = core::mem::replace(&mut self.state, State::Done) {
+            self.state = State::Prompting(t);
+        }
+        self.handshake_deadline = None;
+        let deadline = after(now, self.config.response_timeout);
+        self.answer_deadline = Some(deadline);
+        self.keepalive_at = Some(after(now, self.config.keepalive_interval));
+        self.idle_deadline = Some(after(now, self.config.idle_timeout));
+        self.push_event(InviteeEvent::Prompt(Prompt {
+            inviter: invite.inviter,
+            is_contact: permission == Some(Permission::Allowed),
+            application: invite.application,
+            deadline,
+        }));
+    }
+
     fn write_proof(&mut self, handshake: ResponderHandshake) {
-        let Some(ephemeral) = self.ephemeral.take() else {
+        let (Some(ephemeral), Some(identity)) = (self.ephemeral.take(), &self.identity) else {
             return self.fail(Error::InvalidState);
         };
         let space = self.outbox.space();
         let written = space
             .get_mut(HEADER_LEN..)
             .ok_or(ProtocolError::Malformed)
-            .and_then(|body| handshake.write_proof(&self.identity, &ephemeral, body))
+            .and_then(|body| handshake.write_proof(identity, &ephemeral, body))
             .and_then(|transport| {
                 write_header(space, FrameKind::Proof, PROOF_BODY_LEN)
                     .ok_or(ProtocolError::Malformed)
@@ -570,23 +656,42 @@ impl<const BUF: usize> Invitee<BUF> {
     }
 }
 
-/// The checked content of an Invite.
-struct CheckedInvite {
+/// A decrypted Invite whose signature is still to be checked.
+#[derive(Clone)]
+struct PendingInvite {
     inviter: PublicKey,
+    signature: [u8; 64],
     application: ApplicationId,
     /// Within the protocol's 16 KiB, but over this build's data limit.
     too_large: bool,
+    /// The plaintext's length, at the start of the frame's body.
+    len: usize,
+    /// The frame's length field.
+    invite_len: usize,
+}
+
+impl PendingInvite {
+    /// Whether the inviter's signature over `INVITER_LABEL || h_final`
+    /// verifies under its key (`verify_strict`). Out of line, on a small
+    /// frame: this is the deepest call of an exchange.
+    #[inline(never)]
+    fn signature_ok(&self, hash: &HandshakeHash) -> bool {
+        let signed = signed_message(INVITER_LABEL, hash);
+        self.inviter.verify(&signed, &self.signature)
+    }
 }
 
 /// Decodes an Invite's plaintext and checks the protocol's limits and the
-/// inviter's signature over the handshake hash. Data within the protocol's
-/// limit but over this build's is not an error here: it is refused with
+/// inviter's key; the signature is checked next
+/// ([`PendingInvite::signature_ok`]). Data within the protocol's limit but
+/// over this build's is not an error here: it is refused with
 /// [`Refusal::TooLarge`], as a frame too large to buffer is.
-fn check_invite(
+fn decode_invite(
     plaintext: &[u8],
-    transport: &Transport,
     max_data: usize,
-) -> Result<CheckedInvite, ProtocolError> {
+    len: usize,
+    invite_len: usize,
+) -> Result<PendingInvite, ProtocolError> {
     let invite = match payload::decode::<InviterMessage<'_>>(plaintext)? {
         InviterMessage::Invite(invite) => invite,
         InviterMessage::Cancel | InviterMessage::Keepalive => {
@@ -599,14 +704,13 @@ fn check_invite(
         return Err(ProtocolError::FieldTooLong);
     }
     let inviter = PublicKey::from_bytes(&invite.proof.key).map_err(|_| ProtocolError::BadKey)?;
-    let signed = signed_message(INVITER_LABEL, &transport.hash);
-    if !inviter.verify(&signed, &invite.proof.signature.0) {
-        return Err(ProtocolError::BadSignature);
-    }
-    Ok(CheckedInvite {
+    Ok(PendingInvite {
         inviter,
+        signature: invite.proof.signature.0,
         application: ApplicationId::from_bytes(invite.head.application),
         too_large: data_len > max_data,
+        len,
+        invite_len,
     })
 }
 

@@ -9,7 +9,7 @@ use heapless::Deque;
 use crate::config::{after, due, Config};
 use crate::error::{ArgumentError, Error, ProtocolError, Refusal};
 use crate::handshake::{
-    signed_message, EphemeralSecret, InitiatorHandshake, Transport, INVITER_LABEL,
+    signed_message, EphemeralSecret, InitiatorHandshake, OpenedProof, Transport, INVITER_LABEL,
 };
 use crate::identity::{Identity, PublicKey};
 use crate::invitation::{Invitation, Response};
@@ -59,6 +59,9 @@ pub enum InviterEvent {
 #[derive(Clone)]
 enum State {
     AwaitingProof(InitiatorHandshake),
+    /// A Proof decrypted, its signature about to be checked (within the
+    /// same `handle_input`).
+    CheckingProof(OpenedProof),
     AwaitingAnswer(Transport),
     Cancelling(Transport),
     Done,
@@ -94,7 +97,8 @@ enum State {
 #[derive(Clone)]
 pub struct Inviter<const BUF: usize = DEFAULT_BUFFER> {
     config: Config,
-    identity: Identity,
+    /// `None` only in an [`idle`](Self::idle) machine.
+    identity: Option<Identity>,
     target: Target,
     state: State,
     outbox: Outbox<BUF>,
@@ -132,7 +136,11 @@ impl<const BUF: usize> Inviter<BUF> {
     ///
     /// Fails with `InvalidArgument` when the data is longer than this
     /// `BUF`'s limit ([`max_data_for`](crate::wire::max_data_for)) or the
-    /// config has a zero timeout.
+    /// config is invalid ([`Config::validate`]).
+    ///
+    /// This builds the machine as a value; where it must not pass through
+    /// the stack (a firmware's static memory), make it once with
+    /// [`idle`](Self::idle) and [`start`](Self::start) it in place.
     pub fn new(
         config: Config,
         identity: &Identity,
@@ -141,6 +149,52 @@ impl<const BUF: usize> Inviter<BUF> {
         ephemeral: EphemeralSecret,
         now: Instant,
     ) -> Result<Self, Error> {
+        let mut inviter = Self::idle();
+        inviter.start(config, identity, target, invitation, ephemeral, now)?;
+        Ok(inviter)
+    }
+
+    /// A machine with no session: finished, with no outcome, waiting for
+    /// [`start`](Self::start). Its buffers are all zeros, so a `static`
+    /// holding one costs no flash.
+    pub const fn idle() -> Self {
+        Inviter {
+            config: Config::DEFAULT,
+            identity: None,
+            target: Target::AnyEndpoint,
+            state: State::Done,
+            outbox: Outbox::new(),
+            inbox: Inbox::new(),
+            head_end: 0,
+            invite_len: 0,
+            responder: None,
+            answer: None,
+            outcome: None,
+            events: Deque::new(),
+            handshake_deadline: None,
+            answer_deadline: None,
+            keepalive_at: None,
+            idle_deadline: None,
+            invite_out: false,
+        }
+    }
+
+    /// Starts a new invitation in this machine, in place, as
+    /// [`new`](Self::new) does, whatever it held before (a session still
+    /// running is dropped without a word: finish or cancel it first). No
+    /// large value passes through the stack, so a firmware can keep one
+    /// inviter in static memory and reuse it.
+    ///
+    /// On an invalid argument (the errors of `new`) nothing is changed.
+    pub fn start(
+        &mut self,
+        config: Config,
+        identity: &Identity,
+        target: Target,
+        invitation: &Invitation<'_>,
+        ephemeral: EphemeralSecret,
+        now: Instant,
+    ) -> Result<(), Error> {
         #[allow(clippy::let_unit_value)]
         let () = Self::BUFFER_FITS;
         config.validate()?;
@@ -148,51 +202,62 @@ impl<const BUF: usize> Inviter<BUF> {
         if invitation.data().len() > max {
             return Err(ArgumentError::DataTooLong { max }.into());
         }
-        let mut outbox = Outbox::<BUF>::new();
-
-        let mut hello = [0u8; HELLO_BODY_LEN];
-        let handshake = InitiatorHandshake::start(PROTOCOL_VERSION, &ephemeral, &mut hello);
-        let buf = &mut outbox.buf;
-        let too_small = || Error::InvalidArgument(ArgumentError::DataTooLong { max });
-        write_header(buf, FrameKind::Hello, HELLO_BODY_LEN).ok_or_else(too_small)?;
-        buf.get_mut(HEADER_LEN..HELLO_FRAME_LEN)
-            .ok_or_else(too_small)?
-            .copy_from_slice(&hello);
+        let too_small = Error::InvalidArgument(ArgumentError::DataTooLong { max });
 
         // Lay the invitation out where the Invite's plaintext will be, so it
-        // is sealed in place later and never copied again.
+        // is sealed in place later and never copied again. With the data
+        // checked above and `BUF >= buffer_size(0)` this cannot fail; were
+        // it to, the machine would be left idle rather than half made.
+        self.outbox.clear();
         let head = InviteHead {
             application: *invitation.application().as_bytes(),
             message: invitation.message(),
             data: Bytes(invitation.data()),
         };
-        let tail = buf
+        let encoded = self
+            .outbox
+            .buf
             .get_mut(INVITE_PLAINTEXT_START..)
-            .ok_or_else(too_small)?;
-        let (tag, rest) = tail.split_first_mut().ok_or_else(too_small)?;
-        *tag = INVITE_TAG;
-        let n = payload::encode(&head, rest).ok_or_else(too_small)?;
-        outbox.commit(HELLO_FRAME_LEN);
+            .and_then(|tail| tail.split_first_mut())
+            .and_then(|(tag, rest)| {
+                *tag = INVITE_TAG;
+                payload::encode(&head, rest)
+            });
+        let Some(n) = encoded else {
+            *self = Self::idle();
+            return Err(too_small);
+        };
 
-        Ok(Inviter {
-            config,
-            identity: identity.clone(),
-            target,
-            state: State::AwaitingProof(handshake),
-            outbox,
-            inbox: Inbox::new(),
-            head_end: INVITE_PLAINTEXT_START + 1 + n,
-            invite_len: 0,
-            responder: None,
-            answer: None,
-            outcome: None,
-            events: Deque::new(),
-            handshake_deadline: Some(after(now, config.handshake_timeout)),
-            answer_deadline: None,
-            keepalive_at: None,
-            idle_deadline: None,
-            invite_out: false,
-        })
+        let mut hello = [0u8; HELLO_BODY_LEN];
+        let handshake = InitiatorHandshake::start(PROTOCOL_VERSION, &ephemeral, &mut hello);
+        let buf = &mut self.outbox.buf;
+        let written = write_header(buf, FrameKind::Hello, HELLO_BODY_LEN).and_then(|()| {
+            buf.get_mut(HEADER_LEN..HELLO_FRAME_LEN)
+                .map(|b| b.copy_from_slice(&hello))
+        });
+        if written.is_none() {
+            *self = Self::idle();
+            return Err(too_small);
+        }
+        self.outbox.commit(HELLO_FRAME_LEN);
+
+        self.config = config;
+        self.identity = Some(identity.clone());
+        self.target = target;
+        self.state = State::AwaitingProof(handshake);
+        self.inbox.reset();
+        self.head_end = INVITE_PLAINTEXT_START + 1 + n;
+        self.invite_len = 0;
+        self.responder = None;
+        self.answer = None;
+        self.outcome = None;
+        self.events.clear();
+        self.handshake_deadline = Some(after(now, config.handshake_timeout));
+        self.answer_deadline = None;
+        self.keepalive_at = None;
+        self.idle_deadline = None;
+        self.invite_out = false;
+        Ok(())
     }
 
     // --- Getters ---
@@ -233,12 +298,16 @@ impl<const BUF: usize> Inviter<BUF> {
 
     /// Takes bytes read from the connection. All of them are consumed; bytes
     /// after the end of the session are ignored.
+    // A thin loop, out of line, as are the steps it calls: the signature
+    // check then runs on a shallow stack, which keeps one exchange within
+    // 8 KiB of stack on a Cortex-M4 (measured by adapters/embassy/footprint).
+    #[inline(never)]
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         self.run_timers(now);
         let mut rest = data;
         while !rest.is_empty() {
             let max = match self.state {
-                State::AwaitingProof(_) => PROOF_FRAME_LEN,
+                State::AwaitingProof(_) | State::CheckingProof(_) => PROOF_FRAME_LEN,
                 State::AwaitingAnswer(_) | State::Cancelling(_) => ANSWER_FRAME_MAX,
                 State::Done => return,
             };
@@ -250,6 +319,9 @@ impl<const BUF: usize> Inviter<BUF> {
                 Err(e) => return self.fail(Error::Protocol(e.into())),
             }
             self.process_frame(now);
+            if matches!(self.state, State::CheckingProof(_)) {
+                self.check_proof(now);
+            }
         }
     }
 
@@ -268,7 +340,7 @@ impl<const BUF: usize> Inviter<BUF> {
     pub fn handle_cancel(&mut self, now: Instant) {
         self.run_timers(now);
         match core::mem::replace(&mut self.state, State::Done) {
-            State::AwaitingProof(_) => self.fail(Error::Cancelled),
+            State::AwaitingProof(_) | State::CheckingProof(_) => self.fail(Error::Cancelled),
             // The Invite is queued but not one byte of it has left: take it
             // back, so that nothing of the invitation reaches the invitee.
             State::AwaitingAnswer(_)
@@ -298,7 +370,7 @@ impl<const BUF: usize> Inviter<BUF> {
     pub fn handle_close(&mut self, now: Instant) {
         self.run_timers(now);
         match self.state {
-            State::AwaitingProof(_) | State::AwaitingAnswer(_) => {
+            State::AwaitingProof(_) | State::CheckingProof(_) | State::AwaitingAnswer(_) => {
                 self.fail(Error::ConnectionClosed)
             }
             State::Cancelling(_) => self.fail(Error::Cancelled),
@@ -326,7 +398,7 @@ impl<const BUF: usize> Inviter<BUF> {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            State::AwaitingProof(_) => self.handshake_deadline,
+            State::AwaitingProof(_) | State::CheckingProof(_) => self.handshake_deadline,
             State::AwaitingAnswer(_) => [self.keepalive_at, self.idle_deadline]
                 .into_iter()
                 .flatten()
@@ -342,7 +414,9 @@ impl<const BUF: usize> Inviter<BUF> {
 
     fn run_timers(&mut self, now: Instant) {
         match self.state {
-            State::AwaitingProof(_) if due(self.handshake_deadline, now) => {
+            State::AwaitingProof(_) | State::CheckingProof(_)
+                if due(self.handshake_deadline, now) =>
+            {
                 self.fail(Error::HandshakeTimeout)
             }
             State::AwaitingAnswer(_) if due(self.answer_deadline, now) => self.fail(Error::Timeout),
@@ -403,7 +477,10 @@ impl<const BUF: usize> Inviter<BUF> {
         self.finish(Err(error));
     }
 
-    /// Processes the frame in the inbox, if complete.
+    /// Processes the frame in the inbox, if complete. Out of line, as are
+    /// the steps below: `handle_input`'s own frame stays small, and the
+    /// signature check (`check_proof`) runs on top of it alone.
+    #[inline(never)]
     fn process_frame(&mut self, now: Instant) {
         let Some(frame) = self.inbox.frame() else {
             return;
@@ -414,8 +491,8 @@ impl<const BUF: usize> Inviter<BUF> {
         };
         let result = match core::mem::replace(&mut self.state, State::Done) {
             State::AwaitingProof(handshake) => match kind {
-                FrameKind::Proof => match handshake.read_proof(body) {
-                    Ok((key, transport)) => Step::Verified(key, transport),
+                FrameKind::Proof => match handshake.open_proof(body) {
+                    Ok(proof) => Step::Opened(proof),
                     Err(e) => Step::Fail(e.into()),
                 },
                 FrameKind::Refusal => Step::Fail(clear_refusal(body)),
@@ -427,10 +504,14 @@ impl<const BUF: usize> Inviter<BUF> {
             State::Cancelling(transport) => {
                 read_sealed_answer(transport, kind, body, self.invite_len, true)
             }
-            State::Done => return,
+            State::CheckingProof(_) | State::Done => return,
         };
         match result {
             Step::Fail(e) => self.fail(e),
+            Step::Opened(proof) => {
+                self.inbox.clear_frame();
+                self.state = State::CheckingProof(proof);
+            }
             Step::Keepalive(transport, cancelling) => {
                 self.inbox.clear_frame();
                 if cancelling {
@@ -439,10 +520,6 @@ impl<const BUF: usize> Inviter<BUF> {
                     self.state = State::AwaitingAnswer(transport);
                     self.idle_deadline = Some(after(now, self.config.idle_timeout));
                 }
-            }
-            Step::Verified(key, transport) => {
-                self.inbox.clear_frame();
-                self.verified(key, transport, now);
             }
             Step::Answer(answer, len, was_cancelling) => {
                 let outcome = match answer {
@@ -464,8 +541,30 @@ impl<const BUF: usize> Inviter<BUF> {
         }
     }
 
+    /// Checks the signature of the Proof just opened; then [`verified`].
+    #[inline(never)]
+    fn check_proof(&mut self, now: Instant) {
+        let State::CheckingProof(proof) = &self.state else {
+            return;
+        };
+        if !proof.signature_ok() {
+            return self.fail(ProtocolError::BadSignature.into());
+        }
+        self.proof_checked(now);
+    }
+
+    /// Takes the checked Proof out of the state, on a frame of its own (so
+    /// that `check_proof`'s, under `verify_strict`, stays small).
+    #[inline(never)]
+    fn proof_checked(&mut self, now: Instant) {
+        if let State::CheckingProof(proof) = core::mem::replace(&mut self.state, State::Done) {
+            self.verified(proof.key, proof.transport, now);
+        }
+    }
+
     /// The responder proved `key`: check it is the one meant, then seal and
     /// queue the Invite.
+    #[inline(never)]
     fn verified(&mut self, key: PublicKey, mut transport: Transport, now: Instant) {
         self.responder = Some(key);
         if let Target::Contact(expected) = self.target {
@@ -473,11 +572,13 @@ impl<const BUF: usize> Inviter<BUF> {
                 return self.fail(Error::ContactMismatch);
             }
         }
+        let Some(identity) = &self.identity else {
+            return self.fail(Error::InvalidState);
+        };
         let proof = InviterProof {
-            key: self.identity.public_key().to_bytes(),
+            key: identity.public_key().to_bytes(),
             signature: SignatureBytes(
-                self.identity
-                    .sign(&signed_message(INVITER_LABEL, &transport.hash)),
+                identity.sign(&signed_message(INVITER_LABEL, &transport.hash)),
             ),
         };
         let buf = &mut self.outbox.buf;
@@ -512,7 +613,8 @@ impl<const BUF: usize> Inviter<BUF> {
 // Transient, on the stack only; there is no heap to box the transport in.
 #[allow(clippy::large_enum_variant)]
 enum Step {
-    Verified(PublicKey, Transport),
+    /// A Proof decrypted; its signature is checked next.
+    Opened(OpenedProof),
     /// The answer, its plaintext length, and whether a Cancel had been sent.
     Answer(Result<Response, AnswerError>, usize, bool),
     /// A keepalive; the transport goes back, with whether a Cancel had been

@@ -1517,3 +1517,161 @@ fn a_zero_grace_is_an_argument_error() {
         Err(Error::InvalidArgument(ArgumentError::OutOfRange))
     );
 }
+
+// --- Machines made idle and started in place -----------------------------
+
+/// Runs one accepted exchange between two machines that are already
+/// started, returning everything each side transmitted.
+fn run_accepted(inviter: &mut Inviter, invitee: &mut Invitee, now: Instant) -> (Vec<u8>, Vec<u8>) {
+    let (mut from_a, mut from_b) = (Vec::new(), Vec::new());
+    let mut buf = vec![0u8; 70_000];
+    let dir = bobs_directory();
+    for _ in 0..8 {
+        let n = inviter.poll_transmit(&mut buf);
+        from_a.extend_from_slice(&buf[..n]);
+        invitee.handle_input(now, &buf[..n], &dir);
+        if invitee.is_prompting() {
+            invitee.handle_decision(now, accept("yes")).unwrap();
+        }
+        let m = invitee.poll_transmit(&mut buf);
+        from_b.extend_from_slice(&buf[..m]);
+        inviter.handle_input(now, &buf[..m]);
+    }
+    assert_eq!(inviter.outcome(), Some(Ok(Response::Accepted)));
+    (from_a, from_b)
+}
+
+#[test]
+fn an_idle_machine_is_finished_with_no_outcome_and_ignores_everything() {
+    let mut inviter: Inviter = Inviter::idle();
+    let mut invitee: Invitee = Invitee::idle();
+    let now = Instant::from_secs(5);
+    inviter.handle_input(now, &[0, 3, 4, 1, 2, 3]);
+    inviter.handle_cancel(now);
+    invitee.handle_input(now, &[0, 3, 1, 1, 2, 3], &bobs_directory());
+    assert!(inviter.is_finished() && invitee.is_finished());
+    assert_eq!((inviter.outcome(), invitee.outcome()), (None, None));
+    assert_eq!(
+        (inviter.poll_timeout(), invitee.poll_timeout()),
+        (None, None)
+    );
+    assert_eq!(inviter.poll_transmit(&mut [0; 64]), 0);
+    assert_eq!(invitee.poll_transmit(&mut [0; 64]), 0);
+    assert_eq!(inviter.poll_event(), None);
+    assert_eq!(invitee.poll_event(), None);
+    assert_eq!(
+        invitee.handle_decision(now, accept("")),
+        Err(Error::InvalidState)
+    );
+    assert_eq!(inviter.answer_message(), Err(Error::ResponseNotAvailable));
+}
+
+#[test]
+fn a_machine_started_in_place_sends_what_a_new_one_sends_and_can_be_reused() {
+    let setup = Setup::default();
+    let now = Instant::from_secs(7);
+    let start_pair = |inviter: &mut Inviter, invitee: &mut Invitee| {
+        inviter
+            .start(
+                Config::default(),
+                &setup.inviter,
+                setup.target,
+                &setup.invitation,
+                EphemeralSecret::from_bytes(setup.inviter_ephemeral),
+                now,
+            )
+            .unwrap();
+        invitee
+            .start(
+                Config::default(),
+                &setup.invitee,
+                EphemeralSecret::from_bytes(setup.invitee_ephemeral),
+                now,
+            )
+            .unwrap();
+    };
+    let mut fresh_a: Inviter = Inviter::new(
+        Config::default(),
+        &setup.inviter,
+        setup.target,
+        &setup.invitation,
+        EphemeralSecret::from_bytes(setup.inviter_ephemeral),
+        now,
+    )
+    .unwrap();
+    let mut fresh_b: Invitee = Invitee::new(
+        Config::default(),
+        &setup.invitee,
+        EphemeralSecret::from_bytes(setup.invitee_ephemeral),
+        now,
+    )
+    .unwrap();
+    let reference = run_accepted(&mut fresh_a, &mut fresh_b, now);
+
+    // Idle, started: the same bytes. Then again in the same machines, after
+    // a finished exchange: the same bytes, nothing left over.
+    let (mut a, mut b): (Inviter, Invitee) = (Inviter::idle(), Invitee::idle());
+    for round in 0..3 {
+        start_pair(&mut a, &mut b);
+        assert_eq!(a.outcome(), None, "round {round}");
+        assert_eq!(a.answer_message(), Err(Error::ResponseNotAvailable));
+        assert_eq!(b.invitation(), None);
+        assert_eq!(
+            run_accepted(&mut a, &mut b, now),
+            reference,
+            "round {round}"
+        );
+        assert_eq!(a.answer_message(), Ok("yes"));
+        assert!(a.is_finished() && b.is_finished());
+    }
+}
+
+#[test]
+fn starting_with_a_bad_argument_changes_nothing() {
+    let setup = Setup::default();
+    let mut pair: Pair = Pair::default_pair();
+    pair.drive_to_prompt();
+    let zero = Config {
+        grace: Duration::from_ticks(0),
+        ..Config::default()
+    };
+    let eph = || EphemeralSecret::from_bytes([9; 32]);
+    let too_big = vec![0u8; 20_000];
+    let big = Invitation::new(CHESS, "", &too_big[..limits::MAX_DATA_LEN]).unwrap();
+    let mut small: Inviter<{ buffer_size(64) }> = Inviter::idle();
+    assert_eq!(
+        small.start(
+            Config::default(),
+            &setup.inviter,
+            setup.target,
+            &big,
+            eph(),
+            pair.now
+        ),
+        Err(Error::InvalidArgument(ArgumentError::DataTooLong {
+            max: 64
+        }))
+    );
+    assert!(small.is_finished() && small.outcome().is_none());
+    assert_eq!(
+        pair.inviter.start(
+            zero,
+            &setup.inviter,
+            setup.target,
+            &setup.invitation,
+            eph(),
+            pair.now
+        ),
+        Err(Error::InvalidArgument(ArgumentError::OutOfRange))
+    );
+    assert_eq!(
+        pair.invitee.start(zero, &setup.invitee, eph(), pair.now),
+        Err(Error::InvalidArgument(ArgumentError::OutOfRange))
+    );
+    // Both sessions carry on as if nothing had happened.
+    assert!(pair.invitee.is_prompting());
+    pair.decide(accept("still here")).unwrap();
+    pair.drive();
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
+    assert_eq!(pair.inviter.answer_message(), Ok("still here"));
+}

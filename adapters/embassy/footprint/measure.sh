@@ -17,11 +17,9 @@
 #   at reset, runs one complete exchange, and reports the lowest word no
 #   longer painted (QEMU's mps2-an386, output through semihosting).
 #
-# The stack budget of the issue (8 KiB for one exchange) is NOT met by the
-# core as it is (about 11 KiB; see the README and the closing note of the
-# issue): it is checked as a target that prints OVER, and the run fails
-# only past STACK_CEILING, a guard against regressions. Set
-# BECKON_STRICT_STACK=1 to fail on the target itself.
+# Every budget fails the run when exceeded, the 8 KiB stack of one exchange
+# included. The exact byte counts are printed too (`--bytes`), for the
+# margins.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -29,8 +27,7 @@ cd "$here"
 FLASH_A_BUDGET=$((80 * 1024))
 FLASH_B_BUDGET=$((160 * 1024))
 RAM_A_BUDGET=$((8 * 1024))
-STACK_TARGET=$((8 * 1024))
-STACK_CEILING=$((12 * 1024))
+STACK_BUDGET=$((8 * 1024))
 
 need() { # command, Debian package
     command -v "$1" >/dev/null 2>&1 && return
@@ -79,14 +76,6 @@ a_stack=$(peak_stack core-only)
 b_stack=$(peak_stack firmware)
 [ -n "$a_stack" ] && [ -n "$b_stack" ] || { echo "measure.sh: no stack figure" >&2; exit 1; }
 
-if [ "$a_stack" -le "$STACK_TARGET" ]; then
-    stack_status="ok"
-elif [ "${BECKON_STRICT_STACK:-0}" = 1 ] || [ "$a_stack" -gt "$STACK_CEILING" ]; then
-    stack_status="**OVER**"
-    failed=1
-else
-    stack_status="**OVER** (known; CI fails past $(kib "$STACK_CEILING"))"
-fi
 
 cat <<EOF
 | Budget | Binary | Limit | Measured | |
@@ -95,16 +84,21 @@ cat <<EOF
 | Flash (\`.text\` + \`.rodata\`) | (b) firmware-shaped | $(kib "$FLASH_B_BUDGET") | $(kib "$b_flash") | $(status "$b_flash" "$FLASH_B_BUDGET") |
 | Static RAM (\`.data\` + \`.bss\`) | (a) core only | $(kib "$RAM_A_BUDGET") | $(kib "$a_ram") | $(status "$a_ram" "$RAM_A_BUDGET") |
 | Static RAM (\`.data\` + \`.bss\`) | (b) firmware-shaped | — | $(kib "$b_ram") | |
-| Peak stack of one exchange | (a) core only | $(kib "$STACK_TARGET") | $(kib "$a_stack") | $stack_status |
+| Peak stack of one exchange | (a) core only | $(kib "$STACK_BUDGET") | $(kib "$a_stack") | $(status "$a_stack" "$STACK_BUDGET") |
 | Peak stack | (b) firmware-shaped | — | $(kib "$b_stack") | |
 
 Cortex-M4 (\`thumbv7em-none-eabihf\`), opt-level "s", fat LTO, panic=abort,
 512-byte application data; curve25519-dalek without precomputed tables.
-(a) keeps both state machines in static memory (3.5 KiB each); (b) runs
-its futures in \`block_on\` on the stack, so its stack holds what an embassy
-executor would keep in static task storage. Stack measured by painting, in
-QEMU (mps2-an386).
+(a) keeps both state machines (3.5 KiB each, made \`idle\` and started in
+place), both identities and the directory in static memory, as a firmware
+does; (b) runs its futures in \`block_on\` on the stack, so its stack holds
+what an embassy executor would keep in static task storage. Stack measured
+by painting, in QEMU (mps2-an386).
 EOF
+
+echo
+echo "In bytes: flash (a) $a_flash of $FLASH_A_BUDGET, (b) $b_flash of $FLASH_B_BUDGET;" \
+    "static RAM (a) $a_ram of $RAM_A_BUDGET; peak stack (a) $a_stack of $STACK_BUDGET."
 
 if [ "${1:-}" = "--frames" ]; then
     echo

@@ -89,8 +89,8 @@ where
     C: Future<Output = ()>,
 {
     io::settle(&mut session.socket, session.config.grace).await;
-    session.machine = None;
-    let inviter = Inviter::new(
+    // Started in place: the machine (kilobytes) never crosses the stack.
+    session.machine.get_or_insert_with(Inviter::idle).start(
         session.config,
         identity,
         target,
@@ -103,7 +103,7 @@ where
             session: &mut *session,
             armed: true,
         };
-        let inviter = guard.session.machine.insert(inviter);
+        let inviter = guard.session.machine.get_or_insert_with(Inviter::idle);
         let socket = &mut guard.session.socket;
         run(socket, inviter, remote, cancel).await;
         // Nothing is left to send after an inviter has finished: close

@@ -183,9 +183,9 @@ where
             }
         }
     }
-    session.machine = None;
-    let invitee = Invitee::new(session.config, identity, ephemeral(), Instant::now())?;
-    let invitee = session.machine.insert(invitee);
+    // Started in place: the machine (kilobytes) never crosses the stack.
+    let invitee = session.machine.get_or_insert_with(Invitee::idle);
+    invitee.start(session.config, identity, ephemeral(), Instant::now())?;
     let outcome = run(socket, invitee, directory, app).await;
     // An answer or a refusal may still be in flight: close behind it. A
     // failed session has nothing more to say: reset.

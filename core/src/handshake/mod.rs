@@ -129,12 +129,14 @@ impl InitiatorHandshake {
         }
     }
 
-    /// Reads the Proof body, decrypting it in place, and checks the
-    /// invitee's signature. Returns the invitee's key and the channel.
-    pub(crate) fn read_proof(
-        mut self,
-        body: &mut [u8],
-    ) -> Result<(PublicKey, Transport), ProtocolError> {
+    /// Reads the Proof body, decrypting it in place: the invitee's key and
+    /// the channel, with the signature still to check
+    /// ([`OpenedProof::signature_ok`]). The check is left to the caller so
+    /// that `verify_strict`, the deepest call of an exchange, runs on a
+    /// shallow stack, after this frame (the Diffie-Hellman and the key
+    /// derivation) is gone.
+    #[inline(never)]
+    pub(crate) fn open_proof(mut self, body: &mut [u8]) -> Result<OpenedProof, ProtocolError> {
         if body.len() != PROOF_BODY_LEN {
             return Err(ProtocolError::Malformed);
         }
@@ -148,18 +150,37 @@ impl InitiatorHandshake {
         let payload: ProofPayload =
             payload::decode(sealed.get(..len).ok_or(ProtocolError::Malformed)?)?;
         let key = PublicKey::from_bytes(&payload.key).map_err(|_| ProtocolError::BadKey)?;
-        if !key.verify(&signed, &payload.signature.0) {
-            return Err(ProtocolError::BadSignature);
-        }
         let (to_responder, to_initiator) = self.state.split();
-        Ok((
+        Ok(OpenedProof {
             key,
-            Transport {
+            signature: payload.signature.0,
+            signed,
+            transport: Transport {
                 send: to_responder,
                 recv: to_initiator,
                 hash: *self.state.handshake_hash(),
             },
-        ))
+        })
+    }
+}
+
+/// A decrypted Proof whose signature is still to be checked.
+#[derive(Clone)]
+pub(crate) struct OpenedProof {
+    /// The key the invitee claims.
+    pub(crate) key: PublicKey,
+    signature: [u8; 64],
+    signed: [u8; 24 + HASH_LEN],
+    /// The channel, to use only once the signature is checked.
+    pub(crate) transport: Transport,
+}
+
+impl OpenedProof {
+    /// Whether the invitee's signature over `INVITEE_LABEL || h_proof`
+    /// verifies under its key (`verify_strict`).
+    #[inline(never)]
+    pub(crate) fn signature_ok(&self) -> bool {
+        self.key.verify(&self.signed, &self.signature)
     }
 }
 
@@ -190,6 +211,7 @@ impl ResponderHandshake {
 
     /// Writes the Proof body into `out` (which must hold
     /// [`PROOF_BODY_LEN`] bytes) and returns the channel.
+    #[inline(never)]
     pub(crate) fn write_proof(
         mut self,
         identity: &Identity,

@@ -43,6 +43,12 @@ impl<const N: usize> Inbox<N> {
         }
     }
 
+    /// Forgets everything: the kept message and the frame being read.
+    pub(crate) fn reset(&mut self) {
+        self.base = 0;
+        self.len = 0;
+    }
+
     /// The full length of the current frame, once its prefix is in.
     fn frame_len(&self) -> Option<usize> {
         let prefix = self.buf.get(self.base..self.base + LENGTH_LEN)?;

@@ -78,23 +78,23 @@ impl From<beckon_core::Error> for Failure {
 
 /// The inviter's state machine, in static memory as a firmware keeps it
 /// (3.5 KiB at this data limit: too much to keep on an 8 KiB stack beside
-/// the invitee's).
-///
-/// The slots hold the constructors' `Result`s, so that `init_with` can
-/// build them in place: moving a 3.5 KiB value out of a `Result` would
-/// copy it through the stack.
-static INVITER: StaticCell<Result<Inviter<BUF>, beckon_core::Error>> = StaticCell::new();
+/// the invitee's). It is made `idle` in place and started in place, so no
+/// 3.5 KiB value ever crosses the stack.
+static INVITER: StaticCell<Inviter<BUF>> = StaticCell::new();
 /// The invitee's.
-static INVITEE: StaticCell<Result<Invitee<BUF>, beckon_core::Error>> = StaticCell::new();
+static INVITEE: StaticCell<Invitee<BUF>> = StaticCell::new();
+
+/// The identities and Bob's directory, in static memory as a firmware keeps
+/// its own.
+static PEOPLE: StaticCell<(Identity, Identity, SmallDirectory)> = StaticCell::new();
 
 /// (a): one complete exchange in memory, both roles, no network: Alice
-/// invites her contact Bob, who accepts. The state machines live in static
-/// memory, and each step runs in its own call, as in a firmware's loop.
-/// Call it once.
+/// invites her contact Bob, who accepts. The state machines, the identities
+/// and the directory live in static memory, as in a firmware, and each step
+/// runs in its own call, as in a firmware's loop. Call it once.
 #[inline(never)]
 pub fn exchange_in_memory() -> Result<(), Failure> {
-    let (alice, bob) = (alice(), bob());
-    let directory = bobs_directory(&alice)?;
+    let (alice, bob, directory) = people()?;
     let mut now = Instant::from_secs(1);
     let inviter = start_inviter(&alice, &bob, now)?;
     let invitee = start_invitee(&bob, now)?;
@@ -128,6 +128,16 @@ pub fn exchange_in_memory() -> Result<(), Failure> {
 }
 
 #[inline(never)]
+fn people() -> Result<&'static (Identity, Identity, SmallDirectory), Failure> {
+    let (alice, bob) = (alice(), bob());
+    let directory = bobs_directory(&alice)?;
+    PEOPLE
+        .try_init((alice, bob, directory))
+        .map(|people| &*people)
+        .ok_or(Failure::Setup)
+}
+
+#[inline(never)]
 fn start_inviter(
     alice: &Identity,
     bob: &Identity,
@@ -136,28 +146,24 @@ fn start_inviter(
     let invitation = invitation()?;
     let target = Target::Contact(bob.public_key());
     let ephemeral = EphemeralSecret::from_bytes(black_box([0xE1; 32]));
-    let slot = INVITER
-        .try_init_with(|| {
-            Inviter::<BUF>::new(
-                Config::default(),
-                alice,
-                target,
-                &invitation,
-                ephemeral,
-                now,
-            )
-        })
-        .ok_or(Failure::Setup)?;
-    slot.as_mut().map_err(|_| Failure::Setup)
+    let inviter = INVITER.try_init_with(Inviter::idle).ok_or(Failure::Setup)?;
+    inviter.start(
+        Config::default(),
+        alice,
+        target,
+        &invitation,
+        ephemeral,
+        now,
+    )?;
+    Ok(inviter)
 }
 
 #[inline(never)]
 fn start_invitee(bob: &Identity, now: Instant) -> Result<&'static mut Invitee<BUF>, Failure> {
     let ephemeral = EphemeralSecret::from_bytes(black_box([0xE2; 32]));
-    let slot = INVITEE
-        .try_init_with(|| Invitee::<BUF>::new(Config::default(), bob, ephemeral, now))
-        .ok_or(Failure::Setup)?;
-    slot.as_mut().map_err(|_| Failure::Setup)
+    let invitee = INVITEE.try_init_with(Invitee::idle).ok_or(Failure::Setup)?;
+    invitee.start(Config::default(), bob, ephemeral, now)?;
+    Ok(invitee)
 }
 
 /// Moves bytes both ways through a small buffer, so frames cross in
