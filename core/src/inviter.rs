@@ -155,8 +155,8 @@ impl<const BUF: usize> Inviter<BUF> {
     }
 
     /// A machine with no session: finished, with no outcome, waiting for
-    /// [`start`](Self::start). Its buffers are all zeros, so a `static`
-    /// holding one costs no flash.
+    /// [`start`](Self::start). Build it where it is to stay (a
+    /// `StaticCell::init_with(Inviter::idle)`, say) and start it there.
     pub const fn idle() -> Self {
         Inviter {
             config: Config::DEFAULT,
