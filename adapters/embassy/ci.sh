@@ -40,3 +40,16 @@ cargo clippy --manifest-path "$footprint" --release --locked --bins -- -D warnin
 
 step "embassy: footprint on a Cortex-M4 (budgets checked; runs both images in QEMU)"
 bash adapters/embassy/footprint/measure.sh
+
+# The example firmware (its own .cargo/config.toml picks the target, so
+# cargo runs in its directory); it builds where e2e.sh builds it.
+step "embassy: example firmware for QEMU (fmt, clippy)"
+(
+    cd adapters/embassy/firmware-qemu
+    if [ -n "${CARGO_TARGET_DIR:-}" ]; then export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/firmware-qemu"; fi
+    cargo fmt -- --check
+    cargo clippy --release --locked --bins -- -D warnings
+)
+
+step "embassy: example firmware end to end (QEMU mps2-an386, the beckon CLI)"
+bash adapters/embassy/firmware-qemu/e2e.sh
