@@ -2276,6 +2276,23 @@ fn the_harness_findings_stay_fixed() {
     assert_eq!(run.sent.len(), 5, "the rest of the Hello is dropped");
 }
 
+/// The fuzzer's next two findings (CI's 30 s smoke run right after the
+/// keepalive landed) were the harness's again: its liveness check ran the
+/// deadlines of a lone machine only four times, which a machine now
+/// sending keepalives (one per interval, up to 256 per wait with the
+/// custom timers the fuzzer picks) does not end in. The check now allows a
+/// round per keepalive (`deadline_rounds`); the core ended both sessions
+/// (with `Timeout` or `PeerSilent`) as the spec says.
+#[test]
+fn the_keepalive_findings_stay_fixed() {
+    let inviter = fs::read(corpus_dir("inviter").join("regress-keepalive-inviter"))
+        .expect("the corpus entry");
+    fuzz_harness::inviter(&inviter);
+    let invitee = fs::read(corpus_dir("invitee").join("regress-keepalive-invitee"))
+        .expect("the corpus entry");
+    fuzz_harness::invitee(&invitee);
+}
+
 /// The harness's time arithmetic stays clear of overflow at the end of
 /// time, as the core's does.
 #[test]

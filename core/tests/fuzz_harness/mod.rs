@@ -321,6 +321,15 @@ impl ConfigSpec {
     }
 }
 
+/// How many rounds of "run the next deadline" must end any session: a few
+/// for the handshake, answer and grace deadlines, plus a keepalive per
+/// interval and side (`ConfigSpec` bounds how many there can be).
+fn deadline_rounds(config: &Config) -> usize {
+    let waits = config.handshake_timeout + config.response_timeout + config.grace;
+    let keepalives = waits.as_ticks() / config.keepalive_interval.as_ticks().max(1);
+    8 + 2 * usize::try_from(keepalives.min(1024)).unwrap_or(1024)
+}
+
 /// What `new` must say of a config: no timeout may be zero, and the idle
 /// timeout must be longer than the keepalive interval.
 fn config_error(config: &Config) -> Option<Error> {
@@ -1627,7 +1636,7 @@ pub(crate) fn run_inviter_alone<const B: usize>(script: &InviterScript) -> Optio
         w.check(&mut m, !script.lazy);
     }
     // Liveness: the deadlines alone end the session.
-    for _ in 0..4 {
+    for _ in 0..deadline_rounds(&config) {
         let Some(deadline) = m.poll_timeout() else {
             break;
         };
@@ -1703,7 +1712,7 @@ pub(crate) fn run_invitee_alone<const B: usize>(script: &InviteeScript) -> Optio
         }
         w.check(&mut m, !script.lazy);
     }
-    for _ in 0..4 {
+    for _ in 0..deadline_rounds(&config) {
         let Some(deadline) = m.poll_timeout() else {
             break;
         };
@@ -1995,10 +2004,7 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
     fn settle(&mut self) {
         // Each round runs at least one deadline; keepalives add one per
         // interval and side (ConfigSpec bounds how many there can be).
-        let config = self.script.config.config();
-        let waits = config.handshake_timeout + config.response_timeout + config.grace;
-        let keepalives = waits.as_ticks() / config.keepalive_interval.as_ticks().max(1);
-        for _ in 0..8 + 2 * keepalives.min(1024) {
+        for _ in 0..deadline_rounds(&self.script.config.config()) {
             self.deliver_all();
             if self.a.finished.is_some() && self.b.finished.is_some() {
                 break;
@@ -2418,7 +2424,7 @@ pub(crate) fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> 
             assert!(matches, "reported {:?} for {said:?}", w.finished);
         }
     }
-    for _ in 0..4 {
+    for _ in 0..deadline_rounds(&config) {
         let Some(deadline) = m.poll_timeout() else {
             break;
         };
@@ -2608,7 +2614,7 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
             assert!(cancel_sent, "a prompt withdrawn without a Cancel");
         }
     }
-    for _ in 0..4 {
+    for _ in 0..deadline_rounds(&config) {
         let Some(deadline) = m.poll_timeout() else {
             break;
         };
