@@ -829,8 +829,10 @@ fn inviter_bound<const B: usize>() -> usize {
 /// and an Answer (or a clear Refusal, which is smaller).
 const INVITEE_BOUND: usize = PROOF_FRAME_LEN + ANSWER_FRAME_MAX;
 
-/// How many keepalives a side may have sent by `now` when its invitation
-/// became pending at `since`: one per interval, the first one interval in.
+/// How many keepalives a side may have sent by `now` (the latest instant
+/// it was given) when its invitation became pending at `since`: one per
+/// interval, the first one interval in (each is due an interval after the
+/// last, at the `now` it was sent, so even time going backwards adds none).
 fn keepalives_allowed(since: Option<Instant>, now: Instant, interval: Duration) -> usize {
     since.map_or(0, |s| {
         usize::try_from(now.saturating_duration_since(s).as_ticks() / interval.as_ticks().max(1))
@@ -939,6 +941,8 @@ pub(crate) struct InviterWatch {
     keepalive: Duration,
     /// When the invitation became pending (the Verified event's call).
     pending_since: Option<Instant>,
+    /// The latest `now` so far (time may go backwards between calls).
+    latest: Instant,
 }
 
 impl InviterWatch {
@@ -946,6 +950,7 @@ impl InviterWatch {
         InviterWatch {
             keepalive: config.keepalive_interval,
             pending_since: None,
+            latest: T0,
             target,
             now: T0,
             sent: Vec::new(),
@@ -961,6 +966,7 @@ impl InviterWatch {
 
     fn input<const B: usize>(&mut self, m: &mut Inviter<B>, now: Instant, bytes: &[u8]) {
         self.now = now;
+        self.latest = self.latest.max(now);
         if self.finished.is_none() {
             self.received.extend_from_slice(bytes);
         }
@@ -969,11 +975,13 @@ impl InviterWatch {
 
     fn timeout<const B: usize>(&mut self, m: &mut Inviter<B>, now: Instant) {
         self.now = now;
+        self.latest = self.latest.max(now);
         m.handle_timeout(now);
     }
 
     fn cancel<const B: usize>(&mut self, m: &mut Inviter<B>, now: Instant) {
         self.now = now;
+        self.latest = self.latest.max(now);
         let mut probe = m.clone();
         probe.handle_timeout(now);
         let open = probe.outcome().is_none();
@@ -994,6 +1002,7 @@ impl InviterWatch {
 
     fn close<const B: usize>(&mut self, m: &mut Inviter<B>, now: Instant) {
         self.now = now;
+        self.latest = self.latest.max(now);
         m.handle_close(now);
     }
 
@@ -1017,7 +1026,7 @@ impl InviterWatch {
 
     /// How many keepalives may have been sent so far.
     fn keepalives(&self) -> usize {
-        keepalives_allowed(self.pending_since, self.now, self.keepalive)
+        keepalives_allowed(self.pending_since, self.latest, self.keepalive)
     }
 
     fn drain<const B: usize>(&mut self, m: &mut Inviter<B>) {
@@ -1127,6 +1136,8 @@ pub(crate) struct InviteeWatch {
     keepalive: Duration,
     /// When the prompt went up.
     pending_since: Option<Instant>,
+    /// The latest `now` so far (time may go backwards between calls).
+    latest: Instant,
 }
 
 impl InviteeWatch {
@@ -1134,6 +1145,7 @@ impl InviteeWatch {
         InviteeWatch {
             keepalive: config.keepalive_interval,
             pending_since: None,
+            latest: T0,
             now: T0,
             sent: Vec::new(),
             received: Vec::new(),
@@ -1148,6 +1160,7 @@ impl InviteeWatch {
 
     fn input<const B: usize>(&mut self, m: &mut Invitee<B>, now: Instant, bytes: &[u8], dir: &Dir) {
         self.now = now;
+        self.latest = self.latest.max(now);
         if self.finished.is_none() {
             self.received.extend_from_slice(bytes);
         }
@@ -1156,17 +1169,20 @@ impl InviteeWatch {
 
     fn timeout<const B: usize>(&mut self, m: &mut Invitee<B>, now: Instant) {
         self.now = now;
+        self.latest = self.latest.max(now);
         m.handle_timeout(now);
     }
 
     fn close<const B: usize>(&mut self, m: &mut Invitee<B>, now: Instant) {
         self.now = now;
+        self.latest = self.latest.max(now);
         m.handle_close(now);
     }
 
     /// The user's decision, and the properties of `handle_decision`.
     fn decide<const B: usize>(&mut self, m: &mut Invitee<B>, now: Instant, d: &DecisionSpec) {
         self.now = now;
+        self.latest = self.latest.max(now);
         // What the machine looks like once the deadlines at `now` have run,
         // which `handle_decision` does first.
         let mut probe = m.clone();
@@ -1233,7 +1249,7 @@ impl InviteeWatch {
 
     /// How many keepalives may have been sent so far.
     fn keepalives(&self) -> usize {
-        keepalives_allowed(self.pending_since, self.now, self.keepalive)
+        keepalives_allowed(self.pending_since, self.latest, self.keepalive)
     }
 
     fn drain<const B: usize>(&mut self, m: &mut Invitee<B>) {
