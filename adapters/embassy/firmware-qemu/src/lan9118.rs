@@ -19,7 +19,7 @@
 //!   QEMU's link is up from reset. A real board would watch the PHY's
 //!   interrupt.
 //!
-//! All `unsafe` of the driver is in [`read`], [`write`] and
+//! All `unsafe` of the driver is in [`read`], [`write`](fn@write) and
 //! [`enable_interrupt`]: volatile access to the controller's register
 //! window, and unmasking its interrupt.
 
