@@ -33,10 +33,14 @@ for features in "" "--no-default-features --features proto-ipv4,medium-ip" \
 done
 cargo build -p beckon-embassy --release --target thumbv7em-none-eabihf
 
+# In the crate's directory, so that its .cargo/config.toml applies and
+# clippy lints the thumbv7em build the images are, not a host build.
 step "embassy: footprint images (fmt, clippy)"
-footprint=adapters/embassy/footprint/Cargo.toml
-cargo fmt --manifest-path "$footprint" -- --check
-cargo clippy --manifest-path "$footprint" --release --locked --bins -- -D warnings
+(
+    cd adapters/embassy/footprint
+    cargo fmt -- --check
+    cargo clippy --release --locked --bins -- -D warnings
+)
 
 step "embassy: footprint on a Cortex-M4 (budgets checked; runs both images in QEMU)"
 bash adapters/embassy/footprint/measure.sh

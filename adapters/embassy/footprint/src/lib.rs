@@ -96,9 +96,9 @@ static PEOPLE: StaticCell<(Identity, Identity, SmallDirectory)> = StaticCell::ne
 pub fn exchange_in_memory() -> Result<(), Failure> {
     let (alice, bob, directory) = people()?;
     let mut now = Instant::from_secs(1);
-    let inviter = start_inviter(&alice, &bob, now)?;
-    let invitee = start_invitee(&bob, now)?;
-    pump(inviter, invitee, &directory, now)?;
+    let inviter = start_inviter(alice, bob, now)?;
+    let invitee = start_invitee(bob, now)?;
+    pump(inviter, invitee, directory, now)?;
 
     let Some(InviteeEvent::Prompt(prompt)) = invitee.poll_event() else {
         return Err(Failure::NoPrompt);
@@ -111,7 +111,7 @@ pub fn exchange_in_memory() -> Result<(), Failure> {
     invitee
         .handle_decision(now, Decision::Accept { message: "Sure" })
         .map_err(|_| Failure::Decision)?;
-    pump(inviter, invitee, &directory, now)?;
+    pump(inviter, invitee, directory, now)?;
 
     match invitee.poll_event() {
         Some(InviteeEvent::Finished(InviteeOutcome::Accepted(launch)))
