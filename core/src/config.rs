@@ -73,6 +73,11 @@ pub(crate) fn after(now: Instant, d: Duration) -> Instant {
     now.checked_add(d).unwrap_or(Instant::MAX)
 }
 
+/// The soonest of some optional deadlines, `None` if none is set.
+pub(crate) fn earliest<const N: usize>(deadlines: [Option<Instant>; N]) -> Option<Instant> {
+    deadlines.into_iter().flatten().min()
+}
+
 /// Whether an optional deadline has come at `now`.
 pub(crate) fn due(deadline: Option<Instant>, now: Instant) -> bool {
     deadline.is_some_and(|d| now >= d)

@@ -6,7 +6,7 @@ use core::ops::Range;
 use embassy_time::Instant;
 use heapless::Deque;
 
-use crate::config::{after, due, Config};
+use crate::config::{after, due, earliest, Config};
 use crate::directory::{Directory, Permission, Policy};
 use crate::error::{Error, ProtocolError, Refusal};
 use crate::handshake::{
@@ -391,12 +391,9 @@ impl<const BUF: usize> Invitee<BUF> {
             State::AwaitingHello | State::AwaitingInvite(_) | State::CheckingInvite(..) => {
                 self.handshake_deadline
             }
-            State::Prompting(_) => [self.keepalive_at, self.idle_deadline]
-                .into_iter()
-                .flatten()
-                .fold(self.answer_deadline, |soonest, d| {
-                    Some(soonest.map_or(d, |s| s.min(d)))
-                }),
+            State::Prompting(_) => {
+                earliest([self.answer_deadline, self.keepalive_at, self.idle_deadline])
+            }
             State::Done => None,
         }
     }

@@ -6,7 +6,7 @@ use core::ops::Range;
 use embassy_time::Instant;
 use heapless::Deque;
 
-use crate::config::{after, due, Config};
+use crate::config::{after, due, earliest, Config};
 use crate::error::{ArgumentError, Error, ProtocolError, Refusal};
 use crate::handshake::{
     signed_message, EphemeralSecret, InitiatorHandshake, OpenedProof, Transport, INVITER_LABEL,
@@ -399,12 +399,9 @@ impl<const BUF: usize> Inviter<BUF> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::AwaitingProof(_) | State::CheckingProof(_) => self.handshake_deadline,
-            State::AwaitingAnswer(_) => [self.keepalive_at, self.idle_deadline]
-                .into_iter()
-                .flatten()
-                .fold(self.answer_deadline, |soonest, d| {
-                    Some(soonest.map_or(d, |s| s.min(d)))
-                }),
+            State::AwaitingAnswer(_) => {
+                earliest([self.answer_deadline, self.keepalive_at, self.idle_deadline])
+            }
             State::Cancelling(_) => self.answer_deadline,
             State::Done => None,
         }
