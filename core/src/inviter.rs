@@ -538,7 +538,7 @@ impl<const BUF: usize> Inviter<BUF> {
         }
     }
 
-    /// Checks the signature of the Proof just opened; then [`verified`].
+    /// Checks the signature of the Proof just opened; then [`verified`](Self::verified).
     #[inline(never)]
     fn check_proof(&mut self, now: Instant) {
         let State::CheckingProof(proof) = &self.state else {
