@@ -11,7 +11,7 @@
 # Environment:
 #   FUZZ_SECONDS    seconds per target (default 30)
 #   FUZZ_TARGETS    space-separated targets (default: all six)
-#   FUZZ_SANITIZER  none (default) or address. beckon-core and beckon-tokio
+#   FUZZ_SANITIZER  none (default) or address. beckon-core and beckon-desktop
 #                   forbid unsafe code, and without AddressSanitizer the
 #                   targets run about eight times faster; use address for
 #                   long campaigns.
@@ -23,7 +23,7 @@
 # prints executions, executions per second and libFuzzer's coverage figures
 # (cov: edges, ft: features). A crash leaves its input in FUZZ_ARTIFACTS;
 # turn it into a corpus entry (fuzz/corpus/<target>/regress-*) and a test in
-# core/tests/fuzz_corpus.rs (adapters/tokio/tests/fuzz_corpus_store.rs for
+# core/tests/fuzz_corpus.rs (adapters/desktop/tests/fuzz_corpus_store.rs for
 # directory_file).
 set -euo pipefail
 cd "$(dirname "$0")"

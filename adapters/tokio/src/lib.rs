@@ -1,6 +1,6 @@
 //! # beckon-tokio
 //!
-//! The desktop adapter of Beckon: it binds the sans-IO protocol core
+//! The tokio adapter of Beckon: it binds the sans-IO protocol core
 //! ([`beckon_core`]) to tokio streams. It is thin by design — **no protocol
 //! logic lives here**. Every decision (what to send, when a timer fires,
 //! whether a policy refuses) is the core's; this crate moves bytes, time and
@@ -24,8 +24,7 @@
 //! [`invite`] (over any stream) and [`invite_tcp`] (which connects) are
 //! `async fn`s whose future is the handle: drop it, or trigger a
 //! [`CancelToken`], to cancel. They return the authenticated [`Answer`] or
-//! an [`InviteError`]; both map to `beckon invite`'s exit codes
-//! ([`exit_code`], [`exit`]).
+//! an [`InviteError`].
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -61,17 +60,18 @@
 //! is answered Busy. Invitations that pass the
 //! policy arrive from [`Listener::next`] as [`IncomingInvitation`]s, which
 //! carry their deadline and are accepted, declined, or watched for
-//! withdrawal. An accepted one gives a [`LaunchInfo`] for [`launch`].
+//! withdrawal. An accepted one gives a [`LaunchInfo`]: what to hand the
+//! application (launching it is the desktop crate's, `beckon-desktop`).
 //!
 //! ```no_run
 //! # async fn run(bob: beckon_core::Identity,
 //! #     directory: std::sync::Arc<beckon_core::FixedDirectory<16>>) -> std::io::Result<()> {
-//! use beckon_tokio::{launch, Listener, ListenerConfig};
+//! use beckon_tokio::{Listener, ListenerConfig};
 //!
 //! let mut listener = Listener::bind("[::]:7464", bob, directory, ListenerConfig::default())?;
 //! while let Some(invitation) = listener.next().await {
 //!     if let Ok(info) = invitation.accept("Sure").await {
-//!         launch("chess", &[], &info, None).await?;
+//!         println!("launch chess for {}", info.fingerprint);
 //!     }
 //! }
 //! # Ok(()) }
@@ -82,17 +82,14 @@
 mod clock;
 mod driver;
 mod invite;
-mod launch;
 mod listen;
 mod outcome;
 mod prompt;
-pub mod store;
 
 pub use clock::Clock;
 pub use invite::{invite, invite_tcp, CancelToken, InviteOptions, Progress};
-pub use launch::{env, launch, launch_and_wait, launch_command};
 pub use listen::{Listener, ListenerConfig, SessionReport};
-pub use outcome::{exit, exit_code, response_exit_code, Answer, InviteError};
+pub use outcome::{Answer, InviteError};
 pub use prompt::{IncomingInvitation, LaunchInfo, Withdrawn};
 
 /// The TCP port `beckon listen` uses by default: 7464, "PING" on a phone

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::output::{quoted, who, Status};
 use super::{clock, exit, read_input, CliError, CliResult, DEFAULT_PORT};
-use beckon_tokio::store::{app_id_for_name, Home, Snapshot};
+use beckon_desktop::store::{app_id_for_name, Home, Snapshot};
 
 /// `beckon invite`.
 #[derive(Debug, Args)]
@@ -221,16 +221,12 @@ pub(crate) async fn run(home: Home, args: InviteArgs) -> CliResult {
         Ok(answer) => Some(answer.responder),
         Err(e) => e.responder(),
     };
-    let mut code = match &result {
-        Ok(answer) => answer.exit_code(),
-        Err(e) => e.exit_code(),
-    };
+    let mut code = exit::for_invite(&result);
     if interrupted.load(Ordering::SeqCst)
         && matches!(&result, Err(e) if e.core_error() == Some(Error::Cancelled))
     {
-        code = i32::from(exit::INTERRUPTED);
+        code = exit::INTERRUPTED;
     }
-    let code = u8::try_from(code).unwrap_or(exit::SOFTWARE);
     let was_sent = sent.load(Ordering::SeqCst);
 
     if args.json {

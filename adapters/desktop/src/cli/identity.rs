@@ -6,7 +6,7 @@ use beckon_core::Identity;
 use clap::Args;
 
 use super::{exit, CliError, CliResult};
-use beckon_tokio::store::{Home, StoredIdentity, CARD_FILE, IDENTITY_FILE};
+use beckon_desktop::store::{Home, StoredIdentity, CARD_FILE, IDENTITY_FILE};
 
 /// `beckon init`.
 #[derive(Debug, Args)]

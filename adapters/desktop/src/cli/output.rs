@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use beckon_core::PublicKey;
 
-use beckon_tokio::store::Snapshot;
+use beckon_desktop::store::Snapshot;
 
 /// Who a key is, for a person: `alice (SHA256:...)` for a contact,
 /// `unknown (SHA256:...)` otherwise.

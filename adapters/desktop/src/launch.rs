@@ -7,7 +7,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 use tracing::debug;
 
-use crate::prompt::LaunchInfo;
+use beckon_tokio::LaunchInfo;
 
 /// The environment variables a launched command receives.
 pub mod env {

@@ -1,16 +1,16 @@
 //! The harness of the `directory_file` fuzz target (issue 7): the desktop's
-//! file parsers, [`beckon_tokio::store`], in one file shared by two users:
+//! file parsers, [`beckon_desktop::store`], in one file shared by two users:
 //!
 //! * the cargo-fuzz crate in `fuzz/`, whose target
 //!   `fuzz_targets/directory_file.rs` includes this file with
-//!   `#[path = "../../adapters/tokio/tests/fuzz_harness_store/mod.rs"]` and
+//!   `#[path = "../../adapters/desktop/tests/fuzz_harness_store/mod.rs"]` and
 //!   calls [`directory_file`];
-//! * `adapters/tokio/tests/fuzz_corpus_store.rs`, which replays the
+//! * `adapters/desktop/tests/fuzz_corpus_store.rs`, which replays the
 //!   checked-in corpus (`fuzz/corpus/directory_file/*`) through the very
 //!   same function on the stable toolchain, so `cargo test --workspace`
 //!   runs it too.
 //!
-//! It uses only the public API of `beckon_tokio::store` and `beckon_core`,
+//! It uses only the public API of `beckon_desktop::store` and `beckon_core`,
 //! and `std`.
 //!
 //! # Input
@@ -63,7 +63,7 @@ use std::path::{Path, PathBuf};
 
 use beckon_core::limits::MAX_REGISTRATIONS;
 use beckon_core::Policy;
-use beckon_tokio::store::{
+use beckon_desktop::store::{
     check_apps, decode_text, parse_apps, parse_contacts, parse_identity, parse_policy, render_apps,
     render_contacts, render_identity, render_policy, AppEntry, ContactEntry, StoreError,
     StoredIdentity, APPS_FILE, CONTACTS_FILE, IDENTITY_FILE, POLICY_FILE,

@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 
 use super::{exit, CliResult};
 use beckon_core::Policy;
-use beckon_tokio::store::{policy_word, Home};
+use beckon_desktop::store::{policy_word, Home};
 
 /// `beckon policy [off|trusted|anyone]`.
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //! TCP on loopback, the Noise handshake, the policy, the launch — with
 //! temporary homes that are removed afterwards.
 
+use beckon_desktop::launch_and_wait;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,15 +11,15 @@ use std::time::{Duration, Instant};
 
 use beckon_core::{Error, Identity, Invitation, InviteeOutcome, Policy, Refusal, Response, Target};
 use beckon_tokio::{
-    invite_tcp, launch_and_wait, Answer, InviteError, InviteOptions, Listener, ListenerConfig,
-    Progress, SessionReport,
+    invite_tcp, Answer, InviteError, InviteOptions, Listener, ListenerConfig, Progress,
+    SessionReport,
 };
 use clap::Args;
 use tokio::sync::broadcast;
 
 use super::output::quoted;
 use super::{exit, CliError, CliResult};
-use beckon_tokio::store::{
+use beckon_desktop::store::{
     app_id_for_name, AppEntry, ContactEntry, Home, StoreDirectory, StoredIdentity,
 };
 
@@ -220,7 +221,7 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
             dir,
             ListenerConfig::default(),
         )
-        .map_err(|e| CliError::new(exit::CONNECT, format!("cannot listen on loopback: {e}")))
+        .map_err(|e| CliError::new(exit::UNAVAILABLE, format!("cannot listen on loopback: {e}")))
     };
     let mut bob_listener = bind(&bob, Arc::clone(&bob_dir))?;
     let mut carol_listener = bind(&carol, Arc::clone(&carol_dir))?;
@@ -345,7 +346,7 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
             "carol",
             &format!(
                 "REFUSED: {e} \u{2014} signed by Bob's verified key; exit code {}",
-                e.exit_code()
+                exit::for_invite_error(e)
             ),
         ),
         other => return Err(unexpected(&format!("Carol's invitation: {other:?}"))),
@@ -374,7 +375,7 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
                 &format!(
                     "CONTACT MISMATCH: the responder proved {}, not Bob's key; exit code {}",
                     key.fingerprint(),
-                    e.exit_code()
+                    exit::for_invite_error(e)
                 ),
             );
             say(

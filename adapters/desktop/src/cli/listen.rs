@@ -2,12 +2,13 @@
 //! (on the terminal or automatically), and launch the application on
 //! accept.
 
+use beckon_desktop::launch;
 use std::sync::Arc;
 use std::time::Duration;
 
 use beckon_core::{Config, Error, Identity, InviteeOutcome};
 use beckon_tokio::{
-    launch, IncomingInvitation, LaunchInfo, Listener, ListenerConfig, SessionReport, Withdrawn,
+    IncomingInvitation, LaunchInfo, Listener, ListenerConfig, SessionReport, Withdrawn,
     DEFAULT_PORT,
 };
 use clap::Args;
@@ -17,7 +18,7 @@ use tokio::sync::mpsc;
 use super::app::render_command;
 use super::output::{quoted, who, Status};
 use super::{clock, exit, parse_duration, Auto, CliError, CliResult};
-use beckon_tokio::store::{policy_word, Home, StoreDirectory};
+use beckon_desktop::store::{policy_word, Home, StoreDirectory};
 
 /// `beckon listen`.
 #[derive(Debug, Args)]

@@ -16,54 +16,13 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use beckon_tokio::store::{Home, StoreError};
+use beckon_desktop::store::{Home, StoreError};
 
 /// The TCP port Beckon listens on by default: 7464 (see the library).
 pub(crate) use beckon_tokio::DEFAULT_PORT;
 
-/// Exit codes of `beckon`, shown in `--help`.
-pub(crate) mod exit {
-    /// The invitation was accepted (or the command succeeded).
-    pub(crate) const OK: u8 = 0;
-    /// Could not connect, or the connection failed.
-    pub(crate) const CONNECT: u8 = 5;
-    /// Bad arguments (EX_USAGE).
-    pub(crate) const USAGE: u8 = 64;
-    /// Bad input data: a key, a name, a duplicate (EX_DATAERR).
-    pub(crate) const DATA: u8 = 65;
-    /// A file or the identity is missing (EX_NOINPUT).
-    pub(crate) const NO_INPUT: u8 = 66;
-    /// An internal error (EX_SOFTWARE).
-    pub(crate) const SOFTWARE: u8 = 70;
-    /// An operating-system error (EX_IOERR).
-    pub(crate) const IO: u8 = 74;
-    /// A file in the Beckon home does not parse (EX_CONFIG).
-    pub(crate) const CONFIG: u8 = 78;
-    /// Cancelled with Ctrl-C (128 + SIGINT).
-    pub(crate) const INTERRUPTED: u8 = 130;
-}
-
-const EXIT_CODES: &str = "\
-Exit codes:
-    0    accepted (or: the command succeeded)
-    1    declined (or answered with an error code)
-    2    expired, or no answer in time
-    3    refused: not a trusted contact, blocked, invitations off,
-         application not registered, or busy
-    4    contact mismatch: someone else answered at that endpoint
-         (nothing of the invitation was sent)
-    5    could not connect, or the connection failed
-    64   usage error (bad arguments)
-    65   bad data (a malformed key, name or duplicate)
-    66   missing input (no identity yet: run `beckon init`; missing file)
-    70   internal error
-    74   I/O error
-    78   a file in the Beckon home does not parse (it is left unchanged)
-    130  cancelled with Ctrl-C
-
-Files live in $BECKON_HOME if set, else in the platform configuration
-directory plus beckon/ (~/.config/beckon on Linux). The default port is
-7464/tcp.";
+/// The exit codes (one table for help, README and code).
+pub(crate) use beckon_desktop::exit;
 
 /// Beckon: invite a trusted contact into a shared activity, and launch it
 /// when they say yes.
@@ -72,7 +31,7 @@ directory plus beckon/ (~/.config/beckon on Linux). The default port is
     name = "beckon",
     version,
     about = "Invite a trusted contact into a shared activity, and launch it when they say yes",
-    after_help = EXIT_CODES,
+    after_help = exit::help(),
     propagate_version = true
 )]
 struct Cli {
@@ -95,13 +54,13 @@ enum Command {
     /// Show or set who may invite you: off, trusted (default) or anyone.
     Policy(policy::PolicyArgs),
     /// Wait for invitations and answer them.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit::help())]
     Listen(listen::ListenArgs),
     /// Invite a contact at an endpoint (HOST:PORT) and wait for the answer.
     #[command(
         override_usage = "beckon invite CONTACT ENDPOINT --app APP [OPTIONS]\n       \
                           beckon invite --any ENDPOINT --app APP [OPTIONS]",
-        after_help = EXIT_CODES
+        after_help = exit::help()
     )]
     Invite(invite::InviteArgs),
     /// Watch a whole story on loopback, in seconds: Alice invites Bob, a
@@ -307,33 +266,6 @@ mod tests {
         assert_eq!(clock(Duration::from_millis(271_001)), "4:32");
         assert_eq!(clock(Duration::ZERO), "0:00");
         assert_eq!(clock(Duration::from_secs(3601)), "1:00:01");
-    }
-
-    #[test]
-    fn the_exit_codes_in_the_help_are_the_library_s() {
-        use beckon_tokio::exit as lib;
-        for (code, meaning) in [
-            (lib::ACCEPTED, "accepted"),
-            (lib::DECLINED, "declined"),
-            (lib::EXPIRED, "expired"),
-            (lib::REFUSED, "refused"),
-            (lib::CONTACT_MISMATCH, "contact mismatch"),
-            (lib::CONNECTION_FAILED, "could not connect"),
-            (lib::USAGE, "usage error"),
-            (lib::INTERNAL, "internal error"),
-            (lib::CANCELLED, "cancelled"),
-        ] {
-            assert!(
-                EXIT_CODES
-                    .lines()
-                    .any(|l| l.trim_start().starts_with(&format!("{code} ")) && l.contains(meaning)),
-                "{code} {meaning}"
-            );
-        }
-        assert_eq!(i32::from(exit::USAGE), lib::USAGE);
-        assert_eq!(i32::from(exit::SOFTWARE), lib::INTERNAL);
-        assert_eq!(i32::from(exit::INTERRUPTED), lib::CANCELLED);
-        assert_eq!(i32::from(exit::CONNECT), lib::CONNECTION_FAILED);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use beckon_core::{Permission, PublicKey};
 use clap::Subcommand;
 
 use super::{exit, CliError, CliResult};
-use beckon_tokio::store::{ContactEntry, Home, StoreError};
+use beckon_desktop::store::{ContactEntry, Home, StoreError};
 
 /// `beckon contact`.
 #[derive(Debug, Subcommand)]

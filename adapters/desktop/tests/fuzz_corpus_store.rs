@@ -22,7 +22,7 @@ use std::fs;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use beckon_tokio::store::{
+use beckon_desktop::store::{
     parse_apps, parse_contacts, parse_identity, parse_policy, render_apps, render_contacts,
     render_identity, render_policy, StoreError,
 };

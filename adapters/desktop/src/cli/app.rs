@@ -5,7 +5,7 @@ use beckon_core::ApplicationId;
 use clap::Subcommand;
 
 use super::{exit, CliError, CliResult};
-use beckon_tokio::store::{AppEntry, Home, StoreError};
+use beckon_desktop::store::{AppEntry, Home, StoreError};
 
 /// `beckon app`.
 #[derive(Debug, Subcommand)]
@@ -81,7 +81,7 @@ pub(crate) fn run(home: &Home, cmd: AppCommand) -> CliResult {
                     )));
                 }
                 list.push(entry);
-                beckon_tokio::store::check_apps(list)
+                beckon_desktop::store::check_apps(list)
             })?;
             println!(
                 "registered {} {} -> {}",
