@@ -15,8 +15,7 @@ pub const DECLINED: u8 = 1;
 /// The invitation expired, or no answer came in time.
 pub const EXPIRED: u8 = 2;
 /// Refused, in an authenticated answer: not a trusted contact, blocked,
-/// invitations off, the application is not registered, busy, too large, or
-/// the recipient stopped listening.
+/// invitations off, the application is not registered, busy, or too large.
 pub const REFUSED: u8 = 3;
 /// The contact is not at that endpoint: someone else answered, or nothing
 /// there answered to the contact's key. Nothing of the invitation was sent.
@@ -27,9 +26,6 @@ pub const CONNECT: u8 = 5;
 /// Refused in clear, before the responder proved its key: anyone on the
 /// path could have sent it.
 pub const UNAUTHENTICATED_REFUSAL: u8 = 6;
-/// `beckon answer`: no pending invitation has that id (unknown, or already
-/// answered or withdrawn).
-pub const NO_SUCH_INVITATION: u8 = 7;
 /// Bad arguments (EX_USAGE).
 pub const USAGE: u8 = 64;
 /// Bad input data: a malformed key, name or address, a duplicate, an input
@@ -39,51 +35,38 @@ pub const DATA: u8 = 65;
 /// unknown contact or application (EX_NOINPUT).
 pub const NO_INPUT: u8 = 66;
 /// A service this command needs is not available: the listening address
-/// is in use or cannot be bound, another listener already runs on this home
-/// (EX_UNAVAILABLE).
+/// is in use or cannot be bound (EX_UNAVAILABLE).
 pub const UNAVAILABLE: u8 = 69;
 /// An internal error (EX_SOFTWARE).
 pub const SOFTWARE: u8 = 70;
 /// An operating-system or I/O error (EX_IOERR).
 pub const IO: u8 = 74;
-/// Refused for safety: the Beckon home or a file in it is owned by another
-/// user or writable by others, or the identity is readable by others
-/// (EX_NOPERM).
-pub const PERMISSION: u8 = 77;
 /// A file in the Beckon home does not parse; it is named with its line and
 /// left unchanged (EX_CONFIG).
 pub const CONFIG: u8 = 78;
 /// A bug: Rust's exit code after a panic.
 pub const PANIC: u8 = 101;
-/// Stopped by SIGHUP (128 + 1).
-pub const HANGUP: u8 = 129;
-/// Cancelled or stopped with Ctrl-C, SIGINT (128 + 2).
+/// Cancelled with Ctrl-C, SIGINT (128 + 2).
 pub const INTERRUPTED: u8 = 130;
-/// Stopped by SIGTERM (128 + 15).
-pub const TERMINATED: u8 = 143;
 
 /// Every exit code with its meaning, in order: the one table.
 pub const TABLE: &[(u8, &str)] = &[
     (OK, "accepted (or: the command succeeded)"),
     (DECLINED, "declined, or answered with an error (the application could not be launched)"),
     (EXPIRED, "expired, or no answer in time"),
-    (REFUSED, "refused (authenticated): not a trusted contact, blocked, invitations off, application not registered, busy, too large, or stopped listening"),
+    (REFUSED, "refused (authenticated): not a trusted contact, blocked, invitations off, application not registered, busy, or too large"),
     (CONTACT_MISMATCH, "contact mismatch: the contact is not at that endpoint (nothing of the invitation was sent)"),
     (CONNECT, "could not connect, or the connection failed (or not a Beckon listener)"),
     (UNAUTHENTICATED_REFUSAL, "refused in clear, before the responder proved its key (forgeable: anyone on the path could send it)"),
-    (NO_SUCH_INVITATION, "no pending invitation with that id (unknown, answered or withdrawn)"),
     (USAGE, "usage error (bad arguments)"),
     (DATA, "bad data (a malformed key, name or address, a duplicate, over a limit)"),
     (NO_INPUT, "missing input (no identity yet: run `beckon init`; a missing file; an unknown contact or application)"),
-    (UNAVAILABLE, "cannot listen: the address is in use or unavailable, or another listener runs on this home"),
+    (UNAVAILABLE, "cannot listen: the address is in use or unavailable"),
     (SOFTWARE, "internal error"),
     (IO, "I/O error"),
-    (PERMISSION, "unsafe permissions on the Beckon home or its files (like sshd's StrictModes)"),
     (CONFIG, "a file in the Beckon home does not parse (it is named with its line and left unchanged)"),
     (PANIC, "a bug: the program panicked"),
-    (HANGUP, "stopped by SIGHUP (an invitation under way is cancelled)"),
-    (INTERRUPTED, "cancelled or stopped with Ctrl-C (SIGINT)"),
-    (TERMINATED, "stopped by SIGTERM (an invitation under way is cancelled)"),
+    (INTERRUPTED, "cancelled with Ctrl-C (SIGINT)"),
 ];
 
 /// The table as `--help` shows it.

@@ -476,3 +476,19 @@ fn the_demo_tells_its_three_stories_and_exits_0() {
         assert!(stdout.contains(needle), "{needle:?} not in:\n{stdout}");
     }
 }
+
+#[test]
+fn a_port_in_use_is_unavailable_and_ctrl_c_on_listen_is_130() {
+    let (_alice, bob) = alice_and_bob();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut cmd = bob.cmd();
+    cmd.args(["listen", "--listen", &addr, "--auto", "accept"]);
+    let out = run(cmd);
+    assert_eq!(code(&out), 69, "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(&addr), "{}", text(&out.stderr));
+
+    let (mut listener, _addr) = listen(&bob, &["--auto", "accept"]);
+    listener.interrupt();
+    assert_eq!(listener.wait(WAIT), 130, "{:#?}", listener.seen);
+}

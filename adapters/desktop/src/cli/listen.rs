@@ -75,7 +75,7 @@ fn bind(
             let v4 = format!("0.0.0.0:{DEFAULT_PORT}");
             Listener::bind(v4.as_str(), identity, directory, cfg).map_err(|e2| {
                 CliError::new(
-                    exit::CONNECT,
+                    exit::UNAVAILABLE,
                     format!("cannot listen on {addr} ({e}) nor on {v4}: {e2}"),
                 )
             })
@@ -84,7 +84,7 @@ fn bind(
             Err(CliError::usage(format!("cannot listen on {addr}: {e}")))
         }
         Err(e) => Err(CliError::new(
-            exit::CONNECT,
+            exit::UNAVAILABLE,
             format!("cannot listen on {addr}: {e}"),
         )),
     }
@@ -150,12 +150,12 @@ pub(crate) async fn run(home: Home, args: ListenArgs) -> CliResult {
         once: args.once,
     };
     tokio::select! {
-        () = serve(listener, directory, answering, out.clone()) => {}
+        () = serve(listener, directory, answering, out.clone()) => Ok(exit::OK),
         _ = tokio::signal::ctrl_c() => {
             out.line("stopped listening");
+            Ok(exit::INTERRUPTED)
         }
     }
-    Ok(exit::OK)
 }
 
 /// Serves invitations until the listener ends (or, with `once`, after the
