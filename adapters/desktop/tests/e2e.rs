@@ -127,7 +127,7 @@ fn a_person_answers_on_the_terminal_with_a_message() {
     listener.expect_line("invitation from alice", WAIT);
     listener.expect_line("message:     \"Now?\"", WAIT);
     listener.expect_line("accept? [y/n]", WAIT);
-    listener.type_line("maybe");
+    listener.answer("maybe");
     listener.expect_line("answer y or n", WAIT);
     listener.type_line("n not now, tomorrow");
     listener.expect_line("declined the invitation from alice", WAIT);
@@ -444,7 +444,7 @@ fn a_queued_invitation_withdrawn_before_its_turn_is_reported() {
     second.interrupt();
     assert_eq!(second.wait(WAIT), 130, "{:#?}", second.seen);
     listener.expect_line("cancelled while waiting behind another prompt", WAIT);
-    listener.type_line("y");
+    listener.answer("y");
     assert_eq!(first.wait(WAIT), 0, "{:#?}", first.seen);
     assert!(
         !listener

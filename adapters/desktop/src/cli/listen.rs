@@ -12,9 +12,8 @@ use beckon_tokio::{
     DEFAULT_PORT,
 };
 use clap::Args;
-use std::io::BufRead;
-use tokio::sync::mpsc;
 
+use super::answers::Answers;
 use super::app::render_command;
 use super::output::{quoted, who, Status};
 use super::{clock, exit, parse_duration, Auto, CliError, CliResult};
@@ -200,7 +199,7 @@ pub(crate) async fn serve(
         None => {
             // One prompt at a time; the others wait in the listener's queue
             // (at most max_prompts), with their deadlines running.
-            let mut input = stdin_lines();
+            let mut input = Answers::stdin(ctx.out.clone(), ctx.answering.prefix.clone());
             while let Some(invitation) = listener.next().await {
                 take(&taken, &invitation);
                 ctx.handle_interactive(invitation, &mut input).await;
@@ -213,22 +212,6 @@ pub(crate) async fn serve(
     // Let the last session's report be printed.
     tokio::time::sleep(Duration::from_millis(50)).await;
     report_task.abort();
-}
-
-/// Lines typed on stdin; `None` once stdin is closed.
-fn stdin_lines() -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel(16);
-    // A plain thread: reading a terminal blocks, and it must not hold up
-    // the runtime's shutdown (the thread simply ends with the process).
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if tx.blocking_send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 /// The peers whose invitation the listener handed out.
@@ -437,17 +420,26 @@ impl Ctx {
         }
     }
 
-    async fn handle_interactive(
-        &self,
-        invitation: IncomingInvitation,
-        input: &mut mpsc::Receiver<String>,
-    ) {
+    async fn handle_interactive(&self, invitation: IncomingInvitation, input: &mut Answers) {
+        self.describe(&invitation);
         if let Some(why) = invitation.is_withdrawn() {
-            self.describe(&invitation);
             self.withdrawn_line(&invitation, why);
             return;
         }
-        self.describe(&invitation);
+        if input.is_closed() {
+            self.line("stdin is closed: this invitation cannot be answered here (it will expire; --auto answers for scripts)");
+            let why = invitation.withdrawn().await;
+            self.withdrawn_line(&invitation, why);
+            return;
+        }
+        // From here on, and only until this prompt goes away, a typed line
+        // can answer it.
+        input.open();
+        self.prompt(invitation, input).await;
+        input.close();
+    }
+
+    async fn prompt(&self, invitation: IncomingInvitation, input: &mut Answers) {
         let prefix = self.answering.prefix.clone();
         let live = |left: Duration| format!("{prefix}  {} left to answer", clock(left));
         let question = format!("{prefix}accept? [y/n] ");
@@ -480,6 +472,12 @@ impl Ctx {
                         continue;
                     };
                     self.out.answered();
+                    // The prompt may have been withdrawn while the line was
+                    // on its way: then it answers nothing.
+                    if let Some(why) = invitation.is_withdrawn() {
+                        self.withdrawn_line(&invitation, why);
+                        return;
+                    }
                     let line = line.trim();
                     let (word, message) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
                     let message = message.trim();

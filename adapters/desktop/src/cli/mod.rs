@@ -1,5 +1,6 @@
 //! The `beckon` command line: argument parsing, dispatch and exit codes.
 
+mod answers;
 mod app;
 mod contact;
 mod demo;

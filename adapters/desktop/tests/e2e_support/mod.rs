@@ -150,6 +150,13 @@ impl Proc {
         stdin.flush().expect("flush stdin");
     }
 
+    /// Answers the prompt just shown: waits out the second in which the
+    /// listener ignores input after a prompt appears, then types `line`.
+    pub fn answer(&mut self, line: &str) {
+        thread::sleep(Duration::from_millis(1200));
+        self.type_line(line);
+    }
+
     pub fn id(&self) -> u32 {
         self.child.id()
     }
