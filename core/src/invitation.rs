@@ -147,6 +147,36 @@ pub enum Response {
     },
 }
 
+impl Response {
+    /// `Error` code: the registered program does not exist
+    /// (`HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND)`, protocol §9.3).
+    pub const ERROR_LAUNCH_NOT_FOUND: u32 = 0x8007_0002;
+    /// `Error` code: the registered program may not be run, for example it
+    /// is not executable (`HRESULT_FROM_WIN32(ERROR_ACCESS_DENIED)`).
+    pub const ERROR_LAUNCH_DENIED: u32 = 0x8007_0005;
+    /// `Error` code: the registered program could not be started for
+    /// another reason (`E_FAIL`).
+    pub const ERROR_LAUNCH_FAILED: u32 = 0x8000_4005;
+    /// `Error` code: the invitee stopped listening (its user quit, or its
+    /// service was stopped) while the invitation waited for an answer
+    /// (`HRESULT_FROM_WIN32(ERROR_SERVICE_NOT_ACTIVE)`).
+    pub const ERROR_STOPPED: u32 = 0x8007_0426;
+
+    /// What an `Error` code of protocol §9.3 means, in a few words
+    /// ("could not launch the application: not found"); `None` for a code
+    /// the protocol does not define.
+    #[must_use]
+    pub const fn error_meaning(code: u32) -> Option<&'static str> {
+        match code {
+            Self::ERROR_LAUNCH_NOT_FOUND => Some("the application's program was not found"),
+            Self::ERROR_LAUNCH_DENIED => Some("the application's program may not be run"),
+            Self::ERROR_LAUNCH_FAILED => Some("the application could not be started"),
+            Self::ERROR_STOPPED => Some("stopped listening"),
+            _ => None,
+        }
+    }
+}
+
 /// The invitee user's decision on a prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision<'a> {
@@ -161,7 +191,9 @@ pub enum Decision<'a> {
         message: &'a str,
     },
     /// Answer with an error code (the reference's ERROR action), for
-    /// example when the application could not be launched.
+    /// example when the application could not be launched
+    /// ([`Response::ERROR_LAUNCH_NOT_FOUND`] and the other codes of
+    /// protocol §9.3).
     Fail {
         /// The extended error code.
         code: u32,

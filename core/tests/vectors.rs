@@ -436,6 +436,12 @@ fn run_exchange(v: &Vector, report: &mut Report) {
                 "decline" => invitee
                     .handle_decision(now, Decision::Decline { message })
                     .expect("prompt up"),
+                "fail" => {
+                    let code = u32::from_str_radix(v.raw("answer_code"), 16).expect("hex code");
+                    invitee
+                        .handle_decision(now, Decision::Fail { code, message })
+                        .expect("prompt up");
+                }
                 "cancel" => {
                     inviter.handle_cancel(now);
                     let cancel = drain(|b| inviter.poll_transmit(b));
@@ -480,13 +486,20 @@ fn check_identity(v: &Vector, role: &str, report: &mut Report) {
     }
 }
 
-const EXCHANGES: [&str; 5] = ["accepted", "refused", "off", "cancelled", "keepalive"];
+const EXCHANGES: [&str; 6] = [
+    "accepted",
+    "refused",
+    "off",
+    "cancelled",
+    "keepalive",
+    "stopped",
+];
 
 /// Every key an exchange block may have: what the tests above and below
 /// read or check. A key outside this list would be checked by nobody.
 const EXCHANGE_KEYS: &str = "name \
     seed_inviter seed_invitee eph_inviter eph_invitee target policy inviter_contact registered \
-    application message data decision answer_message \
+    application message data decision answer_code answer_message \
     key_inviter openssh_inviter fingerprint_inviter key_invitee openssh_invitee fingerprint_invitee \
     sequence hello proof refusal invite keepalive_inviter keepalive_invitee cancel answer \
     result_inviter result_invitee \
