@@ -2323,3 +2323,38 @@ fn sessions_near_the_end_of_time_still_end() {
         ))]
     );
 }
+
+/// CI's invitee finding of 2026-12-03, a fault of the harness: the
+/// adversary sealed the raw byte `01`, which is the one encoding of a
+/// Cancel, and the harness counted only Cancels it built itself as sent.
+/// The invitee was right to withdraw the prompt.
+#[test]
+fn a_cancel_sealed_as_raw_bytes_counts_as_a_cancel() {
+    let input = InviteeInput::Adversary(FakeInviterScript {
+        small: false,
+        config: ConfigSpec::Default,
+        directory: DirSpec {
+            policy: PolicySpec::Anyone,
+            alice: ContactSpec::Absent,
+            mallory: ContactSpec::Absent,
+            chess: true,
+        },
+        ephemeral: 0,
+        adversary_ephemeral: 0,
+        ops: vec![
+            FakeInviterOp::Seal(
+                None,
+                InviterPlain::Invite(InviteSpec {
+                    app: AppSpec::Chess,
+                    message: Text("a game?".into()),
+                    data: DataSpec::Bytes(Chunk(b"board".to_vec())),
+                    key: KeySpec::Mallory,
+                    sig: SigSpec::Valid,
+                }),
+            ),
+            FakeInviterOp::Time(When::Secs(30)),
+            FakeInviterOp::Seal(None, InviterPlain::Raw(Chunk(vec![1]))),
+        ],
+    });
+    fuzz_harness::run_invitee_input(&input);
+}

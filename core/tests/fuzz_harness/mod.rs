@@ -2570,7 +2570,13 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
                         encode_payload(&InviterMessage::Cancel, 8)
                     }
                     InviterPlain::Raw(chunk) => {
-                        chunk.0[..chunk.0.len().min(MAX_PLAINTEXT)].to_vec()
+                        let bytes = chunk.0[..chunk.0.len().min(MAX_PLAINTEXT)].to_vec();
+                        // Payloads decode only in their canonical encoding,
+                        // so these bytes are a Cancel exactly when they are
+                        // the one encoding of it.
+                        cancel_sent |= w.prompt.is_some()
+                            && bytes == encode_payload(&InviterMessage::Cancel, 8);
+                        bytes
                     }
                 };
                 let mut body = vec![0u8; plaintext.len() + 16];
