@@ -48,11 +48,15 @@ pub const CONFIG: u8 = 78;
 pub const PANIC: u8 = 101;
 /// Cancelled with Ctrl-C, SIGINT (128 + 2).
 pub const INTERRUPTED: u8 = 130;
+/// Stopped by SIGHUP (the terminal went away): 128 + 1. Unix only.
+pub const HANGUP: u8 = 129;
+/// Stopped by SIGTERM (a service manager's stop): 128 + 15. Unix only.
+pub const TERMINATED: u8 = 143;
 
 /// Every exit code with its meaning, in order: the one table.
 pub const TABLE: &[(u8, &str)] = &[
     (OK, "accepted (or: the command succeeded)"),
-    (DECLINED, "declined, or answered with an error (the application could not be launched)"),
+    (DECLINED, "declined, or answered with an error (the application could not be launched, or the invitee stopped listening)"),
     (EXPIRED, "expired, or no answer in time"),
     (REFUSED, "refused (authenticated): not a trusted contact, blocked, invitations off, application not registered, busy, or too large"),
     (CONTACT_MISMATCH, "contact mismatch: the contact is not at that endpoint (nothing of the invitation was sent)"),
@@ -66,7 +70,9 @@ pub const TABLE: &[(u8, &str)] = &[
     (IO, "I/O error"),
     (CONFIG, "a file in the Beckon home does not parse (it is named with its line and left unchanged)"),
     (PANIC, "a bug: the program panicked"),
-    (INTERRUPTED, "cancelled with Ctrl-C (SIGINT)"),
+    (HANGUP, "stopped by SIGHUP (the terminal went away); an invitation is cancelled, waiting inviters are told the listener stopped"),
+    (INTERRUPTED, "stopped with Ctrl-C (SIGINT); an invitation is cancelled, waiting inviters are told the listener stopped"),
+    (TERMINATED, "stopped by SIGTERM; as Ctrl-C"),
 ];
 
 /// The table as `--help` shows it.

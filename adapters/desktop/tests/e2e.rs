@@ -292,6 +292,22 @@ fn ctrl_c_on_invite_withdraws_the_prompt() {
 }
 
 #[test]
+fn sigterm_and_sighup_on_invite_cancel_like_ctrl_c() {
+    let (alice, bob) = alice_and_bob();
+    let (mut listener, addr) = listen(&bob, &[]);
+    for (signal, exit) in [("TERM", 143), ("HUP", 129)] {
+        let mut cmd = alice.cmd();
+        cmd.args(["invite", "bob", &addr, "--app", "chess"]);
+        let mut inviter = Proc::spawn(cmd, "alice invite");
+        listener.expect_line("invitation from alice", WAIT);
+        inviter.expect_line("waiting for bob", WAIT);
+        inviter.signal(signal);
+        listener.expect_line("cancelled: alice", WAIT);
+        assert_eq!(inviter.wait(WAIT), exit, "{signal}: {:#?}", inviter.seen);
+    }
+}
+
+#[test]
 fn an_unanswered_invitation_expires() {
     let (alice, bob) = alice_and_bob();
     let (mut listener, addr) = listen(&bob, &["--answer-within", "2s"]);
@@ -312,19 +328,65 @@ fn usage_errors_and_unreachable_endpoints() {
     for args in [
         vec!["bob"],
         vec!["--any", "a:1", "b:2", "--app", "chess"],
-        vec!["nobody", "127.0.0.1:1", "--app", "chess"],
         vec!["bob", "127.0.0.1:1"],
+        vec!["bob", "127.0.0.1:99999", "--app", "chess"],
+        vec!["bob", "::1:7464", "--app", "chess"],
     ] {
         let out = invite(&alice, &args);
         assert_eq!(code(&out), 64, "{args:?}: {}", text(&out.stderr));
     }
+    let out = invite(&alice, &["bob", "::1:7464", "--app", "chess"]);
+    assert!(
+        text(&out.stderr).contains("ambiguous"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = invite(&alice, &["bob", "127.0.0.1:99999", "--app", "chess"]);
+    assert!(
+        text(&out.stderr).contains("port 99999 is over 65535"),
+        "{}",
+        text(&out.stderr)
+    );
+    // An unknown contact and a missing data file are missing input, 66.
+    let out = invite(&alice, &["nobody", "127.0.0.1:1", "--app", "chess"]);
+    assert_eq!(code(&out), 66, "{}", text(&out.stderr));
+    let out = invite(
+        &alice,
+        &[
+            "bob",
+            "127.0.0.1:1",
+            "--app",
+            "chess",
+            "--data-file",
+            "/nonexistent/data",
+        ],
+    );
+    assert_eq!(code(&out), 66, "{}", text(&out.stderr));
+    // Over a limit is bad data, 65: a long message, endless data.
     let long = "x".repeat(256);
     assert_eq!(
         code(&invite(
             &alice,
             &["bob", "127.0.0.1:1", "--app", "c", "-m", &long]
         )),
-        64
+        65
+    );
+    let out = invite(
+        &alice,
+        &[
+            "bob",
+            "127.0.0.1:1",
+            "--app",
+            "chess",
+            "--data-file",
+            "/dev/zero",
+        ],
+    );
+    assert_eq!(code(&out), 65, "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("more than 16384 bytes"),
+        "{}",
+        text(&out.stderr)
     );
     // Nothing listening: 5.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -338,6 +400,24 @@ fn usage_errors_and_unreachable_endpoints() {
     );
     assert_eq!(code(&out), 5, "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("could not connect"));
+    // Something else listening: 5, and said plainly.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = server.local_addr().unwrap().to_string();
+    let answering = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut conn, _) = server.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let _ = conn.read(&mut buf);
+        let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+    });
+    let out = invite(&alice, &["--any", &other, "--app", "chess"]);
+    answering.join().unwrap();
+    assert_eq!(code(&out), 5, "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!("not a Beckon listener at {other}")),
+        "{}",
+        text(&out.stderr)
+    );
     // No identity: 66.
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = e2e_support::beckon(dir.path());

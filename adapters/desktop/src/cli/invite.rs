@@ -1,6 +1,5 @@
 //! `beckon invite`.
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,8 +11,10 @@ use clap::Args;
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::addr::{self, Role};
 use super::output::{quoted, who, Status};
-use super::{clock, exit, read_input, CliError, CliResult, DEFAULT_PORT};
+use super::signals::{Signals, Stop};
+use super::{clock, exit, read_input, CliError, CliResult};
 use beckon_desktop::store::{app_id_for_name, Home, Snapshot};
 
 /// `beckon invite`.
@@ -53,32 +54,6 @@ pub(crate) struct InviteArgs {
     /// fingerprint, and the answer's message.
     #[arg(long)]
     json: bool,
-}
-
-/// Resolves an endpoint: `HOST:PORT`, `[IPv6]:PORT`, an IP address or a
-/// host name (port 7464).
-pub(crate) async fn resolve(endpoint: &str) -> Result<Vec<SocketAddr>, CliError> {
-    if let Ok(addr) = endpoint.parse::<SocketAddr>() {
-        return Ok(vec![addr]);
-    }
-    if let Ok(ip) = endpoint.trim_matches(['[', ']']).parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, DEFAULT_PORT)]);
-    }
-    let with_port = match endpoint.rsplit_once(':') {
-        Some((_, port)) if port.parse::<u16>().is_ok() => endpoint.to_owned(),
-        _ => format!("{endpoint}:{DEFAULT_PORT}"),
-    };
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(&with_port)
-        .await
-        .map_err(|e| CliError::new(exit::CONNECT, format!("cannot resolve {endpoint}: {e}")))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(CliError::new(
-            exit::CONNECT,
-            format!("{endpoint} has no address"),
-        ));
-    }
-    Ok(addrs)
 }
 
 /// Finds the application id: a UUID, a registered name, or a name's
@@ -127,23 +102,19 @@ pub(crate) async fn run(home: Home, args: InviteArgs) -> CliResult {
         _ => return Err(CliError::usage("give a CONTACT and an ENDPOINT")),
     };
     let data = match &args.data_file {
-        Some(path) => read_input(path)?,
+        Some(path) => read_input(path, MAX_DATA_LEN, "the application data")?,
         None => Vec::new(),
     };
-    if data.len() > MAX_DATA_LEN {
-        return Err(CliError::usage(format!(
-            "the data is {} bytes; at most {MAX_DATA_LEN} can be sent",
-            data.len()
-        )));
-    }
+    let endpoint_addr = addr::parse(&endpoint, Role::Connect)?;
     let me = home.load_identity()?;
     let snapshot = home.load_snapshot()?;
     let target = match &contact_name {
         Some(name) => {
             let contact = snapshot.contact_named(name).ok_or_else(|| {
-                CliError::usage(format!(
-                    "no contact named {name:?} (see `beckon contact list`, or use --any)"
-                ))
+                CliError::new(
+                    exit::NO_INPUT,
+                    format!("no contact named {name:?} (see `beckon contact list`, or use --any)"),
+                )
             })?;
             Target::Contact(contact.key)
         }
@@ -151,28 +122,35 @@ pub(crate) async fn run(home: Home, args: InviteArgs) -> CliResult {
     };
     let (app_id, app_name) = resolve_app(&snapshot, &args.app);
     let invitation = Invitation::new(app_id, &args.message, &data)
-        .map_err(|e| CliError::usage(format!("invalid invitation: {e}")))?;
+        .map_err(|e| CliError::data(format!("invalid invitation: {e}")))?;
     let config = super::listen::config_with_window(args.wait)?;
-    let addrs = resolve(&endpoint).await?;
+    let addrs = addr::resolve(&endpoint_addr).await?;
 
     // Progress goes to stderr, live on a terminal.
     let status = Status::stderr();
     let cancel = CancelToken::new();
-    let interrupted = Arc::new(AtomicBool::new(false));
+    let stopped: Arc<std::sync::Mutex<Option<Stop>>> = Arc::default();
     {
         let cancel = cancel.clone();
-        let interrupted = Arc::clone(&interrupted);
+        let stopped = Arc::clone(&stopped);
         let status = status.clone();
+        let mut signals = Signals::new();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                interrupted.store(true, Ordering::SeqCst);
-                status.line("beckon: Ctrl-C: cancelling the invitation...");
-                cancel.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    status.line("beckon: cancelled (not waiting for the acknowledgement)");
-                    std::process::exit(i32::from(exit::INTERRUPTED));
-                }
-            }
+            let first = signals.next().await;
+            *stopped
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(first);
+            status.line(&format!(
+                "beckon: {}: cancelling the invitation...",
+                first.name()
+            ));
+            cancel.cancel();
+            let second = signals.next().await;
+            status.line(&format!(
+                "beckon: {}: cancelled (not waiting for the acknowledgement)",
+                second.name()
+            ));
+            std::process::exit(i32::from(first.exit_code()));
         });
     }
     let (progress_tx, progress_rx) = mpsc::unbounded_channel();
@@ -222,10 +200,13 @@ pub(crate) async fn run(home: Home, args: InviteArgs) -> CliResult {
         Err(e) => e.responder(),
     };
     let mut code = exit::for_invite(&result);
-    if interrupted.load(Ordering::SeqCst)
-        && matches!(&result, Err(e) if e.core_error() == Some(Error::Cancelled))
-    {
-        code = exit::INTERRUPTED;
+    let stop = *stopped
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let (Some(stop), Err(e)) = (stop, &result) {
+        if e.core_error() == Some(Error::Cancelled) {
+            code = stop.exit_code();
+        }
     }
     let was_sent = sent.load(Ordering::SeqCst);
 
@@ -246,8 +227,16 @@ pub(crate) async fn run(home: Home, args: InviteArgs) -> CliResult {
             "responder": responder_json,
             "message": result.as_ref().map(|a| a.message.clone()).unwrap_or_default(),
         });
+        if let Ok(Answer {
+            response: Response::Error { code },
+            ..
+        }) = &result
+        {
+            object["error_code"] = json!(code);
+            object["error"] = json!(error_answer(*code));
+        }
         if let Err(e) = &result {
-            object["error"] = json!(e.to_string());
+            object["error"] = json!(error_text(e, &endpoint));
             if let Some(Error::Refused {
                 reason,
                 authenticated,
@@ -303,7 +292,12 @@ fn print_result(
                 Response::Accepted => format!("accepted by {by}"),
                 Response::Declined => format!("declined by {by}"),
                 Response::Expired => format!("expired: {by} did not answer in time"),
-                Response::Error { code } => format!("{by} answered with error code {code}"),
+                Response::Error {
+                    code: Response::ERROR_STOPPED,
+                } => format!("{by} stopped listening before answering"),
+                Response::Error { code } => {
+                    format!("{by} answered with an error: {}", error_answer(code))
+                }
             };
             println!("{line}");
             if !answer.message.is_empty() {
@@ -343,11 +337,33 @@ fn print_result(
                 (_, Some(Error::Timeout)) => {
                     "timed out: no answer came within the response timeout".to_owned()
                 }
-                (InviteError::Connect(io), _) => format!("could not connect to {endpoint}: {io}"),
-                _ => e.to_string(),
+                _ => error_text(e, endpoint),
             };
             eprintln!("beckon: {message}");
         }
+    }
+}
+
+/// An Error answer's code, with its meaning where protocol §9.3 defines
+/// one.
+fn error_answer(code: u32) -> String {
+    match Response::error_meaning(code) {
+        Some(meaning) => format!("{meaning} (code {code:#010x})"),
+        None => format!("code {code:#010x}"),
+    }
+}
+
+/// The error of an invitation that got no answer, as a person reads it.
+fn error_text(e: &InviteError, endpoint: &str) -> String {
+    match e {
+        InviteError::Connect(io) => format!("could not connect to {endpoint}: {io}"),
+        // The first reply was not a Beckon Proof or Refusal: whatever
+        // answers there speaks another protocol.
+        InviteError::Failed {
+            error: Error::Protocol(p),
+            responder: None,
+        } => format!("not a Beckon listener at {endpoint} (its reply: {p})"),
+        e => e.to_string(),
     }
 }
 

@@ -3,28 +3,31 @@
 //! accept.
 
 use beckon_desktop::launch;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use beckon_core::{Config, Error, Identity, InviteeOutcome};
 use beckon_tokio::{
     IncomingInvitation, LaunchInfo, Listener, ListenerConfig, SessionReport, Withdrawn,
-    DEFAULT_PORT,
 };
 use clap::Args;
 
+use super::addr::{self, Addr, Role};
 use super::answers::Answers;
 use super::app::render_command;
 use super::output::{quoted, who, Status};
+use super::signals::Signals;
 use super::{clock, exit, parse_duration, Auto, CliError, CliResult};
 use beckon_desktop::store::{policy_word, Home, StoreDirectory};
 
 /// `beckon listen`.
 #[derive(Debug, Args)]
 pub(crate) struct ListenArgs {
-    /// The address to listen on; port 7464 is Beckon's default. Use
-    /// 127.0.0.1:0 for a port chosen by the system (the address is
-    /// printed).
+    /// The address to listen on: PORT, HOST, HOST:PORT, an IP address or
+    /// [IPV6]:PORT; port 7464 is Beckon's default. Use 127.0.0.1:0 for a
+    /// port chosen by the system (the address is printed). The port must
+    /// be reachable from the inviters (firewall, NAT).
     #[arg(long, value_name = "ADDR", default_value = "[::]:7464")]
     listen: String,
     /// Answer every invitation that passes the policy without asking
@@ -60,33 +63,49 @@ pub(crate) struct Answering {
     pub(crate) once: bool,
 }
 
-/// Binds a listener, falling back from the default `[::]` to `0.0.0.0`
-/// where IPv6 is not available.
-fn bind(
-    addr: &str,
-    identity: Identity,
-    directory: Arc<StoreDirectory>,
+/// Binds a listener. `--listen` takes `PORT`, `HOST`, `HOST:PORT`, an IP
+/// address or `[IPV6]:PORT`; every address of a host name is tried in
+/// turn. The default, `[::]:7464`, falls back to `0.0.0.0:7464` where IPv6
+/// is not available.
+async fn bind(
+    text: &str,
+    identity: &Identity,
+    directory: &Arc<StoreDirectory>,
     cfg: ListenerConfig,
 ) -> Result<Listener, CliError> {
-    match Listener::bind(addr, identity.clone(), Arc::clone(&directory), cfg) {
-        Ok(l) => Ok(l),
-        Err(e) if addr == format!("[::]:{DEFAULT_PORT}") && e.raw_os_error().is_some() => {
-            let v4 = format!("0.0.0.0:{DEFAULT_PORT}");
-            Listener::bind(v4.as_str(), identity, directory, cfg).map_err(|e2| {
-                CliError::new(
-                    exit::UNAVAILABLE,
-                    format!("cannot listen on {addr} ({e}) nor on {v4}: {e2}"),
-                )
-            })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-            Err(CliError::usage(format!("cannot listen on {addr}: {e}")))
-        }
-        Err(e) => Err(CliError::new(
+    let parsed = addr::parse(text, Role::Listen)?;
+    let mut candidates = addr::resolve(&parsed).await.map_err(|e| {
+        CliError::new(
             exit::UNAVAILABLE,
-            format!("cannot listen on {addr}: {e}"),
-        )),
+            format!("cannot listen on {text}: {}", e.message),
+        )
+    })?;
+    if candidates.len() == 1 && candidates[0].ip().is_unspecified() && candidates[0].is_ipv6() {
+        let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), candidates[0].port());
+        candidates.push(v4);
     }
+    let mut errors = Vec::new();
+    for candidate in &candidates {
+        match Listener::bind(*candidate, identity.clone(), Arc::clone(directory), cfg) {
+            Ok(l) => return Ok(l),
+            Err(e) => errors.push(format!("{candidate}: {e}")),
+        }
+    }
+    Err(CliError::new(
+        exit::UNAVAILABLE,
+        format!(
+            "cannot listen on {text} (host {}, port {}): {}",
+            match &parsed {
+                Addr::Ip(a) => a.ip().to_string(),
+                Addr::Host(h, _) => h.clone(),
+            },
+            match &parsed {
+                Addr::Ip(a) => a.port(),
+                Addr::Host(_, p) => *p,
+            },
+            errors.join("; ")
+        ),
+    ))
 }
 
 /// The core config for an answer window.
@@ -110,12 +129,7 @@ pub(crate) async fn run(home: Home, args: ListenArgs) -> CliResult {
         max_prompts: args.max_prompts.max(1),
         config: config_with_window(args.answer_within)?,
     };
-    let listener = bind(
-        &args.listen,
-        me.identity.clone(),
-        Arc::clone(&directory),
-        cfg,
-    )?;
+    let listener = bind(&args.listen, &me.identity, &directory, cfg).await?;
     let out = Status::stdout();
     out.line(&format!(
         "listening on {} as {} ({})",
@@ -148,11 +162,13 @@ pub(crate) async fn run(home: Home, args: ListenArgs) -> CliResult {
         prefix: String::new(),
         once: args.once,
     };
+    let mut signals = Signals::new();
     tokio::select! {
         () = serve(listener, directory, answering, out.clone()) => Ok(exit::OK),
-        _ = tokio::signal::ctrl_c() => {
-            out.line("stopped listening");
-            Ok(exit::INTERRUPTED)
+        stop = signals.next() => {
+            out.unask();
+            out.line(&format!("stopped listening ({})", stop.name()));
+            Ok(stop.exit_code())
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The `beckon` command line: argument parsing, dispatch and exit codes.
 
+mod addr;
 mod answers;
 mod app;
 mod contact;
@@ -9,9 +10,10 @@ mod invite;
 mod listen;
 mod output;
 mod policy;
+mod signals;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -224,25 +226,37 @@ pub(crate) fn clock(d: Duration) -> String {
     }
 }
 
-/// Reads a whole file or `-` (stdin) as bytes.
-pub(crate) fn read_input(path: &PathBuf) -> Result<Vec<u8>, CliError> {
+/// Reads a whole file or `-` (stdin) as bytes, at most `limit` of them:
+/// it reads `limit + 1` bytes at most, so `/dev/zero` cannot fill memory.
+/// `what` names the content in the error ("the application data").
+pub(crate) fn read_input(path: &Path, limit: usize, what: &str) -> Result<Vec<u8>, CliError> {
     use std::io::Read;
-    if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| CliError::io(format!("cannot read stdin: {e}")))?;
-        Ok(buf)
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    let mut buf = Vec::new();
+    let (name, read) = if path.as_os_str() == "-" {
+        (
+            "stdin".to_owned(),
+            std::io::stdin().lock().take(cap).read_to_end(&mut buf),
+        )
     } else {
-        std::fs::read(path).map_err(|e| {
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|e| {
             let code = if e.kind() == std::io::ErrorKind::NotFound {
                 exit::NO_INPUT
             } else {
                 exit::IO
             };
-            CliError::new(code, format!("cannot read {}: {e}", path.display()))
-        })
+            CliError::new(code, format!("cannot read {name}: {e}"))
+        })?;
+        (name.clone(), file.take(cap).read_to_end(&mut buf))
+    };
+    read.map_err(|e| CliError::io(format!("cannot read {name}: {e}")))?;
+    if buf.len() > limit {
+        return Err(CliError::data(format!(
+            "{what} in {name} is more than {limit} bytes; at most {limit} can be sent"
+        )));
     }
+    Ok(buf)
 }
 
 #[cfg(test)]

@@ -1,0 +1,94 @@
+//! The signals that stop a command: Ctrl-C (SIGINT) everywhere, and on
+//! Unix also SIGTERM (what service managers send) and SIGHUP (the terminal
+//! went away). Each has its own exit code (128 + the signal's number).
+
+use super::exit;
+
+/// A signal that asks the command to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Ctrl-C: SIGINT.
+    Interrupt,
+    /// SIGTERM (Unix only).
+    Terminate,
+    /// SIGHUP (Unix only).
+    HangUp,
+}
+
+impl Stop {
+    /// The exit code for a command stopped by this signal.
+    pub(crate) fn exit_code(self) -> u8 {
+        match self {
+            Stop::Interrupt => exit::INTERRUPTED,
+            Stop::Terminate => exit::TERMINATED,
+            Stop::HangUp => exit::HANGUP,
+        }
+    }
+
+    /// How the signal is named to a person.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Stop::Interrupt => "Ctrl-C",
+            Stop::Terminate => "SIGTERM",
+            Stop::HangUp => "SIGHUP",
+        }
+    }
+}
+
+/// Catches the stop signals from now on (so none of them kills the process
+/// before the command has cleaned up); [`Signals::next`] waits for one.
+pub(crate) struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the handlers. A handler that cannot be installed is left
+    /// out (the signal then keeps its default action).
+    pub(crate) fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Signals {}
+        }
+    }
+
+    /// The next stop signal.
+    pub(crate) async fn next(&mut self) -> Stop {
+        #[cfg(unix)]
+        {
+            async fn on(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => match r {
+                    Ok(()) => Stop::Interrupt,
+                    Err(_) => std::future::pending().await,
+                },
+                () = on(&mut self.term) => Stop::Terminate,
+                () = on(&mut self.hup) => Stop::HangUp,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => Stop::Interrupt,
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
+}
