@@ -17,7 +17,7 @@ use beckon_tokio::{
 use clap::Args;
 use tokio::sync::broadcast;
 
-use super::output::quoted;
+use super::output::{quoted, say};
 use super::{exit, CliError, CliResult};
 use beckon_desktop::store::{
     app_id_for_name, AppEntry, ContactEntry, Home, StoreDirectory, StoredIdentity,
@@ -81,7 +81,7 @@ impl Person {
 }
 
 fn say(who: &str, text: &str) {
-    println!("  {who:<5} | {text}");
+    say!("  {who:<5} | {text}");
 }
 
 fn unexpected(what: &str) -> CliError {
@@ -167,17 +167,17 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
         )),
         keep: args.keep,
     };
-    println!("Beckon demo: three people on this computer, talking over loopback TCP.");
-    println!("Each has a fresh ed25519 identity in a temporary BECKON_HOME:");
+    say!("Beckon demo: three people on this computer, talking over loopback TCP.");
+    say!("Each has a fresh ed25519 identity in a temporary BECKON_HOME:");
     let alice = Person::new(&root.path, "alice")?;
     let bob = Person::new(&root.path, "bob")?;
     let carol = Person::new(&root.path, "carol")?;
     for p in [&alice, &bob, &carol] {
-        println!("  {:<5}  {}", p.name, p.me.card());
-        println!("         {}", p.fingerprint());
+        say!("  {:<5}  {}", p.name, p.me.card());
+        say!("         {}", p.fingerprint());
     }
     if args.keep {
-        println!("  (homes kept under {})", root.path.display());
+        say!("  (homes kept under {})", root.path.display());
     }
 
     // Bob trusts Alice and registers chess: a command that prints what it
@@ -204,13 +204,13 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
         })?;
     }
     carol.home.set_policy(Policy::Anyone)?;
-    println!();
-    println!("Bob's contacts: alice (allowed). Policy: trusted contacts only.");
-    println!(
+    say!();
+    say!("Bob's contacts: alice (allowed). Policy: trusted contacts only.");
+    say!(
         "Bob registered \"chess\" = {} (UUIDv5 of the name), launching `beckon show-invitation`.",
         app_id_for_name("chess")
     );
-    println!("Carol's policy: anyone. Alice has Bob's card as her contact \"bob\".");
+    say!("Carol's policy: anyone. Alice has Bob's card as her contact \"bob\".");
 
     let bob_dir = Arc::new(StoreDirectory::open(bob.home.clone())?);
     let carol_dir = Arc::new(StoreDirectory::open(carol.home.clone())?);
@@ -229,11 +229,11 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
     let mut carol_reports = carol_listener.subscribe();
     let bob_at = bob_listener.local_addr();
     let carol_at = carol_listener.local_addr();
-    println!("Bob listens on {bob_at}; Carol listens on {carol_at}.");
+    say!("Bob listens on {bob_at}; Carol listens on {carol_at}.");
 
     // ---- 1. Alice invites Bob ----
-    println!();
-    println!("1. Alice invites Bob to chess at {bob_at}.");
+    say!();
+    say!("1. Alice invites Bob to chess at {bob_at}.");
     let bob_key = bob.me.identity.public_key();
     let alice_side = {
         let alice_for_task = alice.clone();
@@ -283,6 +283,9 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
         .command
         .split_first()
         .ok_or_else(|| unexpected("empty command"))?;
+    // The launched command writes to the same stdout: what is queued
+    // comes first.
+    super::output::flush(Duration::from_secs(1));
     let status = step(
         "the launched command",
         launch_and_wait(program, app_args, &info, Some(&from)),
@@ -308,8 +311,8 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
     let _ = next_report(&mut bob_reports).await?;
 
     // ---- 2. Carol, a stranger to Bob, invites him ----
-    println!();
-    println!("2. Carol, whom Bob does not know, invites Bob.");
+    say!();
+    say!("2. Carol, whom Bob does not know, invites Bob.");
     let result = invite(
         &carol,
         bob_at,
@@ -353,8 +356,8 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
     }
 
     // ---- 3. Alice invites "Bob", but Carol answers ----
-    println!();
-    println!("3. Alice invites Bob at {carol_at}, where Carol answers instead.");
+    say!();
+    say!("3. Alice invites Bob at {carol_at}, where Carol answers instead.");
     let result = invite(
         &alice,
         carol_at,
@@ -398,13 +401,13 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
         "a connection came and went: no invitation, no prompt, not even who it was from",
     );
 
-    println!();
-    println!(
+    say!();
+    say!(
         "All three stories went as they should, in {:.1} s.",
         started.elapsed().as_secs_f64()
     );
-    println!("Try it between two terminals: `beckon init`, `beckon id`, `beckon contact add`,");
-    println!("`beckon app register`, `beckon listen` and `beckon invite` (see `beckon --help`).");
+    say!("Try it between two terminals: `beckon init`, `beckon id`, `beckon contact add`,");
+    say!("`beckon app register`, `beckon listen` and `beckon invite` (see `beckon --help`).");
     Ok(exit::OK)
 }
 
@@ -419,18 +422,18 @@ pub(crate) fn show_invitation(app: &str) -> CliResult {
         n => n,
     };
     let tag = format!("[{app}]");
-    println!(
+    say!(
         "        {tag} launched by Beckon: invited by {inviter} from {}",
         var("BECKON_ENDPOINT")
     );
-    println!("        {tag} inviter key  {}", var("BECKON_INVITER_KEY"));
-    println!("        {tag} fingerprint  {}", var("BECKON_FINGERPRINT"));
-    println!("        {tag} application  {}", var("BECKON_APP"));
-    println!(
+    say!("        {tag} inviter key  {}", var("BECKON_INVITER_KEY"));
+    say!("        {tag} fingerprint  {}", var("BECKON_FINGERPRINT"));
+    say!("        {tag} application  {}", var("BECKON_APP"));
+    say!(
         "        {tag} message      {}",
         quoted(&var("BECKON_MESSAGE"))
     );
-    println!(
+    say!(
         "        {tag} data (stdin) {}",
         quoted(&String::from_utf8_lossy(&data))
     );

@@ -7,7 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use beckon_core::{Config, Error, Identity, InviteeOutcome};
+use std::io::IsTerminal;
+
+use beckon_core::{Config, Error, Identity, InviteeOutcome, Policy};
 use beckon_tokio::{
     IncomingInvitation, LaunchInfo, Listener, ListenerConfig, SessionReport, Withdrawn,
 };
@@ -61,6 +63,9 @@ pub(crate) struct Answering {
     pub(crate) prefix: String,
     /// Exit after one invitation.
     pub(crate) once: bool,
+    /// The longest a session can last (the answer window and the
+    /// handshake, with a margin).
+    pub(crate) longest: Duration,
 }
 
 /// Binds a listener. `--listen` takes `PORT`, `HOST`, `HOST:PORT`, an IP
@@ -131,7 +136,7 @@ pub(crate) async fn run(home: Home, args: ListenArgs) -> CliResult {
     };
     let listener = bind(&args.listen, &me.identity, &directory, cfg).await?;
     let out = Status::stdout();
-    out.line(&format!(
+    out.note(&format!(
         "listening on {} as {} ({})",
         listener.local_addr(),
         me.nickname,
@@ -139,7 +144,7 @@ pub(crate) async fn run(home: Home, args: ListenArgs) -> CliResult {
     ));
     let snapshot = directory.snapshot();
     let apps: Vec<&str> = snapshot.apps.iter().map(|a| a.name.as_str()).collect();
-    out.line(&format!(
+    out.note(&format!(
         "policy: {}; {} contact(s); application(s): {}; {} to answer; {}",
         policy_word(snapshot.policy),
         snapshot.contacts.len(),
@@ -157,10 +162,19 @@ pub(crate) async fn run(home: Home, args: ListenArgs) -> CliResult {
             None => "answer y or n here",
         }
     ));
+    for warning in risks(
+        snapshot.policy,
+        &apps,
+        args.auto,
+        std::io::stdin().is_terminal(),
+    ) {
+        out.line(&format!("warning: {warning}"));
+    }
     let answering = Answering {
         auto: args.auto,
         prefix: String::new(),
         once: args.once,
+        longest: session_bound(&cfg.config),
     };
     let mut signals = Signals::new();
     tokio::select! {
@@ -171,6 +185,56 @@ pub(crate) async fn run(home: Home, args: ListenArgs) -> CliResult {
             Ok(stop.exit_code())
         }
     }
+}
+
+/// The longest a session under `config` can last, with a margin.
+pub(crate) fn session_bound(config: &Config) -> Duration {
+    let micros = config
+        .response_timeout
+        .as_micros()
+        .saturating_add(config.handshake_timeout.as_micros());
+    Duration::from_micros(micros).saturating_add(Duration::from_secs(60))
+}
+
+/// What a listener set up this way will do that its user may not expect,
+/// said when listening starts.
+pub(crate) fn risks(
+    policy: Policy,
+    apps: &[&str],
+    auto: Option<Auto>,
+    stdin_is_terminal: bool,
+) -> Vec<String> {
+    let mut risks = Vec::new();
+    match (policy, auto) {
+        (Policy::Anyone, Some(Auto::Accept)) if !apps.is_empty() => risks.push(format!(
+            "the policy is anyone and --auto accept is on: anyone who can reach this port, \
+             stranger or not, can launch {} on this computer without being asked \
+             (`beckon policy trusted` lets only your contacts in)",
+            apps.join(", ")
+        )),
+        (Policy::Off, _) => risks.push(
+            "the policy is off: every invitation will be refused, and inviters told so \
+             (`beckon policy trusted` lets your contacts in)"
+                .to_owned(),
+        ),
+        _ => {}
+    }
+    if apps.is_empty() && policy != Policy::Off {
+        risks.push(
+            "no application is registered: every invitation will be refused as being for an \
+             unknown application (`beckon app register NAME -- COMMAND...`)"
+                .to_owned(),
+        );
+    }
+    if auto.is_none() && !stdin_is_terminal {
+        risks.push(
+            "stdin is not a terminal and --auto is not set: invitations are answered by lines \
+             read from stdin (y or n), and once stdin ends they expire unanswered \
+             (use --auto accept|decline for scripts)"
+                .to_owned(),
+        );
+    }
+    risks
 }
 
 /// Serves invitations until the listener ends (or, with `once`, after the
@@ -194,6 +258,7 @@ pub(crate) async fn serve(
         out.clone(),
         answering.prefix.clone(),
         Arc::clone(&taken),
+        answering.longest,
     ));
     let ctx = Arc::new(Ctx {
         directory,
@@ -230,14 +295,88 @@ pub(crate) async fn serve(
     report_task.abort();
 }
 
-/// The peers whose invitation the listener handed out.
-type Taken = Arc<std::sync::Mutex<std::collections::HashSet<std::net::SocketAddr>>>;
+/// The peers whose invitation the listener handed out, and when. An entry
+/// is removed by its session's report, or, when that report was lost to
+/// lag, once it is older than any session can last.
+type Taken = Arc<std::sync::Mutex<std::collections::HashMap<SocketAddr, std::time::Instant>>>;
 
 fn take(taken: &Taken, invitation: &IncomingInvitation) {
     taken
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(invitation.peer);
+        .insert(invitation.peer, std::time::Instant::now());
+}
+
+/// How often the lines about connections that never became an invitation
+/// are summed up.
+pub(crate) const NOISE_WINDOW: Duration = Duration::from_secs(10);
+/// How many such lines are printed one by one in a window; the rest are
+/// counted and summed up at its end.
+pub(crate) const NOISE_LINES: u32 = 3;
+
+/// Lines about connections nobody has identified (anyone can make them):
+/// the first few of each window are shown, the rest summed up.
+#[derive(Debug, Default)]
+pub(crate) struct Noise {
+    shown: u32,
+    closed: u64,
+    failed: u64,
+    refused: u64,
+    lost: u64,
+}
+
+/// A line about a connection that never identified itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoiseKind {
+    Closed,
+    Failed,
+    Refused,
+}
+
+impl Noise {
+    /// Whether to print this line now; if not, it is counted.
+    pub(crate) fn admit(&mut self, kind: NoiseKind) -> bool {
+        if self.shown < NOISE_LINES {
+            self.shown += 1;
+            return true;
+        }
+        match kind {
+            NoiseKind::Closed => self.closed += 1,
+            NoiseKind::Failed => self.failed += 1,
+            NoiseKind::Refused => self.refused += 1,
+        }
+        false
+    }
+
+    /// Reports lost because this display fell behind the listener.
+    pub(crate) fn lost(&mut self, n: u64) {
+        self.lost = self.lost.saturating_add(n);
+    }
+
+    /// The window's summary lines, and a fresh window.
+    pub(crate) fn summary(&mut self) -> Vec<String> {
+        let secs = NOISE_WINDOW.as_secs();
+        let mut lines = Vec::new();
+        let mut say = |n: u64, what: &str| {
+            if n > 0 {
+                let s = if n == 1 { "" } else { "s" };
+                lines.push(format!(
+                    "{n} more connection{s} {what} in the last {secs} s"
+                ));
+            }
+        };
+        say(self.closed, "closed before any invitation");
+        say(self.failed, "failed before any invitation");
+        say(self.refused, "refused before the inviter was identified");
+        if self.lost > 0 {
+            lines.push(format!(
+                "{} session report(s) not shown: this display fell behind the listener",
+                self.lost
+            ));
+        }
+        *self = Noise::default();
+        lines
+    }
 }
 
 async fn print_reports(
@@ -246,50 +385,84 @@ async fn print_reports(
     out: Status,
     prefix: String,
     taken: Taken,
+    longest: Duration,
 ) {
+    let mut noise = Noise::default();
+    let mut window = tokio::time::interval(NOISE_WINDOW);
+    window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let report = match reports.recv().await {
+        let report = tokio::select! {
+            report = reports.recv() => report,
+            _ = window.tick() => {
+                for line in noise.summary() {
+                    out.note(&format!("{prefix}{line}"));
+                }
+                taken
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .retain(|_, since| since.elapsed() <= longest);
+                continue;
+            }
+        };
+        let report = match report {
             Ok(r) => r,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                noise.lost(n);
+                continue;
+            }
             Err(_) => return,
         };
         let was_taken = taken
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&report.peer);
+            .remove(&report.peer)
+            .is_some();
         let snapshot = directory.snapshot();
         let from = match report.inviter {
             Some(key) => format!("{} at {}", who(&snapshot, &key), report.peer),
             None => format!("{} (not yet identified)", report.peer),
         };
-        let line = match report.outcome {
-            InviteeOutcome::Refused(reason) => {
-                format!("refused an invitation from {from}: {reason}")
-            }
-            InviteeOutcome::Failed(Error::ConnectionClosed) if report.inviter.is_none() => {
+        let (line, kind) = match report.outcome {
+            InviteeOutcome::Refused(reason) => (
+                format!("refused an invitation from {from}: {reason}"),
+                report.inviter.is_none().then_some(NoiseKind::Refused),
+            ),
+            InviteeOutcome::Failed(Error::ConnectionClosed) if report.inviter.is_none() => (
                 format!(
                     "a connection from {} closed before any invitation",
                     report.peer
-                )
-            }
-            InviteeOutcome::Cancelled if !was_taken => {
-                format!("cancelled while waiting behind another prompt: an invitation from {from}")
-            }
-            InviteeOutcome::Expired if !was_taken => {
-                format!("expired while waiting behind another prompt: an invitation from {from}")
-            }
-            InviteeOutcome::Failed(e) if report.inviter.is_some() && !was_taken => {
-                format!("withdrawn while waiting behind another prompt: an invitation from {from} ({e})")
-            }
-            InviteeOutcome::Failed(e) if report.inviter.is_none() => {
+                ),
+                Some(NoiseKind::Closed),
+            ),
+            InviteeOutcome::Cancelled if !was_taken => (
+                format!("cancelled while waiting behind another prompt: an invitation from {from}"),
+                None,
+            ),
+            InviteeOutcome::Expired if !was_taken => (
+                format!("expired while waiting behind another prompt: an invitation from {from}"),
+                None,
+            ),
+            InviteeOutcome::Failed(e) if report.inviter.is_some() && !was_taken => (
+                format!("withdrawn while waiting behind another prompt: an invitation from {from} ({e})"),
+                None,
+            ),
+            InviteeOutcome::Failed(e) if report.inviter.is_none() => (
                 format!(
                     "a connection from {} failed before any invitation: {e}",
                     report.peer
-                )
-            }
+                ),
+                Some(NoiseKind::Failed),
+            ),
             _ => continue,
         };
-        out.line(&format!("{prefix}{line}"));
+        match kind {
+            Some(kind) => {
+                if noise.admit(kind) {
+                    out.note(&format!("{prefix}{line}"));
+                }
+            }
+            None => out.line(&format!("{prefix}{line}")),
+        }
     }
 }
 
@@ -329,6 +502,19 @@ impl Ctx {
         self.line(&format!("  application: {app}"));
         self.line(&format!("  message:     {message}"));
         self.line(&format!("  data:        {data}"));
+    }
+
+    /// One line for what a prompt asks: `bob (SHA256:...) invites you to
+    /// chess`.
+    fn summary(&self, invitation: &IncomingInvitation) -> String {
+        let snapshot = self.directory.snapshot();
+        let app = snapshot
+            .app(&invitation.application)
+            .map_or_else(|| invitation.application.to_string(), |a| a.name.clone());
+        format!(
+            "{} invites you to {app}",
+            who(&snapshot, &invitation.inviter)
+        )
     }
 
     fn withdrawn_line(&self, invitation: &IncomingInvitation, why: Withdrawn) {
@@ -457,14 +643,17 @@ impl Ctx {
 
     async fn prompt(&self, invitation: IncomingInvitation, input: &mut Answers) {
         let prefix = self.answering.prefix.clone();
-        let live = |left: Duration| format!("{prefix}  {} left to answer", clock(left));
+        // The summary goes with the question, so that lines printed above
+        // it while it waits never leave it without saying what it asks.
+        let summary = self.summary(&invitation);
+        let live = |left: Duration| format!("{prefix}  {summary}: {} left to answer", clock(left));
         let question = format!("{prefix}accept? [y/n] ");
         let ask = |out: &Status| {
             out.ask(
                 &live(invitation.time_left()),
                 &question,
                 &format!(
-                    "{prefix}accept? [y/n] (answer within {})",
+                    "{prefix}{summary}; accept? [y/n] (answer within {})",
                     clock(invitation.time_left())
                 ),
             );
@@ -526,5 +715,70 @@ impl Ctx {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_lines_of_a_window_show_and_the_rest_are_summed_up() {
+        let mut noise = Noise::default();
+        let shown = (0..10)
+            .filter(|i| {
+                noise.admit(if i % 2 == 0 {
+                    NoiseKind::Closed
+                } else {
+                    NoiseKind::Failed
+                })
+            })
+            .count();
+        assert_eq!(shown, NOISE_LINES as usize);
+        noise.admit(NoiseKind::Refused);
+        noise.lost(5);
+        let summary = noise.summary();
+        assert_eq!(
+            summary,
+            vec![
+                "3 more connections closed before any invitation in the last 10 s",
+                "4 more connections failed before any invitation in the last 10 s",
+                "1 more connection refused before the inviter was identified in the last 10 s",
+                "5 session report(s) not shown: this display fell behind the listener",
+            ]
+        );
+        // A new window shows its first lines again, and a quiet one says
+        // nothing.
+        assert!(noise.admit(NoiseKind::Closed));
+        assert!(noise.summary().is_empty());
+        assert!(noise.summary().is_empty());
+    }
+
+    #[test]
+    fn risky_setups_are_named() {
+        let chess = ["chess"];
+        let accept = Some(Auto::Accept);
+        let r = risks(Policy::Anyone, &chess, accept, true);
+        assert_eq!(r.len(), 1);
+        assert!(r[0].contains("anyone who can reach this port"), "{r:?}");
+        assert!(r[0].contains("chess"));
+        assert!(risks(Policy::TrustedOnly, &chess, accept, true).is_empty());
+        assert!(risks(Policy::Anyone, &chess, Some(Auto::Decline), true).is_empty());
+        let r = risks(Policy::Off, &chess, None, true);
+        assert_eq!(r.len(), 1);
+        assert!(r[0].starts_with("the policy is off"));
+        let r = risks(Policy::TrustedOnly, &[], None, false);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(r[0].starts_with("no application is registered"));
+        assert!(r[1].starts_with("stdin is not a terminal"));
+        // With policy off, that no application is registered changes
+        // nothing.
+        assert_eq!(risks(Policy::Off, &[], Some(Auto::Accept), true).len(), 1);
+    }
+
+    #[test]
+    fn a_session_bound_covers_the_answer_window_and_the_handshake() {
+        let config = Config::default();
+        assert!(session_bound(&config) > Duration::from_secs(300));
     }
 }

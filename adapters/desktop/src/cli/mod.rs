@@ -38,6 +38,16 @@ pub(crate) use beckon_desktop::exit;
     propagate_version = true
 )]
 struct Cli {
+    /// Print only prompts, answers, results and errors: no banner, no live
+    /// status line, no lines about connections that never became an
+    /// invitation.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Show what the library does (its `tracing` events) on stderr: `-v`
+    /// for the sessions' steps, `-vv` for every frame. `RUST_LOG`, when
+    /// set, takes precedence.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -69,6 +79,15 @@ enum Command {
     /// Watch a whole story on loopback, in seconds: Alice invites Bob, a
     /// stranger is refused, and Carol answers in Bob's place.
     Demo(demo::DemoArgs),
+    /// Print a shell completion script: `beckon completions bash >
+    /// ~/.local/share/bash-completion/completions/beckon`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `beckon man | man -l -`.
+    Man,
     /// Print the invitation this command was launched with (what the
     /// demo registers).
     #[command(hide = true)]
@@ -122,21 +141,93 @@ impl From<StoreError> for CliError {
 pub(crate) type CliResult = Result<u8, CliError>;
 
 /// Parses arguments, runs the command, and returns its exit code.
+///
+/// Under `--json`, an error that ends the command (a usage error
+/// included) is also printed on stdout as one JSON object,
+/// `{"error": "...", "exit_code": N}`, so a program reading stdout always
+/// gets one object.
 pub(crate) fn main() -> ExitCode {
+    quiet_on_broken_pipe();
+    let json = wants_json(std::env::args_os().skip(1));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::from(exit::OK);
+            }
+            if json {
+                print_json_error(exit::USAGE, e.render().to_string().trim());
+                output::flush(Duration::from_secs(2));
+            }
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
+            return ExitCode::from(exit::USAGE);
         }
     };
-    match run(cli) {
-        Ok(code) => ExitCode::from(code),
+    output::set_quiet(cli.quiet);
+    init_tracing(cli.verbose);
+    let code = match run(cli) {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("beckon: {}", e.message);
-            ExitCode::from(e.code)
+            if json {
+                print_json_error(e.code, &e.message);
+            }
+            output::emit(output::Stream::Stderr, format!("beckon: {}\n", e.message));
+            e.code
         }
-    }
+    };
+    output::flush(Duration::from_secs(2));
+    ExitCode::from(code)
+}
+
+/// Whether `--json` is among the arguments (before a `--`).
+fn wants_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.take_while(|a| a != "--").any(|a| a == "--json")
+}
+
+fn print_json_error(code: u8, message: &str) {
+    let object = serde_json::json!({ "error": message, "exit_code": code });
+    output::emit(output::Stream::Stdout, format!("{object}\n"));
+}
+
+/// A reader that closes stdout early (`beckon id | head -n 1`) ends the
+/// command quietly with status 0, as Unix tools do, instead of the
+/// standard library's panic ("failed printing to stdout: Broken pipe").
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(i32::from(exit::OK));
+        }
+        default(info);
+    }));
+}
+
+/// Installs a `tracing` subscriber writing through the output thread:
+/// `RUST_LOG` when set, else warnings, `-v` debug and `-vv` trace for
+/// Beckon's crates.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::new(spec),
+        _ => EnvFilter::new(match verbose {
+            0 => "warn",
+            1 => "warn,beckon_tokio=debug,beckon_desktop=debug,beckon=debug",
+            _ => "warn,beckon_tokio=trace,beckon_desktop=trace,beckon=trace,beckon_core=trace",
+        }),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(output::TraceWriter)
+        .with_ansi(false)
+        .with_target(true)
+        .try_init();
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -149,6 +240,18 @@ fn run(cli: Cli) -> CliResult {
         Command::Listen(args) => runtime()?.block_on(listen::run(Home::locate()?, args)),
         Command::Invite(args) => runtime()?.block_on(invite::run(Home::locate()?, args)),
         Command::Demo(args) => runtime()?.block_on(demo::run(args)),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "beckon", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd)
+                .render(&mut std::io::stdout())
+                .map_err(CliError::io)?;
+            Ok(exit::OK)
+        }
         Command::ShowInvitation { app } => demo::show_invitation(&app),
     }
 }
@@ -281,6 +384,16 @@ mod tests {
         assert_eq!(clock(Duration::from_millis(271_001)), "4:32");
         assert_eq!(clock(Duration::ZERO), "0:00");
         assert_eq!(clock(Duration::from_secs(3601)), "1:00:01");
+    }
+
+    #[test]
+    fn json_is_seen_before_a_double_dash_only() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert!(wants_json(args(&["id", "--json"]).into_iter()));
+        assert!(!wants_json(args(&["id"]).into_iter()));
+        assert!(!wants_json(
+            args(&["app", "register", "x", "--", "prog", "--json"]).into_iter()
+        ));
     }
 
     #[test]
