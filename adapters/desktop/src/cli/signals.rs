@@ -1,6 +1,8 @@
 //! The signals that stop a command: Ctrl-C (SIGINT) everywhere, and on
 //! Unix also SIGTERM (what service managers send) and SIGHUP (the terminal
-//! went away). Each has its own exit code (128 + the signal's number).
+//! went away). Each has its own exit code (128 + the signal's number). On
+//! Windows, Ctrl-Break and Ctrl-Close (the console window closed, or the
+//! service manager stopping the process) stand for SIGTERM and SIGHUP.
 
 use super::exit;
 
@@ -9,9 +11,9 @@ use super::exit;
 pub(crate) enum Stop {
     /// Ctrl-C: SIGINT.
     Interrupt,
-    /// SIGTERM (Unix only).
+    /// SIGTERM (on Windows, Ctrl-Break).
     Terminate,
-    /// SIGHUP (Unix only).
+    /// SIGHUP (on Windows, Ctrl-Close).
     HangUp,
 }
 
@@ -42,6 +44,10 @@ pub(crate) struct Signals {
     term: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     hup: Option<tokio::signal::unix::Signal>,
+    #[cfg(windows)]
+    brk: Option<tokio::signal::windows::CtrlBreak>,
+    #[cfg(windows)]
+    close: Option<tokio::signal::windows::CtrlClose>,
 }
 
 impl Signals {
@@ -56,7 +62,15 @@ impl Signals {
                 hup: signal(SignalKind::hangup()).ok(),
             }
         }
-        #[cfg(not(unix))]
+        #[cfg(windows)]
+        {
+            use tokio::signal::windows::{ctrl_break, ctrl_close};
+            Signals {
+                brk: ctrl_break().ok(),
+                close: ctrl_close().ok(),
+            }
+        }
+        #[cfg(not(any(unix, windows)))]
         {
             Signals {}
         }
@@ -83,7 +97,34 @@ impl Signals {
                 () = on(&mut self.hup) => Stop::HangUp,
             }
         }
-        #[cfg(not(unix))]
+        #[cfg(windows)]
+        {
+            let brk = async {
+                match &mut self.brk {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let close = async {
+                match &mut self.close {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => match r {
+                    Ok(()) => Stop::Interrupt,
+                    Err(_) => std::future::pending().await,
+                },
+                () = brk => Stop::Terminate,
+                () = close => Stop::HangUp,
+            }
+        }
+        #[cfg(not(any(unix, windows)))]
         {
             match tokio::signal::ctrl_c().await {
                 Ok(()) => Stop::Interrupt,
