@@ -2,16 +2,19 @@
 //! byte order mark, Windows line ends and extra spaces work; a missing
 //! final newline, a line after `end` and an empty file are refused with
 //! the file, the line and what to do, and left as they are; `beckon policy
-//! WORD` replaces a broken policy file; `beckon policy --json`.
+//! WORD` replaces a broken policy file; `beckon policy --json`; a
+//! listener whose files break while it runs refuses every invitation and
+//! says so once.
 
 mod e2e_support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::Duration;
 
 use beckon_core::Identity;
-use e2e_support::{beckon, ok, run};
+use e2e_support::{beckon, ok, run, Peer};
 
 fn card(n: u8) -> String {
     let key = Identity::from_seed(&[n; 32]).public_key();
@@ -337,4 +340,55 @@ fn policy_json_is_one_object_with_the_policy() {
         help.contains("one field: policy (`off`, `trusted` or `anyone`)"),
         "{help}"
     );
+}
+
+/// While a file does not parse, a running listener refuses every
+/// invitation, says so once, and takes invitations again when it is fixed.
+#[cfg(unix)]
+#[test]
+fn a_listener_refuses_everything_while_a_file_is_broken_and_says_so_once() {
+    use e2e_support::listen;
+    const WAIT: Duration = Duration::from_secs(20);
+    let alice = Peer::new("alice");
+    let bob = Peer::new("bob");
+    alice.add_contact(&bob);
+    bob.add_contact(&alice);
+    bob.register("chess", &["true"]);
+    let (mut listener, addr) = listen(&bob, &["--auto", "accept"]);
+    let invite = || {
+        let mut cmd = alice.cmd();
+        cmd.args(["invite", "bob", &addr, "--app", "chess", "--json"]);
+        run(cmd)
+    };
+    assert_eq!(code(&invite()), 0);
+
+    let path = bob.home.join("contacts");
+    let good = fs::read_to_string(&path).unwrap();
+    // A slip in an edit: `alice` is now on a line that does not parse.
+    let broken = good.replacen(" allowed ", " alowed ", 1);
+    let line = broken.lines().position(|l| l.contains(" alowed ")).unwrap() + 1;
+    fs::write(&path, &broken).unwrap();
+    for _ in 0..3 {
+        let out = invite();
+        assert_eq!(code(&out), 6, "{}", text(&out.stderr));
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(answer["refusal"]["reason"], "invitations_off");
+    }
+    let said = listener.expect_line("refusing every invitation until this is fixed", WAIT);
+    assert!(
+        said.contains(&format!("{}:{line}:", path.display())),
+        "{said}"
+    );
+
+    fs::write(&path, &good).unwrap();
+    assert_eq!(code(&invite()), 0);
+    listener.expect_line("the files parse again", WAIT);
+    let warnings = listener
+        .seen
+        .iter()
+        .filter(|l| l.contains("refusing every invitation"))
+        .count();
+    assert_eq!(warnings, 1, "{:#?}", listener.seen);
+    // The file was never rewritten by the listener.
+    assert_eq!(fs::read_to_string(&path).unwrap(), good);
 }

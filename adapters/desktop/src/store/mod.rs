@@ -69,7 +69,7 @@ pub use contacts::{
     check_contact_name, parse as parse_contacts, render as render_contacts, ContactEntry,
     NOT_A_CONTACT,
 };
-pub use directory::{Snapshot, StoreDirectory};
+pub use directory::{DirectoryReport, Snapshot, StoreDirectory, POLL_INTERVAL};
 pub use file::decode_text;
 pub use identity::{parse as parse_identity, render as render_identity, StoredIdentity};
 pub use policy::{parse as parse_policy, render as render_policy};
@@ -298,6 +298,7 @@ impl Home {
             policy: self.load_policy()?,
             contacts: self.load_contacts()?,
             apps: self.load_apps()?,
+            fault: None,
         })
     }
 
