@@ -2,9 +2,10 @@
 //! byte order mark, Windows line ends and extra spaces work; a missing
 //! final newline, a line after `end` and an empty file are refused with
 //! the file, the line and what to do, and left as they are; `beckon policy
-//! WORD` replaces a broken policy file; `beckon policy --json`; a
-//! listener whose files break while it runs refuses every invitation and
-//! says so once.
+//! WORD` replaces a broken policy file; a listener whose files break
+//! while it runs refuses every invitation and says so once. And the
+//! contact commands that take names: `show`, `rename`, "did you mean",
+//! `--json`.
 
 mod e2e_support;
 
@@ -236,6 +237,8 @@ fn no_contact_is_named_unknown_or_has_control_characters() {
             "{}",
             text(&out.stderr)
         );
+        let out = beckon_in(&home, &["contact", "rename", "peer1", name]);
+        assert_eq!(code(&out), 65, "{name}");
     }
     for name in [
         "bell\u{7}",
@@ -340,6 +343,142 @@ fn policy_json_is_one_object_with_the_policy() {
         help.contains("one field: policy (`off`, `trusted` or `anyone`)"),
         "{help}"
     );
+}
+
+#[test]
+fn contact_list_json_is_one_array_with_documented_fields() {
+    let (_dir, home) = populated_home();
+    ok_in(&home, &["contact", "block", "peer2"]);
+    let out = ok_in(&home, &["contact", "list", "--json"]);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let list = list.as_array().expect("an array");
+    assert_eq!(list.len(), 3);
+    for (i, c) in list.iter().enumerate() {
+        let n = i as u8 + 1;
+        let key = Identity::from_seed(&[n; 32]).public_key();
+        assert_eq!(
+            c,
+            &serde_json::json!({
+                "name": format!("peer{n}"),
+                "key": key.to_string(),
+                "comment": format!("peer{n}"),
+                "fingerprint": fingerprint(n),
+                "state": if n == 2 { "blocked" } else { "allowed" },
+            })
+        );
+    }
+    let help = ok_in(&home, &["contact", "list", "--help"]);
+    for field in ["name (", "key (", "comment (", "fingerprint (", "state ("] {
+        assert!(help.contains(field), "{field} not in {help}");
+    }
+    // No contacts: an empty array, not a sentence.
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        ok_in(&dir.path().join("h"), &["contact", "list", "--json"]),
+        "[]\n"
+    );
+}
+
+#[test]
+fn contact_show_prints_the_card_fingerprint_and_state() {
+    let (_dir, home) = populated_home();
+    ok_in(&home, &["contact", "block", "peer3"]);
+    let out = ok_in(&home, &["contact", "show", "peer3"]);
+    assert!(out.contains(&format!("card:        {}", card(3))), "{out}");
+    assert!(
+        out.contains(&format!("fingerprint: {}", fingerprint(3))),
+        "{out}"
+    );
+    assert!(out.contains("state:       blocked"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok_in(&home, &["contact", "show", "peer1", "--json"])).unwrap();
+    assert_eq!(json["name"], "peer1");
+    assert_eq!(json["fingerprint"], fingerprint(1));
+    assert_eq!(json["state"], "allowed");
+    assert_eq!(
+        format!(
+            "{} {}",
+            json["key"].as_str().unwrap(),
+            json["comment"].as_str().unwrap()
+        ),
+        card(1)
+    );
+}
+
+#[test]
+fn contact_rename_keeps_key_and_state_and_refuses_taken_or_bad_names() {
+    let (_dir, home) = populated_home();
+    ok_in(&home, &["contact", "block", "peer2"]);
+    let out = ok_in(&home, &["contact", "rename", "peer2", "bob"]);
+    assert_eq!(
+        out,
+        format!("renamed contact peer2 to bob {}\n", fingerprint(2))
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok_in(&home, &["contact", "show", "bob", "--json"])).unwrap();
+    assert_eq!(json["fingerprint"], fingerprint(2));
+    assert_eq!(json["state"], "blocked");
+    assert_eq!(json["comment"], "peer2");
+    let contacts = fs::read_to_string(home.join("contacts")).unwrap();
+    assert!(!contacts.contains("\npeer2 "), "{contacts}");
+    // Only the case changed: a rename too.
+    ok_in(&home, &["contact", "rename", "bob", "Bob"]);
+    let before = fs::read_to_string(home.join("contacts")).unwrap();
+    for (old, new, says) in [
+        ("Bob", "peer1", "already have a contact named \"peer1\""),
+        ("Bob", "Bob", "already named"),
+        ("Bob", "-x", "may only have"),
+        ("Bob", "two words", "may only have"),
+        ("Bob", "unknown", "may not be named"),
+        ("nobody", "x", "no contact named \"nobody\""),
+    ] {
+        let out = beckon_in(&home, &["contact", "rename", "--", old, new]);
+        assert_eq!(code(&out), 65, "{old} -> {new}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(says),
+            "{says:?} not in {}",
+            text(&out.stderr)
+        );
+        assert_eq!(fs::read_to_string(home.join("contacts")).unwrap(), before);
+    }
+}
+
+#[test]
+fn every_contact_command_that_takes_a_name_suggests_the_near_one() {
+    let (_dir, home) = populated_home();
+    ok_in(&home, &["contact", "rename", "peer1", "bob"]);
+    ok_in(&home, &["contact", "rename", "peer2", "alice"]);
+    let before = fs::read_to_string(home.join("contacts")).unwrap();
+    for (args, typed, meant) in [
+        (vec!["contact", "show", "bbo"], "bbo", "bob"),
+        (vec!["contact", "show", "Bob", "--json"], "Bob", "bob"),
+        (vec!["contact", "block", "BOB"], "BOB", "bob"),
+        (vec!["contact", "allow", "alcie"], "alcie", "alice"),
+        (vec!["contact", "remove", "alic"], "alic", "alice"),
+        (
+            vec!["contact", "rename", "Alice", "carol"],
+            "Alice",
+            "alice",
+        ),
+        (vec!["contact", "block", "peer"], "peer", "peer3"),
+    ] {
+        let out = beckon_in(&home, &args);
+        assert_eq!(code(&out), 65, "{args:?}");
+        assert_eq!(text(&out.stdout), "", "{args:?}");
+        assert_eq!(
+            text(&out.stderr),
+            format!("beckon: no contact named \"{typed}\"; did you mean \"{meant}\"?\n"),
+            "{args:?}"
+        );
+    }
+    // Nothing near: where to look instead.
+    let out = beckon_in(&home, &["contact", "block", "zed"]);
+    assert_eq!(
+        text(&out.stderr),
+        "beckon: no contact named \"zed\" (see `beckon contact list`)\n"
+    );
+    assert_eq!(fs::read_to_string(home.join("contacts")).unwrap(), before);
 }
 
 /// While a file does not parse, a running listener refuses every

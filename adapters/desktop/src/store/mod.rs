@@ -55,6 +55,7 @@ mod directory;
 mod file;
 mod identity;
 mod policy;
+mod suggest;
 
 use std::fmt;
 use std::fs;
@@ -73,6 +74,7 @@ pub use directory::{DirectoryReport, Snapshot, StoreDirectory, POLL_INTERVAL};
 pub use file::decode_text;
 pub use identity::{parse as parse_identity, render as render_identity, StoredIdentity};
 pub use policy::{parse as parse_policy, render as render_policy};
+pub use suggest::did_you_mean;
 
 use beckon_core::Policy;
 
