@@ -7,7 +7,14 @@ use beckon_core::{Permission, PublicKey};
 use clap::Subcommand;
 
 use super::{exit, CliError, CliResult};
-use beckon_desktop::store::{ContactEntry, Home, StoreError};
+use beckon_desktop::store::{check_contact_name, did_you_mean, ContactEntry, Home, StoreError};
+use serde_json::json;
+
+/// The fields of a contact in `--json` output, as the help says.
+const JSON_FIELDS: &str = "name (the name you gave), key (their key, \
+`ssh-ed25519 AAAA...`, without comment), comment (the comment of the key line it \
+was added from, maybe empty), fingerprint (`SHA256:...`), state (`allowed` or \
+`blocked`)";
 
 /// `beckon contact`.
 #[derive(Debug, Subcommand)]
@@ -16,13 +23,42 @@ pub(crate) enum ContactCommand {
     /// (an `ssh-ed25519 AAAA...` line), a path to a .pub file, or - to read
     /// it from stdin.
     Add {
-        /// The name you will use for this contact.
+        /// The name you will use for this contact: letters, digits and
+        /// . _ - @ +, not `unknown`.
         name: String,
         /// An ssh-ed25519 line, a .pub file, or - for stdin.
         key: String,
     },
     /// List contacts: name, fingerprint, allowed or blocked.
-    List,
+    #[command(after_help = format!(
+        "With --json, stdout is one JSON array with one object per contact, in the \
+         order of the file, with the fields {JSON_FIELDS}."
+    ))]
+    List {
+        /// Print one JSON array (fields below).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a contact: their card, fingerprint, and whether they are
+    /// allowed or blocked.
+    #[command(after_help = format!(
+        "With --json, stdout is one JSON object with the fields {JSON_FIELDS}."
+    ))]
+    Show {
+        /// The contact's name.
+        name: String,
+        /// Print one JSON object (fields below).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename a contact, keeping their key and whether they are allowed.
+    Rename {
+        /// The contact's name now.
+        old: String,
+        /// Their new name: letters, digits and . _ - @ +, not `unknown`,
+        /// and not another contact's.
+        new: String,
+    },
     /// Remove a contact.
     Remove {
         /// The contact's name.
@@ -91,10 +127,46 @@ pub(crate) fn read_key(arg: &str) -> Result<(PublicKey, String), CliError> {
     Ok((key, comment.to_owned()))
 }
 
-fn not_found(name: &str) -> StoreError {
-    StoreError::invalid(format!(
-        "no contact named {name:?} (see `beckon contact list`)"
-    ))
+/// "No contact named ...", with the name that was likely meant.
+fn not_found(name: &str, list: &[ContactEntry]) -> StoreError {
+    match did_you_mean(name, list.iter().map(|c| c.name.as_str())) {
+        Some(near) => {
+            StoreError::invalid(format!("no contact named {name:?}; did you mean {near:?}?"))
+        }
+        None => StoreError::invalid(format!(
+            "no contact named {name:?} (see `beckon contact list`)"
+        )),
+    }
+}
+
+/// The index of the contact named `name`, or the error saying so.
+fn find(list: &[ContactEntry], name: &str) -> Result<usize, StoreError> {
+    list.iter()
+        .position(|c| c.name == name)
+        .ok_or_else(|| not_found(name, list))
+}
+
+/// A contact as `--json` shows it (see [`JSON_FIELDS`]).
+fn contact_json(c: &ContactEntry) -> serde_json::Value {
+    json!({
+        "name": c.name,
+        "key": c.key.to_string(),
+        "comment": c.comment,
+        "fingerprint": c.key.fingerprint().to_string(),
+        "state": permission_word(c.permission),
+    })
+}
+
+fn permission_word(p: Permission) -> &'static str {
+    match p {
+        Permission::Allowed => "allowed",
+        Permission::Blocked => "blocked",
+    }
+}
+
+fn load(home: &Home) -> Result<Vec<ContactEntry>, StoreError> {
+    let _lock = home.lock_shared()?;
+    home.load_contacts()
 }
 
 pub(crate) fn run(home: &Home, cmd: ContactCommand) -> CliResult {
@@ -129,11 +201,13 @@ pub(crate) fn run(home: &Home, cmd: ContactCommand) -> CliResult {
                 }
             }
         }
-        ContactCommand::List => {
-            let list = {
-                let _lock = home.lock_shared()?;
-                home.load_contacts()?
-            };
+        ContactCommand::List { json } => {
+            let list = load(home)?;
+            if json {
+                let array: Vec<_> = list.iter().map(contact_json).collect();
+                println!("{}", serde_json::Value::Array(array));
+                return Ok(exit::OK);
+            }
             if list.is_empty() {
                 println!("no contacts yet (add one with `beckon contact add NAME KEY`)");
             }
@@ -143,20 +217,49 @@ pub(crate) fn run(home: &Home, cmd: ContactCommand) -> CliResult {
                     "{:<w$}  {}  {}",
                     c.name,
                     c.key.fingerprint(),
-                    match c.permission {
-                        Permission::Allowed => "allowed",
-                        Permission::Blocked => "blocked",
-                    },
+                    permission_word(c.permission),
                     w = width.unwrap_or(0)
                 );
             }
         }
+        ContactCommand::Show { name, json } => {
+            let list = load(home)?;
+            let c = &list[find(&list, &name)?];
+            if json {
+                println!("{}", contact_json(c));
+            } else {
+                println!("name:        {}", c.name);
+                println!("card:        {}", c.key.to_openssh(&c.comment));
+                println!("fingerprint: {}", c.key.fingerprint());
+                println!("state:       {}", permission_word(c.permission));
+            }
+        }
+        ContactCommand::Rename { old, new } => {
+            check_contact_name(&new)?;
+            let key = home.update_contacts(|list| {
+                let i = find(list, &old)?;
+                if new == old {
+                    return Err(StoreError::invalid(format!(
+                        "the contact is already named {new:?}"
+                    )));
+                }
+                if let Some(c) = list.iter().find(|c| c.name == new) {
+                    return Err(StoreError::invalid(format!(
+                        "you already have a contact named {:?} ({}); choose another name, \
+                         or `beckon contact remove {}` first",
+                        c.name,
+                        c.key.fingerprint(),
+                        c.name
+                    )));
+                }
+                list[i].name.clone_from(&new);
+                Ok(list[i].key)
+            })?;
+            println!("renamed contact {old} to {new} {}", key.fingerprint());
+        }
         ContactCommand::Remove { name } => {
             let removed = home.update_contacts(|list| {
-                let i = list
-                    .iter()
-                    .position(|c| c.name == name)
-                    .ok_or_else(|| not_found(&name))?;
+                let i = find(list, &name)?;
                 Ok(list.remove(i))
             })?;
             println!("removed contact {name} {}", removed.key.fingerprint());
@@ -169,17 +272,10 @@ pub(crate) fn run(home: &Home, cmd: ContactCommand) -> CliResult {
 
 fn set_permission(home: &Home, name: &str, permission: Permission) -> Result<(), CliError> {
     home.update_contacts(|list| {
-        let c = list
-            .iter_mut()
-            .find(|c| c.name == name)
-            .ok_or_else(|| not_found(name))?;
-        c.permission = permission;
+        let i = find(list, name)?;
+        list[i].permission = permission;
         Ok(())
     })?;
-    let word = match permission {
-        Permission::Allowed => "allowed",
-        Permission::Blocked => "blocked",
-    };
-    println!("{name} is now {word}");
+    println!("{name} is now {}", permission_word(permission));
     Ok(())
 }

@@ -1,5 +1,13 @@
 //! The `contacts` file: one contact per line,
 //! `NAME allowed|blocked ssh-ed25519 AAAA... [comment]`.
+//!
+//! The words of a line are separated by any run of spaces or tabs. NAME is
+//! what [`check_contact_name`] accepts: 1 to 64 letters, digits and
+//! `. _ - @ +`, not starting with `-`, and not `unknown` in any case (the
+//! word the listener shows for an inviter who is not a contact). Names and
+//! keys are unique. As in every list file, `#` starts a comment line, the
+//! last line is `end` followed by a newline, and a UTF-8 byte order mark
+//! at the start is ignored.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -22,16 +30,43 @@ pub struct ContactEntry {
     pub permission: Permission,
 }
 
+/// The word the listener and `beckon invite` show for a key that is not a
+/// contact, so no contact may be named so, in any case.
+pub const NOT_A_CONTACT: &str = "unknown";
+
+/// Checks a contact's name: what [`ContactEntry::new`] and the `contacts`
+/// file accept (see the module documentation).
+pub fn check_contact_name(name: &str) -> Result<(), StoreError> {
+    check_name("contact", name)?;
+    if name.eq_ignore_ascii_case(NOT_A_CONTACT) {
+        return Err(StoreError::invalid(format!(
+            "a contact may not be named {name:?}: Beckon shows an inviter who is not a \
+             contact as {NOT_A_CONTACT:?}, so choose another name"
+        )));
+    }
+    Ok(())
+}
+
 impl ContactEntry {
-    /// A new, allowed contact. The name is checked.
+    /// A new, allowed contact. The name is checked ([`check_contact_name`]).
     pub fn new(name: &str, key: PublicKey, comment: &str) -> Result<Self, StoreError> {
-        check_name("contact", name)?;
+        check_contact_name(name)?;
         Ok(ContactEntry {
             name: name.to_owned(),
             key,
             comment: one_line(comment),
             permission: Permission::Allowed,
         })
+    }
+}
+
+/// The first word of `line` and the rest, both without surrounding
+/// white space.
+fn first_word(line: &str) -> (&str, &str) {
+    let line = line.trim_start();
+    match line.find(char::is_whitespace) {
+        Some(i) => (&line[..i], line[i..].trim()),
+        None => (line, ""),
     }
 }
 
@@ -81,11 +116,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<ContactEntry>, StoreError> {
     let mut list: Vec<ContactEntry> = Vec::new();
     for (number, line) in content_lines(path, text)? {
         let bad = |message: String| StoreError::corrupt(path, number, message);
-        let mut words = line.splitn(3, char::is_whitespace);
-        let name = words.next().unwrap_or_default();
-        let status = words.next().unwrap_or_default().trim();
-        let key_text = words.next().unwrap_or_default().trim();
-        check_name("contact", name).map_err(|e| bad(e.to_string()))?;
+        let (name, rest) = first_word(line);
+        let (status, key_text) = first_word(rest);
+        check_contact_name(name).map_err(|e| bad(e.to_string()))?;
         let permission = match status {
             "allowed" => Permission::Allowed,
             "blocked" => Permission::Blocked,

@@ -27,7 +27,15 @@
 //! * Every file ends with a line `end`. A file that does not (cut short by
 //!   a crash or a bad copy), or a line that does not parse, is an error
 //!   naming the file and the line; such a file is never overwritten: the
-//!   command that wanted to change it fails and the user fixes it by hand.
+//!   command that wanted to change it fails and the user fixes it by hand
+//!   (only `beckon policy off|trusted|anyone` replaces a broken `policy`,
+//!   which holds nothing else).
+//! * The list files (`contacts`, `apps`, `policy`) are UTF-8 text, edited
+//!   by hand too: a byte order mark at the start is ignored, lines may end
+//!   in CR LF, and `#` starts a comment line. What cannot be told from a
+//!   file cut short is not guessed: an empty file, a last line without its
+//!   newline, and a line after `end` are errors whose message says what to
+//!   change.
 //!
 //! # The parsers
 //!
@@ -47,6 +55,7 @@ mod directory;
 mod file;
 mod identity;
 mod policy;
+mod suggest;
 
 use std::fmt;
 use std::fs;
@@ -57,11 +66,15 @@ pub use apps::{
     app_id_for_name, check_list as check_apps, parse as parse_apps, render as render_apps,
     AppEntry, BECKON_APP_NAMESPACE,
 };
-pub use contacts::{parse as parse_contacts, render as render_contacts, ContactEntry};
-pub use directory::{Snapshot, StoreDirectory};
+pub use contacts::{
+    check_contact_name, parse as parse_contacts, render as render_contacts, ContactEntry,
+    NOT_A_CONTACT,
+};
+pub use directory::{DirectoryReport, Snapshot, StoreDirectory, POLL_INTERVAL};
 pub use file::decode_text;
 pub use identity::{parse as parse_identity, render as render_identity, StoredIdentity};
 pub use policy::{parse as parse_policy, render as render_policy};
+pub use suggest::did_you_mean;
 
 use beckon_core::Policy;
 
@@ -287,6 +300,7 @@ impl Home {
             policy: self.load_policy()?,
             contacts: self.load_contacts()?,
             apps: self.load_apps()?,
+            fault: None,
         })
     }
 
@@ -327,10 +341,10 @@ impl Home {
         Ok(result)
     }
 
-    /// Sets the policy. A corrupt policy file is not overwritten.
+    /// Sets the policy, replacing a policy file that does not parse: it
+    /// holds nothing but the word this writes.
     pub fn set_policy(&self, new: Policy) -> Result<(), StoreError> {
         let _lock = self.lock_exclusive()?;
-        let _old = self.load_policy()?;
         file::write_atomic(
             &self.path(POLICY_FILE),
             policy::render(new).as_bytes(),
