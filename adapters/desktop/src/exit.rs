@@ -44,6 +44,10 @@ pub const IO: u8 = 74;
 /// A file in the Beckon home does not parse; it is named with its line and
 /// left unchanged (EX_CONFIG).
 pub const CONFIG: u8 = 78;
+/// A path of the Beckon home could have been changed by someone else:
+/// not owned by the user, writable by group or others, or a private key
+/// readable by others (EX_NOPERM; checked like sshd's StrictModes).
+pub const PERMISSION: u8 = 77;
 /// A bug: Rust's exit code after a panic.
 pub const PANIC: u8 = 101;
 /// Cancelled with Ctrl-C, SIGINT (128 + 2).
@@ -68,6 +72,7 @@ pub const TABLE: &[(u8, &str)] = &[
     (UNAVAILABLE, "cannot listen: the address is in use or unavailable"),
     (SOFTWARE, "internal error"),
     (IO, "I/O error"),
+    (PERMISSION, "refused to use the Beckon home: a directory or file is not yours, is writable by group or others, or your key is readable by others (the path and the chmod/chown that fixes it are named)"),
     (CONFIG, "a file in the Beckon home does not parse (it is named with its line and left unchanged)"),
     (PANIC, "a bug: the program panicked"),
     (HANGUP, "stopped by SIGHUP (the terminal went away); an invitation is cancelled, waiting inviters are told the listener stopped"),

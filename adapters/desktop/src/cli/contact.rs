@@ -131,9 +131,9 @@ pub(crate) fn read_key(arg: &str) -> Result<(PublicKey, String), CliError> {
 fn not_found(name: &str, list: &[ContactEntry]) -> StoreError {
     match did_you_mean(name, list.iter().map(|c| c.name.as_str())) {
         Some(near) => {
-            StoreError::invalid(format!("no contact named {name:?}; did you mean {near:?}?"))
+            StoreError::NotFound(format!("no contact named {name:?}; did you mean {near:?}?"))
         }
-        None => StoreError::invalid(format!(
+        None => StoreError::NotFound(format!(
             "no contact named {name:?} (see `beckon contact list`)"
         )),
     }

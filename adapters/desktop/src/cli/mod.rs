@@ -133,6 +133,8 @@ impl From<StoreError> for CliError {
             StoreError::Corrupt { .. } => exit::CONFIG,
             StoreError::NoIdentity(_) => exit::NO_INPUT,
             StoreError::Invalid(_) => exit::DATA,
+            StoreError::NotFound(_) => exit::NO_INPUT,
+            StoreError::Permission { .. } => exit::PERMISSION,
         };
         CliError::new(code, e.to_string())
     }

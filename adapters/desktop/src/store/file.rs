@@ -10,6 +10,7 @@ use super::{StoreError, END_MARKER};
 /// are an error naming the line; a UTF-8 byte order mark is dropped (see
 /// [`decode_text`]).
 pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, StoreError> {
+    super::modes::check_file(path, false)?;
     match fs::read(path) {
         Ok(bytes) => decode_text(path, bytes).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -122,10 +123,11 @@ pub(crate) fn content_lines<'a>(
     Ok(out)
 }
 
-/// Replaces `path` atomically: writes a temporary file next to it, fsyncs
-/// it, renames it over `path`, and fsyncs the directory. The caller holds
-/// the home's exclusive lock, so one temporary name per file is enough.
-/// `mode` (Unix) is the new file's permission bits, default 0644.
+/// Replaces `path` atomically: writes a temporary file next to it (a new
+/// name, created with `O_EXCL` and, on Unix, mode 0600 and `O_NOFOLLOW`
+/// semantics: `tempfile::NamedTempFile::new_in`, so a planted file or
+/// symbolic link is never written through), fsyncs it, sets `mode` (Unix;
+/// default 0644), renames it over `path`, and fsyncs the directory.
 pub(crate) fn write_atomic(
     path: &Path,
     contents: &[u8],
@@ -136,33 +138,26 @@ pub(crate) fn write_atomic(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode.unwrap_or(0o644));
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
     let result = (|| {
-        let mut file = options.open(&tmp)?;
+        let mut file = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
         #[cfg(unix)]
-        if let Some(mode) = mode {
-            // A stale temporary file keeps its old mode: set it.
+        {
             use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(fs::Permissions::from_mode(mode))?;
+            file.as_file()
+                .set_permissions(fs::Permissions::from_mode(mode.unwrap_or(0o644)))?;
         }
+        #[cfg(not(unix))]
+        let _ = mode;
         file.write_all(contents)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)
+        file.as_file().sync_all()?;
+        // On error the temporary file is removed when `file` drops.
+        file.persist(path).map_err(|e| e.error)?;
+        Ok::<(), io::Error>(())
     })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(StoreError::io(path, "write", e));
-    }
+    result.map_err(|e| StoreError::io(path, "write", e))?;
     sync_dir(dir).map_err(|e| StoreError::io(dir, "sync the directory", e))
 }
 

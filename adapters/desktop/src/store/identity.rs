@@ -125,20 +125,7 @@ pub(crate) fn load(home: &Home) -> Result<StoredIdentity, StoreError> {
     if !path.exists() {
         return Err(StoreError::NoIdentity(home.dir().to_path_buf()));
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(&path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                eprintln!(
-                    "warning: {} can be read by others (mode {mode:o}); run `chmod 600 {}`",
-                    path.display(),
-                    path.display()
-                );
-            }
-        }
-    }
+    super::modes::check_file(&path, true)?;
     StoredIdentity::from_openssh_file(&path)
 }
 

@@ -54,6 +54,7 @@ mod contacts;
 mod directory;
 mod file;
 mod identity;
+pub mod modes;
 mod policy;
 mod suggest;
 
@@ -119,8 +120,22 @@ pub enum StoreError {
     },
     /// No identity yet.
     NoIdentity(PathBuf),
-    /// The request cannot be done (duplicate, not found, limit, bad name).
+    /// A path of the home could have been changed by someone else (owner
+    /// or mode, checked like sshd's `StrictModes`; see [`modes`]). Nothing
+    /// is read from it.
+    Permission {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+        /// The command that fixes it.
+        fix: String,
+    },
+    /// The request cannot be done (duplicate, limit, bad name).
     Invalid(String),
+    /// The request names something that is not there (a contact or an
+    /// application), with the near name when there is one.
+    NotFound(String),
 }
 
 impl StoreError {
@@ -170,7 +185,13 @@ impl fmt::Display for StoreError {
                 "no identity at {} (run `beckon init` first, or set {HOME_ENV})",
                 path.display()
             ),
-            StoreError::Invalid(message) => f.write_str(message),
+            StoreError::Invalid(message) | StoreError::NotFound(message) => f.write_str(message),
+            StoreError::Permission { path, problem, fix } => write!(
+                f,
+                "refusing to use {}: {problem}; anyone who can change it decides who may \
+                 launch applications here (fix: `{fix}`)",
+                path.display()
+            ),
         }
     }
 }
@@ -237,6 +258,7 @@ impl Home {
             // Nothing to read, nothing to lock.
             return Ok(None);
         }
+        modes::check(&self.dir, false)?;
         let path = self.path(LOCK_FILE);
         let file = fs::OpenOptions::new()
             .create(true)
