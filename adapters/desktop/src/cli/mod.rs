@@ -57,7 +57,10 @@ enum Command {
     /// Create your identity (an ed25519 key), or import an OpenSSH one.
     Init(identity::InitArgs),
     /// Print your contact card (give it to your contacts) and fingerprint.
-    Id,
+    Id(identity::IdArgs),
+    /// Change your nickname (the name in your contact card), keeping your
+    /// key.
+    Nickname(identity::NicknameArgs),
     /// Add, list, remove, block or allow contacts.
     #[command(subcommand)]
     Contact(contact::ContactCommand),
@@ -235,7 +238,8 @@ fn init_tracing(verbose: u8) {
 fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Init(args) => identity::init(&Home::locate()?, args),
-        Command::Id => identity::id(&Home::locate()?),
+        Command::Id(args) => identity::id(&Home::locate()?, &args),
+        Command::Nickname(args) => identity::nickname(&Home::locate()?, &args),
         Command::Contact(cmd) => contact::run(&Home::locate()?, cmd),
         Command::App(cmd) => app::run(&Home::locate()?, cmd),
         Command::Policy(args) => policy::run(&Home::locate()?, args),

@@ -70,8 +70,23 @@ fn first_word(line: &str) -> (&str, &str) {
     }
 }
 
+/// A comment as one line that is safe to show: runs of white space become
+/// one space, and control, bidirectional and zero-width characters (an
+/// ESC from a stranger's card would otherwise reach terminals raw) become
+/// U+FFFD.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .map(|c| {
+            if super::unsafe_to_show(c) {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn permission_word(p: Permission) -> &'static str {

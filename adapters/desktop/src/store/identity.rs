@@ -129,21 +129,43 @@ pub(crate) fn load(home: &Home) -> Result<StoredIdentity, StoreError> {
     StoredIdentity::from_openssh_file(&path)
 }
 
-/// Writes the identity and its card. The caller holds the exclusive lock.
-pub(crate) fn save(home: &Home, id: &StoredIdentity, force: bool) -> Result<(), StoreError> {
+/// Writes the identity and its card, keeping a copy of an identity it
+/// replaces (returned). The caller holds the exclusive lock.
+pub(crate) fn save(
+    home: &Home,
+    id: &StoredIdentity,
+    force: bool,
+) -> Result<Option<std::path::PathBuf>, StoreError> {
     let path = home.path(IDENTITY_FILE);
-    if path.exists() && !force {
-        let current = load(home)
-            .map(|c| format!(" ({})", c.identity.public_key().fingerprint()))
-            .unwrap_or_default();
-        return Err(StoreError::invalid(format!(
-            "an identity already exists at {}{current}; \
-             replacing it changes who you are to every contact, so it needs --force",
-            path.display()
-        )));
+    let mut backup = None;
+    if path.exists() {
+        if !force {
+            let current = load(home)
+                .map(|c| format!(" ({})", c.identity.public_key().fingerprint()))
+                .unwrap_or_default();
+            return Err(StoreError::invalid(format!(
+                "an identity already exists at {}{current}; \
+                 replacing it changes who you are to every contact, so it needs --force",
+                path.display()
+            )));
+        }
+        let old =
+            Zeroizing::new(std::fs::read(&path).map_err(|e| StoreError::io(&path, "read", e))?);
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let copy = home.path(&format!("{IDENTITY_FILE}.old-{secs}"));
+        write_atomic(&copy, &old, Some(0o600))?;
+        backup = Some(copy);
     }
+    write(home, id)?;
+    Ok(backup)
+}
+
+/// Writes the identity and its card over what is there.
+pub(crate) fn write(home: &Home, id: &StoredIdentity) -> Result<(), StoreError> {
     let pem = render(id)?;
-    write_atomic(&path, pem.as_bytes(), Some(0o600))?;
+    write_atomic(&home.path(IDENTITY_FILE), pem.as_bytes(), Some(0o600))?;
     let card = format!("{}\n", id.card());
     write_atomic(&home.path(CARD_FILE), card.as_bytes(), Some(0o644))
 }

@@ -375,9 +375,28 @@ impl Home {
     }
 
     /// Writes a new identity (refusing to replace one unless `force`).
-    pub fn save_identity(&self, identity: &StoredIdentity, force: bool) -> Result<(), StoreError> {
+    ///
+    /// Replacing an identity (`force`) first copies the old key file to
+    /// `id_ed25519.old-SECONDS` (mode 0600) and returns that path, so a
+    /// slip of `init --force` can be undone.
+    pub fn save_identity(
+        &self,
+        identity: &StoredIdentity,
+        force: bool,
+    ) -> Result<Option<PathBuf>, StoreError> {
         let _lock = self.lock_exclusive()?;
         identity::save(self, identity, force)
+    }
+
+    /// Changes the nickname of the home's identity, keeping its key.
+    /// Returns the identity as saved.
+    pub fn set_nickname(&self, nickname: &str) -> Result<StoredIdentity, StoreError> {
+        check_name("nickname", nickname)?;
+        let _lock = self.lock_exclusive()?;
+        let mut stored = identity::load(self)?;
+        stored.nickname = nickname.to_owned();
+        identity::write(self, &stored)?;
+        Ok(stored)
     }
 }
 
@@ -389,7 +408,9 @@ pub struct LockGuard {
 
 /// Checks a contact or application name: 1 to 64 characters, letters,
 /// digits and `. _ - @ +`, not starting with `-`.
-pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), StoreError> {
+/// Checks a contact name or nickname: 1 to 64 letters, digits and
+/// `. _ - @ +`, not starting with `-`.
+pub fn check_name(kind: &str, name: &str) -> Result<(), StoreError> {
     let ok_char = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+');
     if name.is_empty() {
         return Err(StoreError::invalid(format!("the {kind} name is empty")));
@@ -405,6 +426,18 @@ pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+/// Whether a character must not reach a terminal or a file raw from
+/// another person's text: control characters (ESC starts terminal
+/// escapes), bidirectional overrides and zero-width characters (they make
+/// text read differently from what it is).
+pub(crate) fn unsafe_to_show(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+        )
 }
 
 /// The policy's word in files and on the command line.
