@@ -317,3 +317,36 @@ fn wait_for_port(addr: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_slip_in_a_contact_or_application_name_gets_a_suggestion() {
+    let alice = Peer::new("alice");
+    let bob = Peer::new("bob");
+    alice.add_contact(&bob);
+    alice.register("chess", &["true"]);
+    let out = run({
+        let mut c = alice.cmd();
+        c.args(["invite", "Bob", "127.0.0.1:9", "--app", "chess"]);
+        c
+    });
+    assert_eq!(out.status.code(), Some(66));
+    assert!(
+        text(&out.stderr).contains("no contact named \"Bob\"; did you mean \"bob\"?"),
+        "{}",
+        text(&out.stderr)
+    );
+    // An application name is the invitee's business, so a near miss is a
+    // note, and the invitation still goes (here, to a closed port: 5).
+    let out = run({
+        let mut c = alice.cmd();
+        c.args(["invite", "bob", "127.0.0.1:9", "--app", "chss"]);
+        c
+    });
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("application \"chss\" is not registered here; did you mean \"chess\"?"),
+        "{}",
+        text(&out.stderr)
+    );
+}

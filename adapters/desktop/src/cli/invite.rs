@@ -111,9 +111,18 @@ pub(crate) async fn run(home: Home, args: InviteArgs) -> CliResult {
     let target = match &contact_name {
         Some(name) => {
             let contact = snapshot.contact_named(name).ok_or_else(|| {
+                let near = beckon_desktop::store::did_you_mean(
+                    name,
+                    snapshot.contacts.iter().map(|c| c.name.as_str()),
+                );
                 CliError::new(
                     exit::NO_INPUT,
-                    format!("no contact named {name:?} (see `beckon contact list`, or use --any)"),
+                    match near {
+                        Some(near) => format!("no contact named {name:?}; did you mean {near:?}?"),
+                        None => format!(
+                            "no contact named {name:?} (see `beckon contact list`, or use --any)"
+                        ),
+                    },
                 )
             })?;
             Target::Contact(contact.key)
@@ -121,6 +130,23 @@ pub(crate) async fn run(home: Home, args: InviteArgs) -> CliResult {
         None => Target::AnyEndpoint,
     };
     let (app_id, app_name) = resolve_app(&snapshot, &args.app);
+    // A name not registered here is sent as the id of that name (the
+    // invitee's registrations decide); a near registered one is likely a
+    // slip, so say so.
+    if args.app.parse::<ApplicationId>().is_err()
+        && snapshot.apps.iter().all(|a| a.name != args.app)
+    {
+        if let Some(near) = beckon_desktop::store::did_you_mean(
+            &args.app,
+            snapshot.apps.iter().map(|a| a.name.as_str()),
+        ) {
+            eprintln!(
+                "beckon: note: application {:?} is not registered here; did you mean {near:?}? \
+                 (inviting to {:?} anyway: {app_id})",
+                args.app, args.app
+            );
+        }
+    }
     let invitation = Invitation::new(app_id, &args.message, &data)
         .map_err(|e| CliError::data(format!("invalid invitation: {e}")))?;
     let config = super::listen::config_with_window(args.wait)?;
