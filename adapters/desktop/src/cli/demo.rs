@@ -61,6 +61,7 @@ impl Person {
         let me = StoredIdentity {
             identity: Identity::generate(&mut rand::rng()),
             nickname: name.to_owned(),
+            passphrase: None,
         };
         home.save_identity(&me, false)?;
         Ok(Person { name, home, me })

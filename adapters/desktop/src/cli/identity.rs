@@ -15,8 +15,10 @@ pub(crate) struct InitArgs {
     /// comment, else your user name).
     #[arg(long, value_name = "N")]
     nickname: Option<String>,
-    /// Import an existing unencrypted OpenSSH ed25519 private key instead
-    /// of creating one.
+    /// Import an existing OpenSSH ed25519 private key instead of creating
+    /// one. A key with a passphrase stays encrypted with it; commands that
+    /// need the key ask for it on the terminal, or read it from the file
+    /// named by BECKON_PASSPHRASE_FILE (for services).
     #[arg(long, value_name = "PATH")]
     import_openssh: Option<PathBuf>,
     /// Replace an existing identity (your contacts will no longer know
@@ -76,6 +78,7 @@ pub(crate) fn init(home: &Home, args: InitArgs) -> CliResult {
         None => StoredIdentity {
             identity: Identity::generate(&mut rand::rng()),
             nickname: String::new(),
+            passphrase: None,
         },
     };
     stored.nickname = match args.nickname.as_deref() {

@@ -1,5 +1,14 @@
-//! The identity: an unencrypted OpenSSH ed25519 private key file (mode
-//! 0600) whose comment is the nickname, and its public contact card.
+//! The identity: an OpenSSH ed25519 private key file (mode 0600) whose
+//! comment is the nickname, and its public contact card.
+//!
+//! The key file is what `ssh-keygen -t ed25519` writes. Created by `beckon
+//! init`, it is not encrypted (protected by its mode and the home's
+//! checks, like an unencrypted `~/.ssh/id_ed25519`). An imported key that
+//! has a passphrase keeps it: the file stays encrypted with the same
+//! passphrase (bcrypt-pbkdf and AES-256-CTR when Beckon rewrites it), and
+//! every command that needs the key asks for the passphrase once at start
+//! (see [`passphrase`]); it is held in memory, zeroized after use, and
+//! never written anywhere.
 
 use std::path::Path;
 
@@ -18,6 +27,42 @@ pub struct StoredIdentity {
     pub identity: Identity,
     /// The nickname: the comment of the contact card.
     pub nickname: String,
+    /// The passphrase the key file is encrypted with, if it is: kept in
+    /// memory only (zeroized on drop), so that a rewrite of the file (a
+    /// new nickname) keeps it encrypted.
+    pub passphrase: Option<Zeroizing<String>>,
+}
+
+/// The environment variable naming a file that holds the identity's
+/// passphrase, for services that cannot answer a prompt (a systemd
+/// credential, say: `LoadCredential=` and
+/// `BECKON_PASSPHRASE_FILE=%d/beckon-passphrase`). One trailing newline is
+/// ignored.
+pub const PASSPHRASE_FILE_ENV: &str = "BECKON_PASSPHRASE_FILE";
+
+/// The passphrase of the encrypted key file at `path`: read from the file
+/// [`PASSPHRASE_FILE_ENV`] names when it is set, else asked on the
+/// terminal (without echo). With neither, a [`StoreError::NotFound`] that
+/// says how to give it.
+pub fn passphrase(path: &Path) -> Result<Zeroizing<String>, StoreError> {
+    if let Some(file) = std::env::var_os(PASSPHRASE_FILE_ENV).filter(|f| !f.is_empty()) {
+        let file = std::path::PathBuf::from(file);
+        let text = Zeroizing::new(
+            std::fs::read_to_string(&file).map_err(|e| StoreError::io(&file, "read", e))?,
+        );
+        let pass = text.strip_suffix('\n').unwrap_or(&text);
+        let pass = pass.strip_suffix('\r').unwrap_or(pass);
+        return Ok(Zeroizing::new(pass.to_owned()));
+    }
+    rpassword::prompt_password(format!("passphrase for {}: ", path.display()))
+        .map(Zeroizing::new)
+        .map_err(|e| {
+            StoreError::NotFound(format!(
+                "{} is protected by a passphrase, and there is no terminal to ask it on ({e}); \
+                 set {PASSPHRASE_FILE_ENV} to a file that holds it (mode 0600)",
+                path.display()
+            ))
+        })
 }
 
 impl std::fmt::Debug for StoredIdentity {
@@ -25,6 +70,7 @@ impl std::fmt::Debug for StoredIdentity {
         f.debug_struct("StoredIdentity")
             .field("identity", &self.identity)
             .field("nickname", &self.nickname)
+            .field("encrypted", &self.passphrase.is_some())
             .finish()
     }
 }
@@ -41,21 +87,29 @@ impl StoredIdentity {
     /// Reads an OpenSSH ed25519 private key file (for `beckon init
     /// --import-openssh` and for loading the home's identity); see
     /// [`parse_identity`](super::parse_identity).
+    ///
+    /// A key protected by a passphrase is decrypted with the one
+    /// [`passphrase`] gives (asked once).
     pub fn from_openssh_file(path: &Path) -> Result<Self, StoreError> {
         let text = Zeroizing::new(
             std::fs::read_to_string(path).map_err(|e| StoreError::io(path, "read", e))?,
         );
-        parse(path, &text)
+        parse_with(path, &text, &mut || passphrase(path))
     }
 }
 
-/// The identity file's text: an unencrypted OpenSSH private key whose
-/// comment is the nickname.
+/// The identity file's text: an OpenSSH private key whose comment is the
+/// nickname, encrypted with the identity's passphrase if it has one.
 pub fn render(identity: &StoredIdentity) -> Result<Zeroizing<String>, StoreError> {
     let seed = identity.identity.to_seed();
     let keypair = Ed25519Keypair::from_seed(&seed);
-    let key = PrivateKey::new(KeypairData::Ed25519(keypair), identity.nickname.clone())
+    let mut key = PrivateKey::new(KeypairData::Ed25519(keypair), identity.nickname.clone())
         .map_err(|e| StoreError::invalid(format!("cannot encode the key: {e}")))?;
+    if let Some(pass) = &identity.passphrase {
+        key = key
+            .encrypt(&mut ssh_key::rand_core::OsRng, pass.as_bytes())
+            .map_err(|e| StoreError::invalid(format!("cannot encrypt the key: {e}")))?;
+    }
     key.to_openssh(LineEnding::LF)
         .map_err(|e| StoreError::invalid(format!("cannot encode the key: {e}")))
 }
@@ -67,6 +121,22 @@ pub fn render(identity: &StoredIdentity) -> Result<Zeroizing<String>, StoreError
 /// names `path` and says what to do (these files are not edited by hand,
 /// so the message names no line).
 pub fn parse(path: &Path, text: &str) -> Result<StoredIdentity, StoreError> {
+    parse_with(path, text, &mut || {
+        Err(StoreError::invalid(format!(
+            "{} is protected by a passphrase, and none was given",
+            path.display()
+        )))
+    })
+}
+
+/// As [`parse`], decrypting a key protected by a passphrase with the one
+/// `passphrase` gives (called at most once). A wrong passphrase is a
+/// [`StoreError::Invalid`] naming the file.
+pub fn parse_with(
+    path: &Path,
+    text: &str,
+    passphrase: &mut dyn FnMut() -> Result<Zeroizing<String>, StoreError>,
+) -> Result<StoredIdentity, StoreError> {
     let trimmed = text.trim_start();
     if trimmed.starts_with("ssh-") {
         return Err(StoreError::invalid(format!(
@@ -87,17 +157,20 @@ pub fn parse(path: &Path, text: &str) -> Result<StoredIdentity, StoreError> {
             path.display()
         ))
     })?;
-    if key.is_encrypted() {
-        let shown = path.display();
-        return Err(StoreError::invalid(format!(
-            "{shown} is protected by a passphrase, and Beckon keeps its key without one \
-             (like an ssh-agent would). Export an unencrypted copy, import it, and delete \
-             the copy:\n\
-             \x20   cp {shown} /tmp/beckon-key && ssh-keygen -p -N \"\" -f /tmp/beckon-key\n\
-             \x20   beckon init --import-openssh /tmp/beckon-key && rm /tmp/beckon-key\n\
-             (ssh-keygen asks for the old passphrase once.)"
-        )));
-    }
+    let mut used = None;
+    let key = if key.is_encrypted() {
+        let pass = passphrase()?;
+        let open = key.decrypt(pass.as_bytes()).map_err(|_| {
+            StoreError::invalid(format!(
+                "wrong passphrase for {} (nothing was changed)",
+                path.display()
+            ))
+        })?;
+        used = Some(pass);
+        open
+    } else {
+        key
+    };
     let KeypairData::Ed25519(pair) = key.key_data() else {
         return Err(StoreError::invalid(format!(
             "{} is a {} key; Beckon identities are ed25519 keys (ssh-keygen -t ed25519)",
@@ -116,6 +189,7 @@ pub fn parse(path: &Path, text: &str) -> Result<StoredIdentity, StoreError> {
     Ok(StoredIdentity {
         identity,
         nickname: key.comment().trim().to_owned(),
+        passphrase: used,
     })
 }
 

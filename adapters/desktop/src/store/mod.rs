@@ -73,7 +73,10 @@ pub use contacts::{
 };
 pub use directory::{DirectoryReport, Snapshot, StoreDirectory, POLL_INTERVAL};
 pub use file::decode_text;
-pub use identity::{parse as parse_identity, render as render_identity, StoredIdentity};
+pub use identity::{
+    parse as parse_identity, parse_with as parse_identity_with, passphrase,
+    render as render_identity, StoredIdentity, PASSPHRASE_FILE_ENV,
+};
 pub use policy::{parse as parse_policy, render as render_policy};
 pub use suggest::did_you_mean;
 

@@ -1,0 +1,161 @@
+//! An OpenSSH key with a passphrase, imported and used on the real binary:
+//! the file stays encrypted, the passphrase comes from the terminal (asked
+//! once, on a pty here) or from BECKON_PASSPHRASE_FILE, and is never
+//! written to the home.
+
+#![cfg(unix)]
+
+mod e2e_support;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use e2e_support::{beckon, run, BECKON};
+use expectrl::{Eof, Expect, Session};
+
+const PASS: &str = "correct horse battery staple";
+
+/// An encrypted OpenSSH ed25519 key, as `ssh-keygen -N PASS` writes one.
+fn encrypted_key(dir: &Path) -> std::path::PathBuf {
+    let key =
+        ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519)
+            .unwrap();
+    let mut key = key;
+    key.set_comment("me@laptop");
+    let key = key.encrypt(&mut ssh_key::rand_core::OsRng, PASS).unwrap();
+    let path = dir.join("id_ed25519");
+    fs::write(
+        &path,
+        key.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    path
+}
+
+fn pass_file(dir: &Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("pass");
+    fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn an_encrypted_key_is_imported_and_stays_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = encrypted_key(dir.path());
+    let home = dir.path().join("home");
+    let good = pass_file(dir.path(), &format!("{PASS}\n"));
+    let out = run({
+        let mut c = beckon(&home);
+        c.args(["init", "--import-openssh"])
+            .arg(&key)
+            .env("BECKON_PASSPHRASE_FILE", &good);
+        c
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored = fs::read_to_string(home.join("id_ed25519")).unwrap();
+    let parsed = ssh_key::PrivateKey::from_openssh(&stored).unwrap();
+    assert!(parsed.is_encrypted(), "the home keeps the key encrypted");
+    assert!(!fs::read_dir(&home)
+        .unwrap()
+        .any(|e| fs::read(e.unwrap().path())
+            .unwrap_or_default()
+            .windows(PASS.len())
+            .any(|w| w == PASS.as_bytes())));
+
+    // Used with the passphrase file.
+    let out = run({
+        let mut c = beckon(&home);
+        c.arg("id").env("BECKON_PASSPHRASE_FILE", &good);
+        c
+    });
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("me@laptop"));
+
+    // A wrong one: 65, and the file is untouched.
+    let bad = dir.path().join("bad");
+    fs::write(&bad, "nope\n").unwrap();
+    let out = run({
+        let mut c = beckon(&home);
+        c.arg("id").env("BECKON_PASSPHRASE_FILE", &bad);
+        c
+    });
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
+    assert_eq!(fs::read_to_string(home.join("id_ed25519")).unwrap(), stored);
+
+    // No terminal and no file (setsid: no controlling terminal): it says
+    // how to give one.
+    let out = Command::new("setsid")
+        .arg("-w")
+        .arg(BECKON)
+        .arg("id")
+        .env("BECKON_HOME", &home)
+        .env_remove("BECKON_PASSPHRASE_FILE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(66),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BECKON_PASSPHRASE_FILE"));
+
+    // A new nickname rewrites the file, still encrypted with the same
+    // passphrase.
+    let out = run({
+        let mut c = beckon(&home);
+        c.args(["nickname", "laptop"])
+            .env("BECKON_PASSPHRASE_FILE", &good);
+        c
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored = fs::read_to_string(home.join("id_ed25519")).unwrap();
+    let parsed = ssh_key::PrivateKey::from_openssh(&stored).unwrap();
+    assert!(parsed.is_encrypted());
+    assert_eq!(parsed.decrypt(PASS).unwrap().comment(), "laptop");
+}
+
+#[test]
+fn the_passphrase_is_asked_once_on_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = encrypted_key(dir.path());
+    let home = dir.path().join("home");
+    let good = pass_file(dir.path(), PASS);
+    let out = run({
+        let mut c = beckon(&home);
+        c.args(["init", "--import-openssh"])
+            .arg(&key)
+            .env("BECKON_PASSPHRASE_FILE", &good);
+        c
+    });
+    assert!(out.status.success());
+    let mut cmd = Command::new(BECKON);
+    cmd.env("BECKON_HOME", &home)
+        .env_remove("BECKON_PASSPHRASE_FILE")
+        .arg("id");
+    let mut session = Session::spawn(cmd).expect("spawn on a pty");
+    session.set_expect_timeout(Some(Duration::from_secs(20)));
+    session.expect("passphrase for ").expect("the prompt");
+    session.send_line(PASS).unwrap();
+    let card = session.expect("ssh-ed25519 AAAA").expect("the card");
+    let mut shown = String::from_utf8_lossy(card.before()).into_owned();
+    let rest = session.expect(Eof).expect("the end");
+    shown.push_str(&String::from_utf8_lossy(rest.before()));
+    assert!(
+        !shown.contains(PASS),
+        "the passphrase is not echoed: {shown}"
+    );
+    assert!(!shown.contains("passphrase for "), "asked once: {shown}");
+}
