@@ -152,6 +152,10 @@ pub struct Listener {
     prompts: mpsc::Receiver<IncomingInvitation>,
     reports: broadcast::Sender<SessionReport>,
     accept: JoinHandle<()>,
+    /// Tells every session the listener stops, with the answer to give.
+    stop: watch::Sender<Option<(u32, String)>>,
+    /// How many session tasks are running.
+    live: watch::Receiver<usize>,
 }
 
 impl Drop for Listener {
@@ -241,7 +245,11 @@ impl Listener {
         let max_prompts = cfg.max_prompts.min(Semaphore::MAX_PERMITS);
         let (prompt_tx, prompts) = mpsc::channel(max_prompts.max(1));
         let (reports, _) = broadcast::channel(REPORTS);
+        let (stop, stop_rx) = watch::channel(None);
+        let (live_tx, live) = watch::channel(0);
         let shared = Arc::new(Shared {
+            stop: stop_rx,
+            live: live_tx,
             identity,
             directory,
             config: cfg.config,
@@ -266,6 +274,8 @@ impl Listener {
             prompts,
             reports,
             accept,
+            stop,
+            live,
         })
     }
 
@@ -293,6 +303,47 @@ impl Listener {
     pub fn subscribe(&self) -> broadcast::Receiver<SessionReport> {
         self.reports.subscribe()
     }
+
+    /// Stops the listener cleanly: no new connection is accepted, every
+    /// invitation waiting for the user (queued here, or held by the
+    /// application and not yet answered) is answered with the error
+    /// `code` and `message` (protocol §9.3: `Response::ERROR_STOPPED`,
+    /// "stopped listening"), every connection still in its handshake is
+    /// closed (with Busy where it can be said), and then this waits, at
+    /// most `grace`, until every session has written its last frame and
+    /// ended. Answers the application already gave (`accept`, `decline`,
+    /// `fail`) stand.
+    ///
+    /// Call it before the process exits, so that no inviter is left
+    /// waiting for an answer that will not come.
+    pub async fn shutdown(mut self, code: u32, message: &str, grace: Duration) {
+        self.accept.abort();
+        self.stop.send_replace(Some((code, message.to_owned())));
+        // Queued prompts: their sessions answer them on the stop signal;
+        // dropping them here (their command senders) comes after it.
+        self.prompts.close();
+        while let Ok(queued) = self.prompts.try_recv() {
+            drop(queued);
+        }
+        let mut live = self.live.clone();
+        let _ = tokio::time::timeout(grace, live.wait_for(|n| *n == 0)).await;
+    }
+}
+
+/// Counts a session task while it runs.
+struct Live(watch::Sender<usize>);
+
+impl Live {
+    fn new(count: &watch::Sender<usize>) -> Live {
+        count.send_modify(|n| *n += 1);
+        Live(count.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 fn in_runtime() -> io::Result<()> {
@@ -310,6 +361,10 @@ struct Shared<D: ?Sized> {
     prompt_tx: mpsc::Sender<IncomingInvitation>,
     reports: broadcast::Sender<SessionReport>,
     directory: Arc<D>,
+    /// Set when the listener stops: the error to answer prompts with.
+    stop: watch::Receiver<Option<(u32, String)>>,
+    /// How many session tasks are running.
+    live: watch::Sender<usize>,
 }
 
 /// A source of connections.
@@ -602,6 +657,7 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
     D: Directory + Send + Sync + ?Sized + 'static,
 {
+    let _live = Live::new(&shared.live);
     let clock = shared.clock;
     let ephemeral = EphemeralSecret::generate(&mut rand::rng());
     let invitee = match Invitee::new(shared.config, &shared.identity, ephemeral, clock.now()) {
@@ -628,10 +684,23 @@ where
     };
     // The eviction can only come during the handshake, the command only
     // after it (the prompt holds its sender): the first is the only one.
+    let mut stop = shared.stop.clone();
     let signal = async move {
+        let stopped = async {
+            let answer = stop
+                .wait_for(Option::is_some)
+                .await
+                .map(|s| s.clone().unwrap_or_default());
+            match answer {
+                Ok(answer) => answer,
+                // The listener is gone without stopping: never.
+                Err(_) => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             Ok(permit) = evicted => Signal::Evicted(permit),
+            (code, message) = stopped => Signal::Stop(code, message),
             command = command_rx => Signal::Command(command),
         }
     };
@@ -647,6 +716,19 @@ enum Signal {
     /// A newer connection evicted this one from its handshake; the permit
     /// is held until the session's task ends.
     Evicted(OwnedSemaphorePermit),
+    /// The listener is shutting down: a prompt is answered with this
+    /// error, a handshake is closed.
+    Stop(u32, String),
+}
+
+/// Answers a prompt with an error code; a message over 255 characters is
+/// replaced by an empty one.
+fn fail(invitee: &mut Invitee, now: Instant, code: u32, message: &str) -> Result<(), Error> {
+    let result = invitee.handle_decision(now, Decision::Fail { code, message });
+    if let Err(Error::InvalidArgument(_)) = result {
+        return invitee.handle_decision(now, Decision::Fail { code, message: "" });
+    }
+    result
 }
 
 /// Turns a session's events into an [`IncomingInvitation`] and applies the
@@ -789,6 +871,19 @@ impl<D: Directory + ?Sized> Handler<InviteeSession<D>> for Prompter<'_, D> {
     fn on_command(&mut self, machine: &mut InviteeSession<D>, now: Instant, signal: Signal) {
         let command = match signal {
             Signal::Evicted(permit) => return self.evict(machine, now, permit),
+            Signal::Stop(code, message) => {
+                if machine.invitee.is_prompting() {
+                    info!(
+                        code,
+                        "the listener stops: answering the prompt with an error"
+                    );
+                    let _ = fail(&mut machine.invitee, now, code, &message);
+                } else if machine.invitee.outcome().is_none() {
+                    let busy = machine.evict(now);
+                    info!(busy_sent = busy, "the listener stops: closing a handshake");
+                }
+                return;
+            }
             Signal::Command(command) => command,
         };
         let invitee = &mut machine.invitee;
@@ -807,6 +902,13 @@ impl<D: Directory + ?Sized> Handler<InviteeSession<D>> for Prompter<'_, D> {
                     result = invitee.handle_decision(now, Decision::Decline { message: "" });
                 }
                 let _ = reply.send(result);
+            }
+            Ok(Command::Fail {
+                code,
+                message,
+                reply,
+            }) => {
+                let _ = reply.send(fail(invitee, now, code, &message));
             }
             Err(_) => {
                 if invitee.is_prompting() {

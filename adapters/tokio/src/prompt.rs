@@ -18,6 +18,11 @@ pub(crate) enum Command {
         message: String,
         reply: oneshot::Sender<Result<(), Error>>,
     },
+    Fail {
+        code: u32,
+        message: String,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
 }
 
 /// Why a prompt went away without the user's answer.
@@ -122,6 +127,41 @@ impl IncomingInvitation {
     /// The inviter's OpenSSH fingerprint.
     pub fn fingerprint(&self) -> Fingerprint {
         self.inviter.fingerprint()
+    }
+
+    /// What [`accept`](Self::accept) would return, without answering: for
+    /// an application that launches first and accepts only once the
+    /// launch worked (answering [`fail`](Self::fail) with a
+    /// `Response::ERROR_LAUNCH_*` code when it did not).
+    pub fn launch_info(&self) -> LaunchInfo {
+        LaunchInfo {
+            inviter: self.inviter,
+            fingerprint: self.inviter.fingerprint().to_string(),
+            application: self.application,
+            message: self.message.clone(),
+            data: self.data.clone(),
+            endpoint: self.peer,
+        }
+    }
+
+    /// Answers with an error code (the reference's ERROR action; the codes
+    /// of protocol §9.3, such as `Response::ERROR_LAUNCH_NOT_FOUND` or
+    /// `Response::ERROR_STOPPED`) and a message for the inviter (at most
+    /// 255 characters; a longer one is replaced by an empty one). Returns
+    /// once the answer is queued for sending.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_decline`](Self::try_decline): the withdrawal's error when
+    /// the prompt was withdrawn first.
+    pub async fn fail(mut self, code: u32, message: &str) -> Result<(), Error> {
+        let (reply, answered) = oneshot::channel();
+        self.send(Command::Fail {
+            code,
+            message: message.to_owned(),
+            reply,
+        })?;
+        answered.await.unwrap_or_else(|_| Err(self.gone()))
     }
 
     /// Accepts the invitation with a message for the inviter (at most 255

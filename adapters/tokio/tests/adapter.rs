@@ -955,3 +955,99 @@ fn the_invite_future_is_send() {
         |_| {},
     ));
 }
+
+#[tokio::test]
+async fn a_launch_that_failed_is_answered_with_its_error_code() {
+    let mut listener = listen_tcp(bob(), bobs_directory(), ListenerConfig::default());
+    let target = Target::Contact(bob().public_key());
+    let addr = listener.local_addr();
+    let inviting = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {});
+    let incoming = listener.next().await.unwrap();
+    // What an accept would launch, known before answering.
+    let info = incoming.launch_info();
+    assert_eq!(info.inviter, alice().public_key());
+    assert_eq!(info.application, chess());
+    assert_eq!(info.data, b"board=standard");
+    assert_eq!(info.endpoint, incoming.peer);
+    incoming
+        .fail(
+            Response::ERROR_LAUNCH_NOT_FOUND,
+            "chess is not installed here",
+        )
+        .await
+        .unwrap();
+    let answer = inviting.await.unwrap().unwrap();
+    assert_eq!(
+        answer.response,
+        Response::Error {
+            code: Response::ERROR_LAUNCH_NOT_FOUND
+        }
+    );
+    assert_eq!(answer.message, "chess is not installed here");
+    assert_eq!(answer.responder, bob().public_key());
+}
+
+#[tokio::test]
+async fn a_listener_that_stops_answers_every_waiting_inviter() {
+    let dir = directory(
+        Policy::TrustedOnly,
+        &[(&alice(), "alice"), (&carol(), "carol")],
+    );
+    let cfg = ListenerConfig {
+        max_prompts: 4,
+        ..ListenerConfig::default()
+    };
+    let mut listener = listen_tcp(bob(), dir, cfg);
+    let addr = listener.local_addr();
+    let target = Target::Contact(bob().public_key());
+    // Each inviter says when it waits for the answer (its invitation is
+    // then a prompt, shown or queued).
+    let (waiting_tx, mut waiting) = mpsc::unbounded_channel();
+    let inviters: Vec<_> = [alice(), carol(), alice()]
+        .into_iter()
+        .map(|who| {
+            let tx = waiting_tx.clone();
+            spawn_invite_tcp(addr, who, target, InviteOptions::default(), move |p| {
+                if matches!(p, Progress::Waiting { .. }) {
+                    let _ = tx.send(());
+                }
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        waiting.recv().await.unwrap();
+    }
+    // All three are prompts: one the application fails itself, two it
+    // holds unanswered when the listener stops; and one more connection
+    // sits in its handshake.
+    let shown = listener.next().await.unwrap();
+    let held = [
+        listener.next().await.unwrap(),
+        listener.next().await.unwrap(),
+    ];
+    let idle = TcpStream::connect(addr).await.unwrap();
+    shown
+        .fail(Response::ERROR_STOPPED, "stopped listening")
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        listener.shutdown(Response::ERROR_STOPPED, "stopped listening", GRACE),
+    )
+    .await
+    .expect("shutdown returns");
+    for inviting in inviters {
+        let answer = inviting.await.unwrap().unwrap();
+        assert_eq!(
+            answer.response,
+            Response::Error {
+                code: Response::ERROR_STOPPED
+            }
+        );
+        assert_eq!(answer.message, "stopped listening");
+    }
+    // Held until here: the answers were the listener's, not a decline on
+    // drop.
+    drop(held);
+    drop(idle);
+}
