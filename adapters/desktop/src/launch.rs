@@ -92,6 +92,25 @@ pub async fn launch_and_wait(
         .await
 }
 
+/// The code of the Error answer (protocol §9.3) for a launch that failed
+/// with `error`: not found, permission denied, or another failure.
+pub fn failure_code(error: &io::Error) -> u32 {
+    match error.kind() {
+        io::ErrorKind::NotFound => beckon_core::Response::ERROR_LAUNCH_NOT_FOUND,
+        io::ErrorKind::PermissionDenied => beckon_core::Response::ERROR_LAUNCH_DENIED,
+        _ => beckon_core::Response::ERROR_LAUNCH_FAILED,
+    }
+}
+
+/// Why a launch failed, in words fit for the inviter (no local paths).
+pub fn failure_reason(error: &io::Error) -> &'static str {
+    match error.kind() {
+        io::ErrorKind::NotFound => "its program was not found",
+        io::ErrorKind::PermissionDenied => "its program may not be run (permission denied)",
+        _ => "its program could not be started",
+    }
+}
+
 fn no_nul(s: &str) -> String {
     s.replace('\0', "\u{FFFD}")
 }

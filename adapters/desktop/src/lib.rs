@@ -19,4 +19,4 @@ pub mod exit;
 mod launch;
 pub mod store;
 
-pub use launch::{env, launch, launch_and_wait, launch_command};
+pub use launch::{env, failure_code, failure_reason, launch, launch_and_wait, launch_command};

@@ -572,3 +572,101 @@ fn a_port_in_use_is_unavailable_and_ctrl_c_on_listen_is_130() {
     listener.interrupt();
     assert_eq!(listener.wait(WAIT), 130, "{:#?}", listener.seen);
 }
+
+#[test]
+fn a_listener_stopped_with_prompts_up_tells_every_waiting_inviter() {
+    for (signal, exit_code, name) in [("TERM", 143, "SIGTERM"), ("INT", 130, "Ctrl-C")] {
+        let (alice, bob) = alice_and_bob();
+        let carol = Peer::new("carol");
+        carol.add_contact(&bob);
+        bob.add_contact(&carol);
+        let (mut listener, addr) = listen(&bob, &[]);
+        // Alice's invitation is on screen, Carol's waits behind it.
+        let mut cmd = alice.cmd();
+        cmd.args(["invite", "bob", &addr, "--app", "chess", "--json"]);
+        let mut from_alice = Proc::spawn(cmd, "alice invite");
+        listener.expect_line("invitation from alice", WAIT);
+        let mut cmd = carol.cmd();
+        cmd.args(["invite", "bob", &addr, "--app", "chess"]);
+        let mut from_carol = Proc::spawn(cmd, "carol invite");
+        from_carol.expect_line("waiting for bob", WAIT);
+        listener.signal(signal);
+        assert_eq!(listener.wait(WAIT), exit_code, "{:#?}", listener.seen);
+        assert!(
+            listener
+                .seen
+                .iter()
+                .any(|l| l.starts_with(&format!("stopped listening ({name})"))),
+            "{:#?}",
+            listener.seen
+        );
+        assert_eq!(from_carol.wait(WAIT), 1, "{:#?}", from_carol.seen);
+        assert!(
+            from_carol
+                .seen
+                .iter()
+                .any(|l| l.contains("bob (SHA256:") && l.contains("stopped listening")),
+            "{:#?}",
+            from_carol.seen
+        );
+        assert_eq!(from_alice.wait(WAIT), 1, "{:#?}", from_alice.seen);
+        let line = from_alice
+            .seen
+            .iter()
+            .find(|l| l.starts_with('{'))
+            .expect("the JSON line");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["outcome"], "error_response", "{v}");
+        assert_eq!(v["error_code"], 0x8007_0426_u32, "{v}");
+        assert_eq!(v["message"], "stopped listening", "{v}");
+    }
+}
+
+#[test]
+fn accepted_means_launched_and_a_launch_that_fails_says_why_on_both_sides() {
+    let (alice, bob) = alice_and_bob();
+    let dir = tempfile::tempdir().unwrap();
+    let not_executable = dir.path().join("chess.sh");
+    fs::write(&not_executable, "#!/bin/sh\nexit 0\n").unwrap();
+    for (command, error_code, reason) in [
+        (
+            dir.path().join("no-such-program").display().to_string(),
+            0x8007_0002_u32,
+            "its program was not found",
+        ),
+        (
+            not_executable.display().to_string(),
+            0x8007_0005,
+            "permission denied",
+        ),
+    ] {
+        // The apps file as a hand edit or an older beckon could leave it.
+        bob.ok(&["app", "remove", "chess"]);
+        bob.ok(&["app", "register", "chess", "--", "true"]);
+        let apps = bob.home.join("apps");
+        let before = fs::read_to_string(&apps).unwrap();
+        let after = before.replace(
+            "command = [\"true\"]",
+            &format!("command = {}", serde_json::json!([command])),
+        );
+        assert_ne!(before, after);
+        fs::write(&apps, after).unwrap();
+        let (mut listener, addr) = listen(&bob, &["--auto", "accept"]);
+        let out = invite(&alice, &["bob", &addr, "--app", "chess", "--json"]);
+        assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+        let v = json(&out);
+        assert_eq!(v["outcome"], "error_response", "{v}");
+        assert_eq!(v["error_code"], error_code, "{v}");
+        assert!(v["message"].as_str().unwrap().contains(reason), "{v}");
+        let line = listener.expect_line("could not launch chess", WAIT);
+        assert!(line.contains(&format!("{error_code:#010x}")), "{line}");
+        assert!(
+            !listener
+                .seen
+                .iter()
+                .any(|l| l.contains("accepted the invitation")),
+            "{:#?}",
+            listener.seen
+        );
+    }
+}

@@ -88,7 +88,7 @@ mod prompt;
 
 pub use clock::Clock;
 pub use invite::{invite, invite_tcp, CancelToken, InviteOptions, Progress};
-pub use listen::{Listener, ListenerConfig, SessionReport};
+pub use listen::{Listener, ListenerConfig, SessionReport, StopHandle};
 pub use outcome::{Answer, InviteError};
 pub use prompt::{IncomingInvitation, LaunchInfo, Withdrawn};
 

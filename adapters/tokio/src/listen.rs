@@ -153,7 +153,7 @@ pub struct Listener {
     reports: broadcast::Sender<SessionReport>,
     accept: JoinHandle<()>,
     /// Tells every session the listener stops, with the answer to give.
-    stop: watch::Sender<Option<(u32, String)>>,
+    stop: Arc<watch::Sender<Option<(u32, String)>>>,
     /// How many session tasks are running.
     live: watch::Receiver<usize>,
 }
@@ -246,6 +246,7 @@ impl Listener {
         let (prompt_tx, prompts) = mpsc::channel(max_prompts.max(1));
         let (reports, _) = broadcast::channel(REPORTS);
         let (stop, stop_rx) = watch::channel(None);
+        let stop = Arc::new(stop);
         let (live_tx, live) = watch::channel(0);
         let shared = Arc::new(Shared {
             stop: stop_rx,
@@ -317,16 +318,67 @@ impl Listener {
     /// Call it before the process exits, so that no inviter is left
     /// waiting for an answer that will not come.
     pub async fn shutdown(mut self, code: u32, message: &str, grace: Duration) {
-        self.accept.abort();
-        self.stop.send_replace(Some((code, message.to_owned())));
-        // Queued prompts: their sessions answer them on the stop signal;
-        // dropping them here (their command senders) comes after it.
+        let handle = self.stop_handle();
+        handle.stop(code, message);
+        // Queued prompts: their sessions answer them on the stop signal,
+        // which comes before their command senders are dropped here.
         self.prompts.close();
         while let Ok(queued) = self.prompts.try_recv() {
             drop(queued);
         }
+        handle.wait(grace).await;
+    }
+
+    /// A handle that stops this listener as [`shutdown`](Self::shutdown)
+    /// does, without owning it: for an application whose `Listener` and
+    /// prompts are held by a task it cannot take them back from (stop
+    /// first, so that the prompts it still holds are answered by the
+    /// listener and not declined as they drop).
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            accept: self.accept.abort_handle(),
+            stop: Arc::clone(&self.stop),
+            live: self.live.clone(),
+        }
+    }
+}
+
+/// Stops a [`Listener`] from outside it; see [`Listener::stop_handle`].
+#[derive(Debug, Clone)]
+pub struct StopHandle {
+    accept: tokio::task::AbortHandle,
+    stop: Arc<watch::Sender<Option<(u32, String)>>>,
+    live: watch::Receiver<usize>,
+}
+
+impl StopHandle {
+    /// Stops accepting, answers every prompt not yet answered with the
+    /// error `code` and `message`, and closes every handshake (see
+    /// [`Listener::shutdown`]). Does not wait; a second call changes
+    /// nothing.
+    pub fn stop(&self, code: u32, message: &str) {
+        self.accept.abort();
+        self.stop.send_if_modified(|s| {
+            if s.is_some() {
+                return false;
+            }
+            *s = Some((code, message.to_owned()));
+            true
+        });
+    }
+
+    /// Waits, at most `grace`, until every session task has ended.
+    /// Returns whether they all did.
+    pub async fn wait(&self, grace: Duration) -> bool {
         let mut live = self.live.clone();
-        let _ = tokio::time::timeout(grace, live.wait_for(|n| *n == 0)).await;
+        tokio::time::timeout(grace, live.wait_for(|n| *n == 0))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// How many sessions are under way.
+    pub fn sessions(&self) -> usize {
+        *self.live.borrow()
     }
 }
 

@@ -2,17 +2,15 @@
 //! (on the terminal or automatically), and launch the application on
 //! accept.
 
-use beckon_desktop::launch;
+use beckon_desktop::{failure_code, failure_reason, launch};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use std::io::IsTerminal;
 
-use beckon_core::{Config, Error, Identity, InviteeOutcome, Policy};
-use beckon_tokio::{
-    IncomingInvitation, LaunchInfo, Listener, ListenerConfig, SessionReport, Withdrawn,
-};
+use beckon_core::{Config, Error, Identity, InviteeOutcome, Policy, Response};
+use beckon_tokio::{IncomingInvitation, Listener, ListenerConfig, SessionReport, Withdrawn};
 use clap::Args;
 
 use super::addr::{self, Addr, Role};
@@ -177,13 +175,44 @@ pub(crate) async fn run(home: Home, args: ListenArgs) -> CliResult {
         longest: session_bound(&cfg.config),
     };
     let mut signals = Signals::new();
-    tokio::select! {
-        () = serve(listener, directory, answering, out.clone()) => Ok(exit::OK),
-        stop = signals.next() => {
-            out.unask();
-            out.line(&format!("stopped listening ({})", stop.name()));
-            Ok(stop.exit_code())
+    let stopper = listener.stop_handle();
+    let serving = serve(listener, directory, answering, out.clone());
+    tokio::pin!(serving);
+    let stop = tokio::select! {
+        () = &mut serving => return Ok(exit::OK),
+        stop = signals.next() => stop,
+    };
+    // The prompts are still held (by `serving`): the listener answers
+    // each of them, and every queued one, with ERROR_STOPPED before
+    // anything is dropped, and waits for those answers to be written.
+    out.unask();
+    let waiting = stopper.sessions();
+    stopper.stop(Response::ERROR_STOPPED, "stopped listening");
+    let all = stopper.wait(STOP_GRACE).await;
+    out.line(&format!(
+        "stopped listening ({}){}",
+        stop.name(),
+        match (waiting, all) {
+            (0, _) => String::new(),
+            (n, true) => format!("; {n} connection(s) under way were answered or closed"),
+            (n, false) => format!(
+                "; of {n} connection(s) under way, some did not finish within {}s",
+                STOP_GRACE.as_secs()
+            ),
         }
+    ));
+    // `serving`, and the prompts it holds, end with this function.
+    Ok(stop.exit_code())
+}
+
+/// How long a stopping listener waits for its last answers to be written.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// What became of an answer, for the line that reports it.
+fn told_line(told: &Result<(), Error>) -> String {
+    match told {
+        Ok(()) => String::new(),
+        Err(e) => format!(" (too late to tell them: {e})"),
     }
 }
 
@@ -556,69 +585,94 @@ impl Ctx {
         }
     }
 
+    /// Accepting means launching: the registered command is started
+    /// first, and only once it runs is the inviter told Accepted. A launch
+    /// that fails is answered with the Error code of protocol §9.3 and
+    /// its reason, on both sides; an accept that then comes too late (the
+    /// inviter cancelled meanwhile) stops the command again.
     async fn accept(&self, invitation: IncomingInvitation, message: &str) {
-        let inviter = invitation.inviter;
-        match invitation.accept(message).await {
-            Ok(info) => self.launch(info).await,
-            Err(e) => {
-                let snapshot = self.directory.snapshot();
-                let from = who(&snapshot, &inviter);
-                let line = match e {
-                    Error::Expired => {
-                        format!("expired: too late to accept; {from} was told it expired")
-                    }
-                    Error::Cancelled => format!("cancelled: {from} withdrew the invitation"),
-                    Error::ConnectionClosed => {
-                        format!("withdrawn: the connection to {from} was lost")
-                    }
-                    e => format!("could not accept: {e}"),
-                };
-                self.line(&line);
-            }
-        }
-    }
-
-    async fn launch(&self, info: LaunchInfo) {
+        let info = invitation.launch_info();
         let snapshot = self.directory.snapshot();
         let nickname = snapshot.contact(&info.inviter).map(|c| c.name.clone());
         let from = who(&snapshot, &info.inviter);
-        let Some(app) = snapshot.app(&info.application) else {
+        let Some(app) = snapshot.app(&info.application).cloned() else {
+            let told = invitation
+                .fail(
+                    Response::ERROR_LAUNCH_NOT_FOUND,
+                    "the application is no longer registered",
+                )
+                .await;
             self.line(&format!(
-                "accepted the invitation from {from}, but application {} is no longer registered: nothing to launch",
-                info.application
+                "could not accept the invitation from {from}: application {} is no longer registered{}",
+                info.application,
+                told_line(&told)
             ));
             return;
         };
-        self.line(&format!(
-            "accepted the invitation from {from}; launching {}: {}",
-            app.name,
-            render_command(&app.command)
-        ));
         let (program, args) = app
             .command
             .split_first()
             .map_or(("", &[][..]), |(p, a)| (p.as_str(), a));
-        match launch(program, args, &info, nickname.as_deref()).await {
-            Ok(mut child) => {
-                let name = app.name.clone();
-                let pid = child
-                    .id()
-                    .map_or_else(String::new, |p| format!(" (pid {p})"));
-                let prefix = self.answering.prefix.clone();
-                let out = self.out.clone();
-                let wait = async move {
-                    match child.wait().await {
-                        Ok(status) => out.line(&format!("{prefix}{name}{pid} exited: {status}")),
-                        Err(e) => out.line(&format!("{prefix}{name}{pid}: {e}")),
-                    }
-                };
-                if self.answering.once {
-                    wait.await;
-                } else {
-                    tokio::spawn(wait);
-                }
+        self.line(&format!(
+            "launching {}: {}",
+            app.name,
+            render_command(&app.command)
+        ));
+        let mut child = match launch(program, args, &info, nickname.as_deref()).await {
+            Ok(child) => child,
+            Err(e) => {
+                let code = failure_code(&e);
+                let told = invitation
+                    .fail(
+                        code,
+                        &format!("could not launch {}: {}", app.name, failure_reason(&e)),
+                    )
+                    .await;
+                self.line(&format!(
+                    "could not launch {} ({}): {e}; answered {from} with error {code:#010x}{}",
+                    app.name,
+                    render_command(&app.command),
+                    told_line(&told)
+                ));
+                return;
             }
-            Err(e) => self.line(&format!("could not launch {}: {e}", app.name)),
+        };
+        let pid = child
+            .id()
+            .map_or_else(String::new, |p| format!(" (pid {p})"));
+        if let Err(e) = invitation.accept(message).await {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            let line = match e {
+                Error::Expired => {
+                    format!("expired: too late to accept; {from} was told it expired")
+                }
+                Error::Cancelled => format!("cancelled: {from} withdrew the invitation"),
+                Error::ConnectionClosed => {
+                    format!("withdrawn: the connection to {from} was lost")
+                }
+                e => format!("could not accept: {e}"),
+            };
+            self.line(&format!("{line}; stopped {}{pid} again", app.name));
+            return;
+        }
+        self.line(&format!(
+            "accepted the invitation from {from}; {}{pid} is running",
+            app.name
+        ));
+        let name = app.name.clone();
+        let prefix = self.answering.prefix.clone();
+        let out = self.out.clone();
+        let wait = async move {
+            match child.wait().await {
+                Ok(status) => out.line(&format!("{prefix}{name}{pid} exited: {status}")),
+                Err(e) => out.line(&format!("{prefix}{name}{pid}: {e}")),
+            }
+        };
+        if self.answering.once {
+            wait.await;
+        } else {
+            tokio::spawn(wait);
         }
     }
 
