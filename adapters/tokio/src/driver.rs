@@ -82,6 +82,39 @@ impl Machine for Inviter {
     }
 }
 
+/// Where a listener's sessions get the directory they judge invitations
+/// by: one consistent view for each input the core handles, never held
+/// across an await.
+///
+/// Every [`Directory`] is a source that is its own view (a
+/// `FixedDirectory` behind an `Arc`, say). A directory that changes while
+/// the listener runs (files reloaded in the background) implements this
+/// to hand out one snapshot per input, so that no verdict mixes two
+/// versions of it.
+pub trait DirectorySource: Send + Sync + 'static {
+    /// Calls `f` with the view to judge one input by.
+    fn with_view(&self, f: &mut dyn FnMut(&dyn Directory));
+}
+
+impl<D: Directory + Send + Sync + ?Sized + 'static> DirectorySource for D {
+    fn with_view(&self, f: &mut dyn FnMut(&dyn Directory)) {
+        // A `dyn Directory` view of `self`, also when `D` is unsized.
+        struct By<'a, D: ?Sized>(&'a D);
+        impl<D: Directory + ?Sized> Directory for By<'_, D> {
+            fn policy(&self) -> beckon_core::Policy {
+                self.0.policy()
+            }
+            fn permission(&self, key: &beckon_core::PublicKey) -> Option<beckon_core::Permission> {
+                self.0.permission(key)
+            }
+            fn is_registered(&self, application: &beckon_core::ApplicationId) -> bool {
+                self.0.is_registered(application)
+            }
+        }
+        f(&By(self));
+    }
+}
+
 /// An invitee with the directory it consults on every input, and the one
 /// thing the listener may add to its output: the clear Busy refusal of a
 /// connection evicted from its handshake.
@@ -133,10 +166,14 @@ impl<D: ?Sized> InviteeSession<D> {
     }
 }
 
-impl<D: Directory + ?Sized> Machine for InviteeSession<D> {
+impl<D: DirectorySource + ?Sized> Machine for InviteeSession<D> {
     type Event = InviteeEvent;
     fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        self.invitee.handle_input(now, data, &*self.directory)
+        // One view of the directory for the whole input: a verdict never
+        // mixes two versions of it.
+        let invitee = &mut self.invitee;
+        self.directory
+            .with_view(&mut |view| invitee.handle_input(now, data, view));
     }
     fn handle_timeout(&mut self, now: Instant) {
         self.invitee.handle_timeout(now)

@@ -87,6 +87,7 @@ mod outcome;
 mod prompt;
 
 pub use clock::Clock;
+pub use driver::DirectorySource;
 pub use invite::{invite, invite_tcp, CancelToken, InviteOptions, Progress};
 pub use listen::{Listener, ListenerConfig, SessionReport, StopHandle};
 pub use outcome::{Answer, InviteError};

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use beckon_core::{
-    refusal_frame, Config, Decision, Directory, EphemeralSecret, Error, Identity, Invitee,
-    InviteeEvent, InviteeOutcome, PublicKey, Refusal,
+    refusal_frame, Config, Decision, EphemeralSecret, Error, Identity, Invitee, InviteeEvent,
+    InviteeOutcome, PublicKey, Refusal,
 };
 use embassy_time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn, Instrument};
 
 use crate::clock::{to_std, Clock};
-use crate::driver::{drive, Connection, Handler, InviteeSession};
+use crate::driver::{drive, Connection, DirectorySource, Handler, InviteeSession};
 use crate::prompt::{Command, IncomingInvitation, Withdrawn};
 
 /// How long the accept loop pauses after a failed accept (out of file
@@ -178,7 +178,7 @@ impl Listener {
         cfg: ListenerConfig,
     ) -> io::Result<Listener>
     where
-        D: Directory + Send + Sync + ?Sized + 'static,
+        D: DirectorySource + ?Sized,
     {
         in_runtime()?;
         let std_listener = std::net::TcpListener::bind(addr)?;
@@ -199,7 +199,7 @@ impl Listener {
         cfg: ListenerConfig,
     ) -> io::Result<Listener>
     where
-        D: Directory + Send + Sync + ?Sized + 'static,
+        D: DirectorySource + ?Sized,
     {
         let local_addr = listener.local_addr()?;
         Listener::start(listener, local_addr, identity, directory, cfg)
@@ -221,7 +221,7 @@ impl Listener {
     ) -> io::Result<Listener>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        D: Directory + Send + Sync + ?Sized + 'static,
+        D: DirectorySource + ?Sized,
     {
         Listener::start(incoming, local_addr, identity, directory, cfg)
     }
@@ -235,7 +235,7 @@ impl Listener {
     ) -> io::Result<Listener>
     where
         I: Incoming,
-        D: Directory + Send + Sync + ?Sized + 'static,
+        D: DirectorySource + ?Sized,
     {
         in_runtime()?;
         cfg.config
@@ -664,7 +664,7 @@ async fn accept_loop<I, D>(
     shared: Arc<Shared<D>>,
 ) where
     I: Incoming,
-    D: Directory + Send + Sync + ?Sized + 'static,
+    D: DirectorySource + ?Sized,
 {
     loop {
         let (stream, peer) = match incoming.accept().await {
@@ -707,7 +707,7 @@ async fn accept_loop<I, D>(
 async fn serve<S, D>(stream: S, peer: SocketAddr, admitted: Admitted, shared: Arc<Shared<D>>)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
-    D: Directory + Send + Sync + ?Sized + 'static,
+    D: DirectorySource + ?Sized,
 {
     let _live = Live::new(&shared.live);
     let clock = shared.clock;
@@ -799,7 +799,7 @@ struct Prompter<'a, D: ?Sized> {
     withdrawn: watch::Sender<Option<Withdrawn>>,
 }
 
-impl<D: Directory + ?Sized> Prompter<'_, D> {
+impl<D: DirectorySource + ?Sized> Prompter<'_, D> {
     /// A newer connection took this one's place in the handshakes.
     fn evict(
         &mut self,
@@ -868,7 +868,7 @@ impl<D: Directory + ?Sized> Prompter<'_, D> {
     }
 }
 
-impl<D: Directory + ?Sized> Handler<InviteeSession<D>> for Prompter<'_, D> {
+impl<D: DirectorySource + ?Sized> Handler<InviteeSession<D>> for Prompter<'_, D> {
     type Command = Signal;
 
     fn on_event(&mut self, machine: &mut InviteeSession<D>, now: Instant, event: InviteeEvent) {

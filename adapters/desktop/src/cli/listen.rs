@@ -19,7 +19,7 @@ use super::app::render_command;
 use super::output::{quoted, who, Status};
 use super::signals::Signals;
 use super::{clock, exit, parse_duration, Auto, CliError, CliResult};
-use beckon_desktop::store::{policy_word, Home, StoreDirectory};
+use beckon_desktop::store::{policy_word, DirectoryReport, Home, StoreDirectory};
 
 /// `beckon listen`.
 #[derive(Debug, Args)]
@@ -134,6 +134,14 @@ pub(crate) async fn run(home: Home, args: ListenArgs) -> CliResult {
     };
     let listener = bind(&args.listen, &me.identity, &directory, cfg).await?;
     let out = Status::stdout();
+    // The files are reloaded in the background; each change is said once.
+    let said = out.clone();
+    directory
+        .watch(move |report| match report {
+            DirectoryReport::FailingClosed(_) => said.line(&format!("warning: {report}")),
+            DirectoryReport::Reloaded { .. } => said.note(&report.to_string()),
+        })
+        .map_err(|e| CliError::new(exit::SOFTWARE, format!("cannot watch the files: {e}")))?;
     out.note(&format!(
         "listening on {} as {} ({})",
         listener.local_addr(),

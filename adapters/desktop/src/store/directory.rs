@@ -32,6 +32,7 @@ use std::thread;
 use std::time::Duration;
 
 use beckon_core::{ApplicationId, Directory, Permission, Policy, PublicKey};
+use beckon_tokio::DirectorySource;
 
 use super::{AppEntry, ContactEntry, Home, StoreError, APPS_FILE, CONTACTS_FILE, POLICY_FILE};
 
@@ -430,6 +431,24 @@ impl StoreDirectory {
         self.shared.current()
     }
 
+    /// The snapshot to judge an invitation by: the current one, unless a
+    /// file changed since it was read (an edit a moment ago: `beckon
+    /// contact block` in another terminal), then the one the reloader
+    /// makes of the change, waited for. The common case costs three
+    /// `stat`s and no read; a verdict never uses files older than the
+    /// invitation.
+    pub fn view(&self) -> Arc<Snapshot> {
+        if !self.watching.load(Ordering::Acquire) {
+            return self.snapshot();
+        }
+        let changed = stamps(&self.shared.home) != lock(&self.shared.check).stamps;
+        if changed {
+            self.fresh_snapshot_blocking()
+        } else {
+            self.shared.current()
+        }
+    }
+
     /// Asks for the files to be read again now, even if their metadata did
     /// not change (a file system whose clock is coarse). Watched, the
     /// reloader does it and this returns at once; otherwise it is done
@@ -496,18 +515,12 @@ impl Drop for StoreDirectory {
     }
 }
 
-/// Each question goes to the current snapshot: consult one
-/// [`StoreDirectory::snapshot`] for a whole invitation to judge it by one
-/// version of the files.
-impl Directory for StoreDirectory {
-    fn policy(&self) -> Policy {
-        self.snapshot().policy()
-    }
-    fn permission(&self, key: &PublicKey) -> Option<Permission> {
-        self.snapshot().permission(key)
-    }
-    fn is_registered(&self, application: &ApplicationId) -> bool {
-        self.snapshot().is_registered(application)
+/// A listener judges each input by one snapshot (`beckon_tokio`'s
+/// [`DirectorySource`]): [`StoreDirectory::view`].
+impl DirectorySource for StoreDirectory {
+    fn with_view(&self, f: &mut dyn FnMut(&dyn Directory)) {
+        let view = self.view();
+        f(&*view);
     }
 }
 
@@ -574,15 +587,21 @@ mod tests {
         let (dir, home) = home_with_alice();
         let alice = key(1);
         let directory = StoreDirectory::open(home.clone()).unwrap();
-        assert_eq!(directory.permission(&alice), Some(Permission::Allowed));
+        assert_eq!(
+            directory.view().permission(&alice),
+            Some(Permission::Allowed)
+        );
         Home::at(dir.path())
             .update_contacts(|l| {
                 l[0].permission = Permission::Blocked;
                 Ok(())
             })
             .unwrap();
-        assert_eq!(directory.permission(&alice), Some(Permission::Blocked));
-        assert_eq!(directory.policy(), Policy::TrustedOnly);
+        assert_eq!(
+            directory.view().permission(&alice),
+            Some(Permission::Blocked)
+        );
+        assert_eq!(directory.view().policy(), Policy::TrustedOnly);
     }
 
     #[test]
@@ -590,12 +609,12 @@ mod tests {
         let (_dir, home) = home_with_alice();
         home.set_policy(Policy::Anyone).unwrap();
         let directory = StoreDirectory::open(home.clone()).unwrap();
-        assert_eq!(directory.policy(), Policy::Anyone);
+        assert_eq!(directory.view().policy(), Policy::Anyone);
         fs::write(home.path(CONTACTS_FILE), BROKEN).unwrap();
         let contacts = format!("{}:1:", home.path(CONTACTS_FILE).display());
         assert_fails_closed(&directory.snapshot(), &contacts);
         assert_eq!(
-            directory.policy(),
+            directory.view().policy(),
             Policy::Off,
             "not the last good `anyone`"
         );
@@ -627,7 +646,7 @@ mod tests {
         let contacts = format!("{}:1:", home.path(CONTACTS_FILE).display());
         assert_fails_closed(&snapshot, &contacts);
         assert_fails_closed(&directory.snapshot(), &contacts);
-        assert_eq!(directory.policy(), Policy::Off);
+        assert_eq!(directory.view().policy(), Policy::Off);
         // Its names are kept, for messages.
         assert_eq!(snapshot.contact(&alice).unwrap().name, "alice");
         let reports = pending(&rx);
