@@ -129,8 +129,8 @@ pub enum Progress {
 /// [`InviteError::Failed`] with the core's [`Error`] (refused, contact
 /// mismatch, timeout, cancelled, handshake timeout, protocol error, or
 /// `InvalidArgument` for a zero timeout or data over the limit);
-/// [`InviteError::Io`] when the stream fails. Map either to an exit code
-/// with [`InviteError::exit_code`].
+/// [`InviteError::Io`] when the stream fails. (The `beckon` command maps
+/// each to an exit code: `beckon_desktop::exit::for_invite`.)
 pub async fn invite<S>(
     stream: S,
     identity: &Identity,

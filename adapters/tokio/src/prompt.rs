@@ -60,7 +60,7 @@ impl fmt::Display for Withdrawn {
 }
 
 /// What an accepted invitation launches (the reference's
-/// `PEER_APP_LAUNCH_INFO`); see [`launch`](crate::launch).
+/// `PEER_APP_LAUNCH_INFO`); `beckon_desktop::launch` starts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchInfo {
     /// The inviter's proven key.
