@@ -1,4 +1,11 @@
 //! Launching the registered command of an accepted invitation.
+//!
+//! **Every value given to the command comes from the inviter** except
+//! [`env::INVITER`] (your own name for them) and is untrusted input: the
+//! key and fingerprint are proven, but the message, the data, and under
+//! the `anyone` policy everything about the inviter come from whoever
+//! connected. Quote them, never `eval` them, and parse the data as hostile
+//! bytes.
 
 use std::io;
 use std::process::{ExitStatus, Stdio};
@@ -9,7 +16,10 @@ use tracing::debug;
 
 use beckon_tokio::LaunchInfo;
 
-/// The environment variables a launched command receives.
+use crate::store::DataMode;
+
+/// The environment variables a launched command receives. All but
+/// [`INVITER`] carry the inviter's input (see the module's documentation).
 pub mod env {
     /// The inviter's nickname in the directory, or empty for a stranger.
     pub const INVITER: &str = "BECKON_INVITER";
@@ -23,6 +33,37 @@ pub mod env {
     pub const MESSAGE: &str = "BECKON_MESSAGE";
     /// The inviter's address, `ip:port` (`[ip]:port` for IPv6).
     pub const ENDPOINT: &str = "BECKON_ENDPOINT";
+    /// With `--data file` (the default): the path of a 0600 temporary
+    /// file holding the invitation's data (the inviter's bytes), removed
+    /// after the command exits.
+    pub const DATA_FILE: &str = "BECKON_DATA_FILE";
+}
+
+/// A launched command, and the data file it was given (removed once the
+/// command has exited and this is dropped, or waited for).
+#[derive(Debug)]
+pub struct Launched {
+    child: Child,
+    data_file: Option<tempfile::TempPath>,
+}
+
+impl Launched {
+    /// The process id, while it runs.
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Waits for the command to exit, then removes its data file.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        let status = self.child.wait().await;
+        self.data_file = None;
+        status
+    }
+
+    /// Asks the command to stop (SIGKILL), without waiting.
+    pub fn start_kill(&mut self) -> io::Result<()> {
+        self.child.start_kill()
+    }
 }
 
 /// The command for an accepted invitation, ready to spawn: `program` with
@@ -54,17 +95,41 @@ pub fn launch_command(
 /// Launches the registered command of an accepted invitation: `program`
 /// with `args` and the [`env`](mod@env) variables (`BECKON_INVITER`,
 /// `BECKON_INVITER_KEY`, `BECKON_FINGERPRINT`, `BECKON_APP`,
-/// `BECKON_MESSAGE`, `BECKON_ENDPOINT`), the application data on its
-/// stdin. Returns the running child; its stdin is written by a background
-/// task and then closed (a command that does not read it is not blocked).
-/// Wait for it with [`Child::wait`], or use [`launch_and_wait`].
+/// `BECKON_MESSAGE`, `BECKON_ENDPOINT`), the application data as `data`
+/// says: in a 0600 temporary file named by `BECKON_DATA_FILE` (stdin left
+/// to the terminal), on its stdin (written by a background task, then
+/// closed: a command that does not read it is not blocked), or not at
+/// all. Wait for it with [`Launched::wait`], or use [`launch_and_wait`].
+///
+/// # Errors
+///
+/// The error of spawning it: see [`failure_code`] for the answer it
+/// makes.
 pub async fn launch(
     program: &str,
     args: &[String],
     info: &LaunchInfo,
     inviter_nickname: Option<&str>,
-) -> io::Result<Child> {
-    let mut child = launch_command(program, args, info, inviter_nickname).spawn()?;
+    data: DataMode,
+) -> io::Result<Launched> {
+    let mut command = launch_command(program, args, info, inviter_nickname);
+    let mut data_file = None;
+    match data {
+        DataMode::Stdin => {}
+        DataMode::File => {
+            // tempfile creates it exclusively, mode 0600 on Unix.
+            let mut file = tempfile::Builder::new().prefix("beckon-data-").tempfile()?;
+            std::io::Write::write_all(&mut file, &info.data)?;
+            command
+                .env(env::DATA_FILE, file.path())
+                .stdin(Stdio::inherit());
+            data_file = Some(file.into_temp_path());
+        }
+        DataMode::None => {
+            command.stdin(Stdio::inherit());
+        }
+    }
+    let mut child = command.spawn()?;
     if let Some(mut stdin) = child.stdin.take() {
         let data = info.data.clone();
         tokio::spawn(async move {
@@ -76,7 +141,7 @@ pub async fn launch(
             let _ = stdin.shutdown().await;
         });
     }
-    Ok(child)
+    Ok(Launched { child, data_file })
 }
 
 /// [`launch`], then waits for the command to exit.
@@ -85,8 +150,9 @@ pub async fn launch_and_wait(
     args: &[String],
     info: &LaunchInfo,
     inviter_nickname: Option<&str>,
+    data: DataMode,
 ) -> io::Result<ExitStatus> {
-    launch(program, args, info, inviter_nickname)
+    launch(program, args, info, inviter_nickname, data)
         .await?
         .wait()
         .await

@@ -54,7 +54,11 @@ fn accept_launches_the_registered_command_with_env_and_stdin() {
          cat >> {0}.part; mv {0}.part {0}",
         record.display()
     );
-    bob.register("go", &["sh", "-c", &script]);
+    // The data on stdin (`--data stdin`; the default, a file, is in
+    // tests/launch.rs and the next test).
+    bob.ok(&[
+        "app", "register", "go", "--data", "stdin", "--", "sh", "-c", &script,
+    ]);
     let (mut listener, addr) = listen(&bob, &["--auto", "accept", "--once"]);
     let data = dir.path().join("data");
     fs::write(&data, b"board=19x19\nkomi=6.5").unwrap();
@@ -104,6 +108,99 @@ fn accept_launches_the_registered_command_with_env_and_stdin() {
         .seen
         .iter()
         .any(|l| l.contains("invitation from alice (") && l.contains(&alice.fingerprint)));
+}
+
+#[test]
+fn by_default_the_data_is_a_private_file_and_the_command_keeps_the_terminal() {
+    let (alice, bob) = alice_and_bob();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("launched.txt");
+    let script = format!(
+        "cp \"$BECKON_DATA_FILE\" {0}.data; echo \"$BECKON_DATA_FILE\" > {0}.part; mv {0}.part {0}",
+        record.display()
+    );
+    bob.ok(&["app", "register", "go", "--", "sh", "-c", &script]);
+    let listed = bob.ok(&["app", "list", "--json"]);
+    let apps: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let go = apps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "go")
+        .unwrap();
+    assert_eq!(go["data"], "file");
+    assert!(go["command"][0].as_str().unwrap().starts_with('/'), "{go}");
+    let (mut listener, addr) = listen(&bob, &["--auto", "accept", "--once"]);
+    let data = dir.path().join("data");
+    fs::write(&data, b"board=19x19").unwrap();
+    let out = invite(
+        &alice,
+        &[
+            "bob",
+            &addr,
+            "--app",
+            "go",
+            "--data-file",
+            data.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(listener.wait(WAIT), 0, "{:#?}", listener.seen);
+    let path = fs::read_to_string(&record).expect("the command ran");
+    assert_eq!(
+        fs::read(dir.path().join("launched.txt.data")).unwrap(),
+        b"board=19x19"
+    );
+    assert!(
+        !std::path::Path::new(path.trim()).exists(),
+        "the data file is removed after the command exits"
+    );
+}
+
+#[test]
+fn app_register_refuses_a_command_it_cannot_run_and_stores_the_absolute_path() {
+    let bob = Peer::new("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let out = run({
+        let mut c = bob.cmd();
+        c.args(["app", "register", "chess", "--", "no-such-chess-program"]);
+        c
+    });
+    assert_eq!(code(&out), 66);
+    assert!(
+        text(&out.stderr).contains("no-such-chess-program"),
+        "{}",
+        text(&out.stderr)
+    );
+    let plain = dir.path().join("chess.sh");
+    fs::write(&plain, "#!/bin/sh\n").unwrap();
+    let out = run({
+        let mut c = bob.cmd();
+        c.args(["app", "register", "chess", "--"]).arg(&plain);
+        c
+    });
+    assert_eq!(code(&out), 65);
+    assert!(
+        text(&out.stderr).contains("not an executable"),
+        "{}",
+        text(&out.stderr)
+    );
+    bob.ok(&["app", "register", "chess", "--", "true"]);
+    let listed = bob.ok(&["app", "list", "--json"]);
+    let apps: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let command = apps[0]["command"][0].as_str().unwrap().to_owned();
+    assert!(
+        command.starts_with('/') && command.ends_with("/true"),
+        "{command}"
+    );
+    // A slip in a name to remove gets a suggestion.
+    let out = run({
+        let mut c = bob.cmd();
+        c.args(["app", "remove", "chss"]);
+        c
+    });
+    assert_eq!(code(&out), 66);
+    assert!(text(&out.stderr).contains("did you mean \"chess\""));
 }
 
 #[test]
@@ -645,8 +742,13 @@ fn accepted_means_launched_and_a_launch_that_fails_says_why_on_both_sides() {
         bob.ok(&["app", "register", "chess", "--", "true"]);
         let apps = bob.home.join("apps");
         let before = fs::read_to_string(&apps).unwrap();
+        let registered = before
+            .lines()
+            .find(|l| l.starts_with("command = "))
+            .unwrap()
+            .to_owned();
         let after = before.replace(
-            "command = [\"true\"]",
+            &registered,
             &format!("command = {}", serde_json::json!([command])),
         );
         assert_ne!(before, after);

@@ -1,7 +1,9 @@
 //! Launching an accepted invitation's registered command.
 
+use beckon_core::Response;
 use beckon_core::{ApplicationId, Identity};
-use beckon_desktop::launch_and_wait;
+use beckon_desktop::store::DataMode;
+use beckon_desktop::{failure_code, launch, launch_and_wait};
 use beckon_tokio::LaunchInfo;
 
 fn alice() -> Identity {
@@ -32,7 +34,7 @@ async fn the_launched_command_sees_the_environment_and_the_data_on_stdin() {
         env_file.display().to_string(),
         stdin_file.display().to_string(),
     ];
-    let status = launch_and_wait("sh", &args, &info, Some("alice"))
+    let status = launch_and_wait("sh", &args, &info, Some("alice"), DataMode::Stdin)
         .await
         .unwrap();
     assert!(status.success());
@@ -57,8 +59,95 @@ async fn the_launched_command_sees_the_environment_and_the_data_on_stdin() {
     assert_eq!(std::fs::read(&stdin_file).unwrap(), info.data);
 
     // A stranger has an empty nickname.
-    let status = launch_and_wait("sh", &args, &info, None).await.unwrap();
+    let status = launch_and_wait("sh", &args, &info, None, DataMode::Stdin)
+        .await
+        .unwrap();
     assert!(status.success());
     let env = std::fs::read_to_string(&env_file).unwrap();
     assert!(env.lines().any(|l| l == "BECKON_INVITER="));
+}
+
+fn info() -> LaunchInfo {
+    LaunchInfo {
+        inviter: alice().public_key(),
+        fingerprint: alice().public_key().fingerprint().to_string(),
+        application: chess(),
+        message: "A game?".into(),
+        data: b"board=standard\x00\xffbinary".to_vec(),
+        endpoint: "[::1]:40001".parse().unwrap(),
+    }
+}
+
+/// `sh -c SCRIPT sh OUT`: the script writes what it saw to OUT.
+fn sh(script: &str, out: &std::path::Path) -> [String; 4] {
+    [
+        "-c".to_string(),
+        script.to_string(),
+        "sh".to_string(),
+        out.display().to_string(),
+    ]
+}
+
+#[tokio::test]
+async fn with_data_file_the_data_is_in_a_private_file_removed_after_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let info = info();
+    // The command records the file's name, mode and content, and whether
+    // its stdin is the listener's (not a pipe of data).
+    let args = sh(
+        r#"echo "$BECKON_DATA_FILE" > "$1"; stat -c %a "$BECKON_DATA_FILE" >> "$1"; cp "$BECKON_DATA_FILE" "$1.data""#,
+        &out,
+    );
+    let status = launch_and_wait("sh", &args, &info, None, DataMode::File)
+        .await
+        .unwrap();
+    assert!(status.success());
+    let seen = std::fs::read_to_string(&out).unwrap();
+    let mut lines = seen.lines();
+    let path = lines.next().unwrap();
+    assert!(!path.is_empty(), "BECKON_DATA_FILE is set");
+    assert_eq!(lines.next(), Some("600"), "mode 0600");
+    assert_eq!(
+        std::fs::read(dir.path().join("out.data")).unwrap(),
+        info.data
+    );
+    assert!(
+        !std::path::Path::new(path).exists(),
+        "{path} removed after the command exited"
+    );
+}
+
+#[tokio::test]
+async fn with_data_none_nothing_is_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let args = sh(r#"echo "file=${BECKON_DATA_FILE-unset}" > "$1""#, &out);
+    let status = launch_and_wait("sh", &args, &info(), None, DataMode::None)
+        .await
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "file=unset\n");
+}
+
+#[tokio::test]
+async fn a_launch_that_fails_says_which_error_answer_it_makes() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-program");
+    let e = launch(
+        missing.to_str().unwrap(),
+        &[],
+        &info(),
+        None,
+        DataMode::File,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(failure_code(&e), Response::ERROR_LAUNCH_NOT_FOUND);
+    let plain = dir.path().join("not-executable");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    let e = launch(plain.to_str().unwrap(), &[], &info(), None, DataMode::File)
+        .await
+        .unwrap_err();
+    assert_eq!(failure_code(&e), Response::ERROR_LAUNCH_DENIED);
 }

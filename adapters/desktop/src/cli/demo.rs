@@ -289,7 +289,7 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
     super::output::flush(Duration::from_secs(1));
     let status = step(
         "the launched command",
-        launch_and_wait(program, app_args, &info, Some(&from)),
+        launch_and_wait(program, app_args, &info, Some(&from), app.data),
     )
     .await?
     .map_err(|e| unexpected(&format!("launching chess: {e}")))?;
@@ -416,8 +416,21 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
 /// command runs. Prints the environment and stdin Beckon launched it with.
 pub(crate) fn show_invitation(app: &str) -> CliResult {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
+    // The data: in the file BECKON_DATA_FILE names (`--data file`, the
+    // default), else on stdin (`--data stdin`).
     let mut data = Vec::new();
-    let _ = std::io::stdin().take(64 * 1024).read_to_end(&mut data);
+    let from = match std::env::var_os("BECKON_DATA_FILE") {
+        Some(path) => {
+            if let Ok(file) = std::fs::File::open(path) {
+                let _ = file.take(64 * 1024).read_to_end(&mut data);
+            }
+            "file"
+        }
+        None => {
+            let _ = std::io::stdin().take(64 * 1024).read_to_end(&mut data);
+            "stdin"
+        }
+    };
     let inviter = match var("BECKON_INVITER") {
         n if n.is_empty() => "unknown".to_owned(),
         n => n,
@@ -435,7 +448,7 @@ pub(crate) fn show_invitation(app: &str) -> CliResult {
         quoted(&var("BECKON_MESSAGE"))
     );
     say!(
-        "        {tag} data (stdin) {}",
+        "        {tag} data ({from})  {}",
         quoted(&String::from_utf8_lossy(&data))
     );
     Ok(exit::OK)

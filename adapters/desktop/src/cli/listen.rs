@@ -133,6 +133,9 @@ pub(crate) async fn run(home: Home, args: ListenArgs) -> CliResult {
         config: config_with_window(args.answer_within)?,
     };
     let listener = bind(&args.listen, &me.identity, &directory, cfg).await?;
+    // Subscribed before the address is printed: no session that someone
+    // starts on reading it goes unreported.
+    let reports = listener.subscribe();
     let out = Status::stdout();
     // The files are reloaded in the background; each change is said once.
     let said = out.clone();
@@ -184,7 +187,7 @@ pub(crate) async fn run(home: Home, args: ListenArgs) -> CliResult {
     };
     let mut signals = Signals::new();
     let stopper = listener.stop_handle();
-    let serving = serve(listener, directory, answering, out.clone());
+    let serving = serve(listener, reports, directory, answering, out.clone());
     tokio::pin!(serving);
     let stop = tokio::select! {
         () = &mut serving => return Ok(exit::OK),
@@ -278,12 +281,12 @@ pub(crate) fn risks(
 /// first one is finished).
 pub(crate) async fn serve(
     mut listener: Listener,
+    // Sessions that never became a prompt: refused, or closed early.
+    reports: tokio::sync::broadcast::Receiver<SessionReport>,
     directory: Arc<StoreDirectory>,
     answering: Answering,
     out: Status,
 ) {
-    // Sessions that never became a prompt: refused, or closed early.
-    let reports = listener.subscribe();
     // The sessions whose invitation came out of the listener (and so is
     // or was shown); the others that end withdrawn were withdrawn while
     // queued behind another prompt, and are reported from the session
@@ -425,7 +428,10 @@ async fn print_reports(
     longest: Duration,
 ) {
     let mut noise = Noise::default();
-    let mut window = tokio::time::interval(NOISE_WINDOW);
+    // The first window ends one whole window from now (an interval's
+    // first tick would be at once, summing up a window that just began).
+    let mut window =
+        tokio::time::interval_at(tokio::time::Instant::now() + NOISE_WINDOW, NOISE_WINDOW);
     window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let report = tokio::select! {
@@ -626,7 +632,7 @@ impl Ctx {
             app.name,
             render_command(&app.command)
         ));
-        let mut child = match launch(program, args, &info, nickname.as_deref()).await {
+        let mut child = match launch(program, args, &info, nickname.as_deref(), app.data).await {
             Ok(child) => child,
             Err(e) => {
                 let code = failure_code(&e);

@@ -5,7 +5,16 @@
 //! id = 0279d361-94f7-550d-b553-8e3711ec5d37
 //! description = Chess with friends
 //! command = ["/usr/bin/chess", "--join"]
+//! data = file
 //! ```
+//!
+//! `data` says how the launched command gets the invitation's data:
+//! `file` (the default, also when the line is absent: the data in a 0600
+//! temporary file named by `BECKON_DATA_FILE`, removed after the command
+//! exits; stdin stays the terminal), `stdin` (piped to its stdin, which
+//! takes the terminal from terminal programs), or `none`. A file written
+//! before this key existed has no `data` line and reads as `file`;
+//! `render` writes the line only when it is not `file`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -42,6 +51,43 @@ pub struct AppEntry {
     pub description: String,
     /// What to launch on accept: the program and its arguments.
     pub command: Vec<String>,
+    /// How the command gets the invitation's data.
+    pub data: DataMode,
+}
+
+/// How a launched command gets the invitation's data (`app register
+/// --data`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DataMode {
+    /// In a 0600 temporary file named by `BECKON_DATA_FILE`, removed after
+    /// the command exits; its stdin stays the terminal.
+    #[default]
+    File,
+    /// Piped to its stdin.
+    Stdin,
+    /// Not given.
+    None,
+}
+
+impl DataMode {
+    /// The word in the file and on the command line.
+    pub fn word(self) -> &'static str {
+        match self {
+            DataMode::File => "file",
+            DataMode::Stdin => "stdin",
+            DataMode::None => "none",
+        }
+    }
+
+    /// The mode of a word.
+    pub fn from_word(word: &str) -> Option<Self> {
+        match word {
+            "file" => Some(DataMode::File),
+            "stdin" => Some(DataMode::Stdin),
+            "none" => Some(DataMode::None),
+            _ => None,
+        }
+    }
 }
 
 impl AppEntry {
@@ -69,7 +115,14 @@ impl AppEntry {
             id: id.unwrap_or_else(|| app_id_for_name(name)),
             description: description.trim().to_owned(),
             command,
+            data: DataMode::File,
         })
+    }
+
+    /// The same registration with this data mode.
+    pub fn with_data(mut self, data: DataMode) -> Self {
+        self.data = data;
+        self
     }
 }
 
@@ -110,6 +163,9 @@ pub fn render(list: &[AppEntry]) -> String {
             "\n[{}]\nid = {}\ndescription = {}\ncommand = {}\n",
             app.name, app.id, app.description, command
         );
+        if app.data != DataMode::File {
+            let _ = writeln!(out, "data = {}", app.data.word());
+        }
     }
     out.push('\n');
     out.push_str(END_MARKER);
@@ -124,6 +180,7 @@ struct Partial {
     id: Option<ApplicationId>,
     description: Option<String>,
     command: Option<Vec<String>>,
+    data: Option<DataMode>,
 }
 
 /// Parses the text of the `apps` file at `path` (which only names it in
@@ -166,7 +223,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<AppEntry>, StoreError> {
             &p.description.unwrap_or_default(),
             command,
         )
-        .map_err(|e| bad(e.to_string()))?;
+        .map_err(|e| bad(e.to_string()))?
+        .with_data(p.data.unwrap_or_default());
         list.push(entry);
         Ok(())
     };
@@ -225,9 +283,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<AppEntry>, StoreError> {
                 }
                 p.command = Some(command);
             }
+            "data" => {
+                if p.data.is_some() {
+                    return Err(bad("a second `data` line".into()));
+                }
+                p.data =
+                    Some(DataMode::from_word(value).ok_or_else(|| {
+                        bad(format!("data {value:?}: expected file, stdin or none"))
+                    })?);
+            }
             other => {
                 return Err(bad(format!(
-                    "unknown key {other:?} (expected id, description or command)"
+                    "unknown key {other:?} (expected id, description, command or data)"
                 )))
             }
         }

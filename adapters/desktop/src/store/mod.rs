@@ -65,7 +65,7 @@ use std::path::{Path, PathBuf};
 
 pub use apps::{
     app_id_for_name, check_list as check_apps, parse as parse_apps, render as render_apps,
-    AppEntry, BECKON_APP_NAMESPACE,
+    AppEntry, DataMode, BECKON_APP_NAMESPACE,
 };
 pub use contacts::{
     check_contact_name, parse as parse_contacts, render as render_contacts, ContactEntry,

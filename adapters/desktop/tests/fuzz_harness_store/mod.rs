@@ -306,7 +306,8 @@ fn check_apps_list(list: &[AppEntry]) {
             assert_ne!(other.id, a.id, "two applications with one id");
         }
         let made = AppEntry::new(&a.name, Some(a.id), &a.description, a.command.clone())
-            .unwrap_or_else(|e| panic!("a registration that cannot be made: {e}"));
+            .unwrap_or_else(|e| panic!("a registration that cannot be made: {e}"))
+            .with_data(a.data);
         assert_eq!(&made, a, "a registration unlike what AppEntry::new makes");
     }
 }
