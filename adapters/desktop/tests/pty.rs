@@ -193,7 +193,9 @@ fn a_line_typed_as_a_prompt_expires_does_not_accept_the_next() {
     pty.expect(
         r#"ignored "y": typed (while no invitation was waiting|within a second of the prompt appearing)"#,
     );
-    pty.expect(r"expired: nobody answered in time");
+    // Carol's deadline ran while she waited: her prompt expires on screen,
+    // or (on a slow machine) already in the queue. Either way unanswered.
+    pty.expect(r"expired(: nobody answered in time| while waiting behind another prompt)");
     assert!(
         pty.transcript.contains("invitation from carol"),
         "{}",
