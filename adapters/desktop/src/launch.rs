@@ -19,7 +19,7 @@ use beckon_tokio::LaunchInfo;
 use crate::store::DataMode;
 
 /// The environment variables a launched command receives. All but
-/// [`INVITER`] carry the inviter's input (see the module's documentation).
+/// `BECKON_INVITER` carry the inviter's input (see the module's documentation).
 pub mod env {
     /// The inviter's nickname in the directory, or empty for a stranger.
     pub const INVITER: &str = "BECKON_INVITER";
@@ -99,7 +99,7 @@ pub fn launch_command(
 /// says: in a 0600 temporary file named by `BECKON_DATA_FILE` (stdin left
 /// to the terminal), on its stdin (written by a background task, then
 /// closed: a command that does not read it is not blocked), or not at
-/// all. Wait for it with [`Launched::wait`], or use [`launch_and_wait`].
+/// all. Wait for it with `Launched::wait`, or use [`launch_and_wait`].
 ///
 /// # Errors
 ///
