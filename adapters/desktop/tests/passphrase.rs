@@ -35,8 +35,10 @@ fn encrypted_key(dir: &Path) -> std::path::PathBuf {
 }
 
 fn pass_file(dir: &Path, text: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let path = dir.join("pass");
     fs::write(&path, text).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
     path
 }
 
@@ -78,8 +80,32 @@ fn an_encrypted_key_is_imported_and_stays_encrypted() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("me@laptop"));
 
     // A wrong one: 65, and the file is untouched.
+    // A passphrase file others can read is refused like such a key (77).
+    let open_file = dir.path().join("open");
+    fs::write(&open_file, format!("{PASS}\n")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&open_file, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let out = run({
+        let mut c = beckon(&home);
+        c.arg("id").env("BECKON_PASSPHRASE_FILE", &open_file);
+        c
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(77),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+
     let bad = dir.path().join("bad");
     fs::write(&bad, "nope\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&bad, fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let out = run({
         let mut c = beckon(&home);
         c.arg("id").env("BECKON_PASSPHRASE_FILE", &bad);

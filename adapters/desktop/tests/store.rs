@@ -300,6 +300,10 @@ fn openssh_keys_are_imported_with_or_without_a_passphrase() {
     // encrypted.
     let pass = dir.path().join("pass");
     fs::write(&pass, "secret\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&pass, fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let locked_home = dir.path().join("locked-home");
     let mut import = beckon(&locked_home);
     import

@@ -195,10 +195,13 @@ pub(crate) fn run(home: &Home, cmd: ContactCommand) -> CliResult {
                 Ok(())
             })?;
             println!("added contact {name} {}", key.fingerprint());
-            if let Ok(me) = home.load_identity() {
-                if me.identity.public_key() == key {
-                    eprintln!("note: that is your own key");
-                }
+            // From the public card: no passphrase is needed for this note.
+            let card = std::fs::read_to_string(home.path(beckon_desktop::store::CARD_FILE));
+            let own = card
+                .ok()
+                .and_then(|c| PublicKey::parse_openssh(c.trim()).ok().map(|(k, _)| k));
+            if own == Some(key) {
+                eprintln!("note: that is your own key");
             }
         }
         ContactCommand::List { json } => {

@@ -47,6 +47,8 @@ pub const PASSPHRASE_FILE_ENV: &str = "BECKON_PASSPHRASE_FILE";
 pub fn passphrase(path: &Path) -> Result<Zeroizing<String>, StoreError> {
     if let Some(file) = std::env::var_os(PASSPHRASE_FILE_ENV).filter(|f| !f.is_empty()) {
         let file = std::path::PathBuf::from(file);
+        // It holds a secret: the same checks as the key (owner, mode).
+        super::modes::check(&file, true)?;
         let text = Zeroizing::new(
             std::fs::read_to_string(&file).map_err(|e| StoreError::io(&file, "read", e))?,
         );
