@@ -67,7 +67,7 @@ pub const TABLE: &[(u8, &str)] = &[
     (CONNECT, "could not connect, or the connection failed (or not a Beckon listener)"),
     (UNAUTHENTICATED_REFUSAL, "refused in clear, before the responder proved its key (forgeable: anyone on the path could send it)"),
     (USAGE, "usage error (bad arguments)"),
-    (DATA, "bad data (a malformed key, name or address, a duplicate, over a limit)"),
+    (DATA, "bad data (a malformed key, name or address, a duplicate, over a limit; an identity file that is not a usable key, or a wrong passphrase)"),
     (NO_INPUT, "missing input (no identity yet: run `beckon init`; a missing file; an unknown contact or application)"),
     (UNAVAILABLE, "cannot listen: the address is in use or unavailable"),
     (SOFTWARE, "internal error"),
