@@ -223,7 +223,8 @@ fn a_flood_of_unidentified_connections_is_summed_up() {
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("a count: {summary}"));
-    assert!(summed >= FLOOD - 6, "{summary}");
+    // The summary counts the whole window, the lines shown included.
+    assert!(summed >= FLOOD - 3, "{summary}");
 }
 
 #[test]

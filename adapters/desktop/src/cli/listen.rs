@@ -359,6 +359,9 @@ pub(crate) const NOISE_LINES: u32 = 3;
 #[derive(Debug, Default)]
 pub(crate) struct Noise {
     shown: u32,
+    /// Lines of this window not printed.
+    hidden: u64,
+    /// Every connection of this window, by kind, printed or not.
     closed: u64,
     failed: u64,
     refused: u64,
@@ -376,15 +379,16 @@ pub(crate) enum NoiseKind {
 impl Noise {
     /// Whether to print this line now; if not, it is counted.
     pub(crate) fn admit(&mut self, kind: NoiseKind) -> bool {
-        if self.shown < NOISE_LINES {
-            self.shown += 1;
-            return true;
-        }
         match kind {
             NoiseKind::Closed => self.closed += 1,
             NoiseKind::Failed => self.failed += 1,
             NoiseKind::Refused => self.refused += 1,
         }
+        if self.shown < NOISE_LINES {
+            self.shown += 1;
+            return true;
+        }
+        self.hidden += 1;
         false
     }
 
@@ -393,16 +397,17 @@ impl Noise {
         self.lost = self.lost.saturating_add(n);
     }
 
-    /// The window's summary lines, and a fresh window.
+    /// The window's summary lines (when some lines were not printed: the
+    /// window's whole count, "37 connections closed before any invitation
+    /// in the last 10 s"), and a fresh window.
     pub(crate) fn summary(&mut self) -> Vec<String> {
         let secs = NOISE_WINDOW.as_secs();
         let mut lines = Vec::new();
+        let hidden = self.hidden > 0;
         let mut say = |n: u64, what: &str| {
-            if n > 0 {
+            if hidden && n > 0 {
                 let s = if n == 1 { "" } else { "s" };
-                lines.push(format!(
-                    "{n} more connection{s} {what} in the last {secs} s"
-                ));
+                lines.push(format!("{n} connection{s} {what} in the last {secs} s"));
             }
         };
         say(self.closed, "closed before any invitation");
@@ -809,9 +814,9 @@ mod tests {
         assert_eq!(
             summary,
             vec![
-                "3 more connections closed before any invitation in the last 10 s",
-                "4 more connections failed before any invitation in the last 10 s",
-                "1 more connection refused before the inviter was identified in the last 10 s",
+                "5 connections closed before any invitation in the last 10 s",
+                "5 connections failed before any invitation in the last 10 s",
+                "1 connection refused before the inviter was identified in the last 10 s",
                 "5 session report(s) not shown: this display fell behind the listener",
             ]
         );
