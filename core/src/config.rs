@@ -1,6 +1,6 @@
 //! Timeouts shared by both roles.
 
-use embassy_time::{Duration, Instant};
+use embassy_time::Duration;
 
 use crate::error::{ArgumentError, Error};
 use crate::limits::{
@@ -10,6 +10,7 @@ use crate::limits::{
 
 /// The timers of a session (`docs/protocol.md` §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
     /// How long the invitee's user has to answer, from the Invite's arrival
     /// (default 5 minutes). The inviter waits this long plus `grace` from
@@ -27,7 +28,7 @@ pub struct Config {
     /// 15 seconds.
     pub keepalive_interval: Duration,
     /// While the invitation is pending, give up with
-    /// [`Error::PeerSilent`] when nothing at all has come from the peer for
+    /// [`SessionError::PeerSilent`](crate::SessionError::PeerSilent) when nothing at all has come from the peer for
     /// this long. Default 45 seconds (three of the peer's keepalive
     /// intervals: keep it well above the peer's interval). It must be
     /// longer than `keepalive_interval`.
@@ -66,19 +67,4 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// `now + d`, saturating at the end of time instead of panicking.
-pub(crate) fn after(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d).unwrap_or(Instant::MAX)
-}
-
-/// The soonest of some optional deadlines, `None` if none is set.
-pub(crate) fn earliest<const N: usize>(deadlines: [Option<Instant>; N]) -> Option<Instant> {
-    deadlines.into_iter().flatten().min()
-}
-
-/// Whether an optional deadline has come at `now`.
-pub(crate) fn due(deadline: Option<Instant>, now: Instant) -> bool {
-    deadline.is_some_and(|d| now >= d)
 }

@@ -9,7 +9,7 @@
 
 use heapless::{String, Vec};
 
-use crate::error::{ArgumentError, Error};
+use crate::error::{ArgumentError, Error, Refusal};
 use crate::identity::PublicKey;
 use crate::invitation::ApplicationId;
 use crate::limits::{chars_within, MAX_NAME_CHARS, MAX_REGISTRATIONS};
@@ -17,6 +17,7 @@ use crate::limits::{chars_within, MAX_NAME_CHARS, MAX_REGISTRATIONS};
 /// Who may invite this peer (the reference's "invitations off" and "only
 /// from trusted contacts" settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Policy {
     /// No invitations at all. Refused in clear, before the handshake.
     Off,
@@ -29,6 +30,7 @@ pub enum Policy {
 
 /// A contact's watcher permission (the reference's `PEER_WATCH_PERMISSION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Permission {
     /// May invite (subject to the policy).
     #[default]
@@ -37,15 +39,58 @@ pub enum Permission {
     Blocked,
 }
 
-/// What the invitee needs to know to decide on an invitation.
+/// What the invitee consults. It is asked two questions, each answered
+/// from one view of it, so that no verdict mixes two versions of a
+/// directory that changes meanwhile:
+///
+/// * at each Hello, before any expensive work, the [`policy`](Self::policy)
+///   (only `Off` matters then);
+/// * once per authenticated Invite, the [`facts`](Self::facts) about its
+///   inviter and application. The core, not the directory, turns them
+///   into a verdict ([`Facts::refusal`]), in the order of
+///   `docs/protocol.md` §9.2.
 pub trait Directory {
     /// The invitation policy now.
     fn policy(&self) -> Policy;
-    /// The permission of the contact with this key, or `None` if the key is
-    /// not a contact.
-    fn permission(&self, key: &PublicKey) -> Option<Permission>;
-    /// Whether an application with this id is registered.
-    fn is_registered(&self, application: &ApplicationId) -> bool;
+    /// Everything the verdict on an invitation from `inviter` to
+    /// `application` needs, as of now.
+    fn facts(&self, inviter: &PublicKey, application: &ApplicationId) -> Facts;
+}
+
+/// What a [`Directory`] knows about one invitation: one consistent set of
+/// facts, from which the core decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Facts {
+    /// The invitation policy.
+    pub policy: Policy,
+    /// The inviter's permission if it is a contact, `None` if it is not.
+    pub permission: Option<Permission>,
+    /// Whether the application is registered.
+    pub registered: bool,
+}
+
+impl Facts {
+    /// Whether the inviter is a contact that may invite.
+    pub fn is_contact(&self) -> bool {
+        self.permission == Some(Permission::Allowed)
+    }
+
+    /// The verdict on an authenticated inviter, `None` to prompt. The first
+    /// of these that applies (`docs/protocol.md` §9.2): invitations off,
+    /// blocked, not trusted, too large for this device (`too_large`),
+    /// application not registered. The application comes last, so that a
+    /// stranger learns nothing about which applications are registered.
+    pub fn refusal(&self, too_large: bool) -> Option<Refusal> {
+        match (self.policy, self.permission) {
+            (Policy::Off, _) => Some(Refusal::InvitationsOff),
+            (_, Some(Permission::Blocked)) => Some(Refusal::Blocked),
+            (Policy::TrustedOnly, None) => Some(Refusal::NotTrusted),
+            _ if too_large => Some(Refusal::TooLarge),
+            _ if !self.registered => Some(Refusal::ApplicationNotRegistered),
+            _ => None,
+        }
+    }
 }
 
 /// A contact (the reference's `PEER_CONTACT`): a key, a nickname, a display
@@ -219,7 +264,7 @@ impl<const CONTACTS: usize, const APPS: usize, const NAME: usize>
     /// (`InvalidArgument`), an over-long description, and a full table
     /// (`CapacityFull`).
     pub fn register(&mut self, id: ApplicationId, description: &str) -> Result<(), Error> {
-        if self.is_registered(&id) {
+        if self.registration(&id).is_some() {
             return Err(ArgumentError::DuplicateApplication.into());
         }
         let description = bounded_name(description, true)?;
@@ -256,11 +301,12 @@ impl<const CONTACTS: usize, const APPS: usize, const NAME: usize> Directory
     fn policy(&self) -> Policy {
         self.policy
     }
-    fn permission(&self, key: &PublicKey) -> Option<Permission> {
-        self.contact(key).map(Contact::permission)
-    }
-    fn is_registered(&self, application: &ApplicationId) -> bool {
-        self.registration(application).is_some()
+    fn facts(&self, inviter: &PublicKey, application: &ApplicationId) -> Facts {
+        Facts {
+            policy: self.policy,
+            permission: self.contact(inviter).map(Contact::permission),
+            registered: self.registration(application).is_some(),
+        }
     }
 }
 
@@ -268,11 +314,8 @@ impl<D: Directory + ?Sized> Directory for &D {
     fn policy(&self) -> Policy {
         (**self).policy()
     }
-    fn permission(&self, key: &PublicKey) -> Option<Permission> {
-        (**self).permission(key)
-    }
-    fn is_registered(&self, application: &ApplicationId) -> bool {
-        (**self).is_registered(application)
+    fn facts(&self, inviter: &PublicKey, application: &ApplicationId) -> Facts {
+        (**self).facts(inviter, application)
     }
 }
 
@@ -338,10 +381,49 @@ mod tests {
         dir.add_contact(Contact::new(key(1), "a", "").unwrap())
             .unwrap();
         dir.set_permission(&key(1), Permission::Blocked).unwrap();
-        assert_eq!(dir.permission(&key(1)), Some(Permission::Blocked));
+        assert_eq!(
+            dir.contact(&key(1)).map(Contact::permission),
+            Some(Permission::Blocked)
+        );
         assert_eq!(
             dir.set_permission(&key(2), Permission::Blocked),
             Err(Error::ContactNotFound)
         );
+    }
+
+    #[test]
+    fn the_verdict_follows_the_order_of_the_refusals() {
+        let facts = |policy, permission, registered| Facts {
+            policy,
+            permission,
+            registered,
+        };
+        let blocked = Some(Permission::Blocked);
+        let allowed = Some(Permission::Allowed);
+        // Off wins over everything, blocked over not trusted, not trusted
+        // over too large, too large over the application.
+        assert_eq!(
+            facts(Policy::Off, blocked, false).refusal(true),
+            Some(Refusal::InvitationsOff)
+        );
+        assert_eq!(
+            facts(Policy::Anyone, blocked, false).refusal(true),
+            Some(Refusal::Blocked)
+        );
+        assert_eq!(
+            facts(Policy::TrustedOnly, None, false).refusal(true),
+            Some(Refusal::NotTrusted)
+        );
+        assert_eq!(
+            facts(Policy::Anyone, None, false).refusal(true),
+            Some(Refusal::TooLarge)
+        );
+        assert_eq!(
+            facts(Policy::Anyone, None, false).refusal(false),
+            Some(Refusal::ApplicationNotRegistered)
+        );
+        assert_eq!(facts(Policy::TrustedOnly, allowed, true).refusal(false), None);
+        assert!(facts(Policy::Anyone, allowed, true).is_contact());
+        assert!(!facts(Policy::Anyone, blocked, true).is_contact());
     }
 }

@@ -1,46 +1,77 @@
-//! Errors and refusals.
+//! Errors, the reasons a session ends, and refusals.
 //!
-//! Beckon has one error type, [`Error`]. Each variant says which code of the
-//! Windows Peer Collaboration API it corresponds to, so users of
-//! `PeerCollabInviteContact` find the failure they already know.
+//! Two families, kept apart so that each `match` is about one thing:
+//!
+//! * [`Error`]: a call was refused and nothing changed (a bad argument, a
+//!   full capacity, a call not valid now, bad key text).
+//! * [`SessionError`]: why a session ended without an answer. It is part
+//!   of the session's outcome, never the result of a call.
+//!
+//! Each variant says which code of the Windows Peer Collaboration API it
+//! corresponds to ([`Error::reference_code`],
+//! [`SessionError::reference_code`]), so users of `PeerCollabInviteContact`
+//! find the failure they already know.
 //!
 //! A [`Refusal`] is the invitee's *policy* saying no (invitations off, not a
-//! trusted contact, ...). It travels on the wire and reaches the inviter as
-//! [`Error::Refused`], which also says whether the refusal was authenticated.
+//! trusted contact, ...). It reaches the inviter as
+//! [`SessionError::Refused`], which also says whether the refusal was
+//! authenticated.
 
 use core::fmt;
 
-use serde::{Deserialize, Serialize};
-
-/// Everything that can go wrong in Beckon.
+/// Why a call was refused. Nothing was changed.
 ///
 /// The mapping to the reference's codes is given per variant; see also the
 /// table in `docs/protocol.md` §9.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
     /// An argument is invalid: too long, empty where it may not be, or
-    /// malformed. Nothing was changed. Reference: `E_INVALIDARG`.
+    /// malformed. Reference: `E_INVALIDARG`.
     InvalidArgument(ArgumentError),
-    /// A fixed capacity is full (the directory, the registrations). Nothing
-    /// was changed. Reference: `E_OUTOFMEMORY`.
+    /// A fixed capacity is full (the directory, the registrations).
+    /// Reference: `E_OUTOFMEMORY`.
     CapacityFull,
-    /// A key or fingerprint in text or on the wire is malformed or weak.
-    /// Reference: `PEER_E_INVALID_PEER_NAME`.
+    /// A key or fingerprint in text is malformed or weak. Reference:
+    /// `PEER_E_INVALID_PEER_NAME`.
     InvalidKey(KeyError),
     /// No such contact. Reference: `PEER_E_CONTACT_NOT_FOUND`.
     ContactNotFound,
     /// No such application registration. Reference: `PEER_E_NOT_FOUND`.
     NotFound,
+    /// No answer has come yet. Reference:
+    /// `PEER_E_INVITE_RESPONSE_NOT_AVAILABLE`.
+    ResponseNotAvailable,
+    /// The call is not valid in the current state (for example a decision
+    /// with no invitation pending). Reference: `E_INVALIDARG`.
+    InvalidState,
+    /// The user's decision came at or after the answer deadline; the
+    /// invitation had already expired (and Expired was sent). Reference:
+    /// `PEER_E_TIMEOUT`.
+    Expired,
+    /// The user's decision came after the inviter cancelled. Reference:
+    /// `PEER_E_INVITE_CANCELLED`.
+    Cancelled,
+}
+
+/// Why a session ended without an answer: the error half of the inviter's
+/// [`Finished`](crate::InviterEvent::Finished) and of the invitee's
+/// [`InviteeOutcome::Failed`](crate::InviteeOutcome::Failed).
+///
+/// Exhaustive on purpose: a new way for a session to end is a breaking
+/// change, so that no adapter's `match` silently files it under a
+/// catch-all arm. The mapping to the reference's codes is given per
+/// variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SessionError {
     /// The inviter received no answer within the response timeout plus the
     /// grace period. Reference: `PEER_E_TIMEOUT`.
     Timeout,
     /// The handshake did not complete within the handshake timeout.
     /// Reference: `PEER_E_CONNECTION_FAILED`.
     HandshakeTimeout,
-    /// The user's decision came at or after the answer deadline; the
-    /// invitation had already expired. Reference: `PEER_E_TIMEOUT`.
-    Expired,
     /// The invitation was cancelled. Reference: `PEER_E_INVITE_CANCELLED`.
     Cancelled,
     /// In "invite a contact" mode, the responder proved a key that is not the
@@ -68,7 +99,7 @@ pub enum Error {
         peer: u8,
     },
     /// The peer sent bytes that break the protocol: malformed, forged,
-    /// replayed, reflected or out of order. The session is over. Reference:
+    /// replayed, reflected or out of order. Reference:
     /// `PEER_E_CONNECTION_FAILED`.
     Protocol(ProtocolError),
     /// The connection closed before the exchange finished. Reference:
@@ -79,17 +110,15 @@ pub enum Error {
     /// it is gone, without the connection saying so. Reference:
     /// `PEER_E_CONNECTION_FAILED`.
     PeerSilent,
-    /// No answer has come yet. Reference:
-    /// `PEER_E_INVITE_RESPONSE_NOT_AVAILABLE`.
-    ResponseNotAvailable,
-    /// The call is not valid in the current state (for example a decision
-    /// with no invitation pending). Nothing was changed. Reference:
-    /// `E_INVALIDARG`.
-    InvalidState,
+    /// This side could not lay out or seal a message of its own (a buffer
+    /// too small for it, a nonce exhausted on sending). Never the peer's
+    /// fault; seeing it is a bug. Reference: `E_UNEXPECTED`.
+    Internal,
 }
 
 /// What is wrong with an argument ([`Error::InvalidArgument`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ArgumentError {
     /// A message or name has more than 255 characters, or more bytes than
@@ -116,6 +145,7 @@ pub enum ArgumentError {
 
 /// What is wrong with a key in text or bytes ([`Error::InvalidKey`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum KeyError {
     /// The line is empty.
@@ -140,8 +170,9 @@ pub enum KeyError {
     InvalidFingerprint,
 }
 
-/// What the peer did wrong ([`Error::Protocol`]).
+/// What the peer did wrong ([`SessionError::Protocol`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ProtocolError {
     /// A frame's length field is zero or larger than what may come now.
@@ -171,11 +202,13 @@ pub enum ProtocolError {
     LengthTampered,
 }
 
-/// Why an invitee's policy refused an invitation. Sent on the wire.
+/// Why an invitee refused an invitation, as both sides report it.
 ///
-/// The discriminants are the postcard tags of `docs/protocol.md` §5.4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
+/// Which of these travel sealed and which in clear, and their wire tags,
+/// are in `docs/protocol.md` §5.4 and §9.2; the clear ones are
+/// [`ClearRefusal`](crate::wire::ClearRefusal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Refusal {
     /// The invitee accepts invitations from trusted contacts only, and the
     /// inviter is not one of them.
@@ -187,15 +220,10 @@ pub enum Refusal {
     ApplicationNotRegistered,
     /// The invitee has turned invitations off.
     InvitationsOff,
-    /// The invitee is at its limit of handshakes or pending prompts. Sent
-    /// in clear for a handshake slot shortage, sealed for a prompt
-    /// shortage.
+    /// The invitee is at its limit of handshakes or pending prompts.
     Busy,
-    /// The invitation is larger than the invitee's data limit. On the wire
-    /// it is the Answer `TooLarge { invite_len }`, never `Refused`.
+    /// The invitation is larger than the invitee's data limit.
     TooLarge,
-    /// The invitee does not speak the version in the Hello.
-    UnsupportedVersion,
 }
 
 impl From<ArgumentError> for Error {
@@ -210,9 +238,9 @@ impl From<KeyError> for Error {
     }
 }
 
-impl From<ProtocolError> for Error {
+impl From<ProtocolError> for SessionError {
     fn from(e: ProtocolError) -> Self {
-        Error::Protocol(e)
+        SessionError::Protocol(e)
     }
 }
 
@@ -226,16 +254,28 @@ impl Error {
             Error::InvalidKey(_) => "PEER_E_INVALID_PEER_NAME",
             Error::ContactNotFound => "PEER_E_CONTACT_NOT_FOUND",
             Error::NotFound => "PEER_E_NOT_FOUND",
-            Error::Timeout | Error::Expired => "PEER_E_TIMEOUT",
-            Error::Cancelled => "PEER_E_INVITE_CANCELLED",
-            Error::UnsupportedVersion { .. } => "PEER_E_UNSUPPORTED_VERSION",
             Error::ResponseNotAvailable => "PEER_E_INVITE_RESPONSE_NOT_AVAILABLE",
-            Error::HandshakeTimeout
-            | Error::ContactMismatch
-            | Error::Refused { .. }
-            | Error::Protocol(_)
-            | Error::ConnectionClosed
-            | Error::PeerSilent => "PEER_E_CONNECTION_FAILED",
+            Error::Expired => "PEER_E_TIMEOUT",
+            Error::Cancelled => "PEER_E_INVITE_CANCELLED",
+        }
+    }
+}
+
+impl SessionError {
+    /// The name of the reference's code that this ending corresponds to,
+    /// for logs and for users who know the Windows API.
+    pub const fn reference_code(&self) -> &'static str {
+        match self {
+            SessionError::Timeout => "PEER_E_TIMEOUT",
+            SessionError::Cancelled => "PEER_E_INVITE_CANCELLED",
+            SessionError::UnsupportedVersion { .. } => "PEER_E_UNSUPPORTED_VERSION",
+            SessionError::Internal => "E_UNEXPECTED",
+            SessionError::HandshakeTimeout
+            | SessionError::ContactMismatch
+            | SessionError::Refused { .. }
+            | SessionError::Protocol(_)
+            | SessionError::ConnectionClosed
+            | SessionError::PeerSilent => "PEER_E_CONNECTION_FAILED",
         }
     }
 }
@@ -248,14 +288,24 @@ impl fmt::Display for Error {
             Error::InvalidKey(e) => write!(f, "invalid key: {e}"),
             Error::ContactNotFound => f.write_str("no such contact"),
             Error::NotFound => f.write_str("not found"),
-            Error::Timeout => f.write_str("no answer within the response timeout"),
-            Error::HandshakeTimeout => f.write_str("handshake timed out"),
+            Error::ResponseNotAvailable => f.write_str("no answer yet"),
+            Error::InvalidState => f.write_str("not valid in the current state"),
             Error::Expired => f.write_str("the invitation expired before the decision"),
             Error::Cancelled => f.write_str("the invitation was cancelled"),
-            Error::ContactMismatch => {
+        }
+    }
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::Timeout => f.write_str("no answer within the response timeout"),
+            SessionError::HandshakeTimeout => f.write_str("handshake timed out"),
+            SessionError::Cancelled => f.write_str("the invitation was cancelled"),
+            SessionError::ContactMismatch => {
                 f.write_str("the responder is not the contact that was invited")
             }
-            Error::Refused {
+            SessionError::Refused {
                 reason,
                 authenticated,
             } => {
@@ -266,16 +316,17 @@ impl fmt::Display for Error {
                 };
                 write!(f, "refused ({how}): {reason}")
             }
-            Error::UnsupportedVersion { peer } => {
+            SessionError::UnsupportedVersion { peer } => {
                 write!(f, "unsupported protocol version {peer}")
             }
-            Error::Protocol(e) => write!(f, "protocol error: {e}"),
-            Error::ConnectionClosed => f.write_str("connection closed"),
-            Error::PeerSilent => f.write_str(
+            SessionError::Protocol(e) => write!(f, "protocol error: {e}"),
+            SessionError::ConnectionClosed => f.write_str("connection closed"),
+            SessionError::PeerSilent => f.write_str(
                 "the peer went silent: nothing, not even a keepalive, within the idle timeout",
             ),
-            Error::ResponseNotAvailable => f.write_str("no answer yet"),
-            Error::InvalidState => f.write_str("not valid in the current state"),
+            SessionError::Internal => {
+                f.write_str("internal error: this side could not send its own message")
+            }
         }
     }
 }
@@ -339,12 +390,12 @@ impl fmt::Display for Refusal {
             Refusal::InvitationsOff => "invitations are turned off",
             Refusal::Busy => "the invitee is busy",
             Refusal::TooLarge => "the invitation is too large for the invitee",
-            Refusal::UnsupportedVersion => "unsupported protocol version",
         })
     }
 }
 
 impl core::error::Error for Error {}
+impl core::error::Error for SessionError {}
 impl core::error::Error for ArgumentError {}
 impl core::error::Error for KeyError {}
 impl core::error::Error for ProtocolError {}

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use crate::error::KeyError;
 
 /// The key type name in OpenSSH's formats.
-pub const SSH_ED25519: &str = "ssh-ed25519";
+pub(crate) const SSH_ED25519: &str = "ssh-ed25519";
 
 /// The OpenSSH public-key blob: `string "ssh-ed25519"`, `string key[32]`.
 const BLOB_LEN: usize = 4 + 11 + 4 + 32;

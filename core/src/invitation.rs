@@ -47,11 +47,58 @@ impl FromStr for ApplicationId {
 
 /// Checks a message (of an invitation or an answer): at most 255
 /// characters.
-pub fn check_message(message: &str) -> Result<(), Error> {
+pub(crate) fn check_message(message: &str) -> Result<(), Error> {
     if chars_within(message, MAX_MESSAGE_CHARS) {
         Ok(())
     } else {
         Err(Error::InvalidArgument(ArgumentError::TooLong))
+    }
+}
+
+/// The message of an answer: at most 255 characters, checked when it is
+/// built, as [`Invitation::new`] checks an invitation's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Message<'a>(&'a str);
+
+impl<'a> Message<'a> {
+    /// No message.
+    pub const EMPTY: Message<'static> = Message("");
+
+    /// A message of at most 255 characters, else
+    /// `InvalidArgument(TooLong)`.
+    pub fn new(message: &'a str) -> Result<Self, Error> {
+        check_message(message)?;
+        Ok(Message(message))
+    }
+
+    /// The first 255 characters of `message` (all of it if it is shorter):
+    /// what to send when a message must go out whatever its length (a
+    /// listener's last word as it stops, say).
+    pub fn truncated(message: &'a str) -> Self {
+        let end = message
+            .char_indices()
+            .nth(MAX_MESSAGE_CHARS)
+            .map_or(message.len(), |(i, _)| i);
+        Message(message.get(..end).unwrap_or(""))
+    }
+
+    /// The text.
+    pub const fn as_str(&self) -> &'a str {
+        self.0
+    }
+}
+
+impl fmt::Display for Message<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl<'a> TryFrom<&'a str> for Message<'a> {
+    type Error = Error;
+    fn try_from(message: &'a str) -> Result<Self, Error> {
+        Message::new(message)
     }
 }
 
@@ -130,6 +177,7 @@ impl fmt::Debug for Invitation<'_> {
 /// The answer's message, if any, is read with
 /// [`Inviter::answer_message`](crate::Inviter::answer_message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Response {
     /// The user declined (`PEER_INVITATION_RESPONSE_DECLINED`).
     Declined,
@@ -179,40 +227,58 @@ impl Response {
 
 /// The invitee user's decision on a prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Decision<'a> {
-    /// Accept, with an optional message (at most 255 characters).
+    /// Accept, with a message (maybe [`Message::EMPTY`]).
     Accept {
         /// Sent to the inviter with the answer.
-        message: &'a str,
+        message: Message<'a>,
     },
-    /// Decline, with an optional message (at most 255 characters).
+    /// Decline, with a message.
     Decline {
         /// Sent to the inviter with the answer.
-        message: &'a str,
+        message: Message<'a>,
     },
     /// Answer with an error code (the reference's ERROR action), for
     /// example when the application could not be launched
     /// ([`Response::ERROR_LAUNCH_NOT_FOUND`] and the other codes of
     /// protocol §9.3).
-    Fail {
+    Error {
         /// The extended error code.
         code: u32,
         /// Sent to the inviter with the answer.
-        message: &'a str,
+        message: Message<'a>,
     },
     /// Refuse as busy (for example when the adapter has too many prompts
     /// pending).
     Busy,
 }
 
-impl Decision<'_> {
-    pub(crate) fn message(&self) -> &str {
-        match self {
-            Decision::Accept { message }
-            | Decision::Decline { message }
-            | Decision::Fail { message, .. } => message,
-            Decision::Busy => "",
-        }
+impl<'a> Decision<'a> {
+    /// Accept with `message`; `InvalidArgument(TooLong)` if it has more
+    /// than 255 characters.
+    pub fn accept(message: &'a str) -> Result<Self, Error> {
+        Ok(Decision::Accept {
+            message: Message::new(message)?,
+        })
+    }
+
+    /// Decline with `message`; `InvalidArgument(TooLong)` if it has more
+    /// than 255 characters.
+    pub fn decline(message: &'a str) -> Result<Self, Error> {
+        Ok(Decision::Decline {
+            message: Message::new(message)?,
+        })
+    }
+
+    /// Answer with the error `code` and `message`;
+    /// `InvalidArgument(TooLong)` if the message has more than 255
+    /// characters.
+    pub fn error(code: u32, message: &'a str) -> Result<Self, Error> {
+        Ok(Decision::Error {
+            code,
+            message: Message::new(message)?,
+        })
     }
 }
 
@@ -239,6 +305,27 @@ mod tests {
         assert_eq!(
             Invitation::new(app, &longer, &[]),
             Err(Error::InvalidArgument(ArgumentError::TooLong))
+        );
+    }
+
+    #[test]
+    fn an_answer_message_is_checked_when_it_is_built() {
+        let long = "é".repeat(256);
+        assert_eq!(
+            Message::new(&long),
+            Err(Error::InvalidArgument(ArgumentError::TooLong))
+        );
+        let cut = Message::truncated(&long);
+        assert_eq!(cut.as_str().chars().count(), 255);
+        assert!(Message::new(cut.as_str()).is_ok());
+        assert_eq!(Message::truncated("Sure").as_str(), "Sure");
+        assert!(Decision::accept(&long).is_err());
+        assert_eq!(
+            Decision::error(7, ""),
+            Ok(Decision::Error {
+                code: 7,
+                message: Message::EMPTY
+            })
         );
     }
 

@@ -4,25 +4,28 @@
 use core::ops::Range;
 
 use embassy_time::Instant;
-use heapless::Deque;
 
-use crate::config::{after, due, earliest, Config};
-use crate::directory::{Directory, Permission, Policy};
-use crate::error::{Error, ProtocolError, Refusal};
+use crate::channel::{Channel, Ending};
+use crate::config::Config;
+use crate::directory::{Directory, Policy};
+use crate::error::{Error, ProtocolError, Refusal, SessionError};
 use crate::handshake::{
-    noise::HandshakeHash, signed_message, EphemeralSecret, ResponderHandshake, Transport,
-    INVITER_LABEL,
+    noise::HandshakeHash, signed_message, EphemeralSecret, ResponderHandshake, INVITER_LABEL,
 };
 use crate::identity::{Identity, PublicKey};
-use crate::invitation::{check_message, ApplicationId, Decision, Invitation};
-use crate::inviter::DEFAULT_BUFFER;
+use crate::invitation::{ApplicationId, Decision, Invitation};
 use crate::limits::{MAX_DATA_LEN, PROTOCOL_VERSION};
+use crate::machine::Machine;
+use crate::timers::Timer;
 use crate::wire::buffer::{FrameError, Inbox, Outbox};
 use crate::wire::frame::{
     invite_frame_len, max_data_for, write_header, FrameKind, CANCEL_FRAME_LEN, HEADER_LEN,
-    HELLO_FRAME_MAX, KEEPALIVE_FRAME_LEN, PROOF_BODY_LEN, REFUSAL_BODY_LEN, SMALL_FRAME_MAX,
+    HELLO_FRAME_MAX, KEEPALIVE_FRAME_LEN, PROOF_BODY_LEN, SMALL_FRAME_MAX,
 };
-use crate::wire::payload::{self, AnswerMessage, Invite, InviterMessage, INVITEE_KEEPALIVE_TAG};
+use crate::wire::payload::{
+    self, AnswerMessage, Invite, InviterMessage, SealedRefusal, INVITEE_KEEPALIVE_TAG,
+};
+use crate::wire::{refusal_frame, ClearRefusal, DEFAULT_BUFFER};
 
 /// The invitee's outbox: the largest frame it sends, behind a keepalive
 /// that may still be waiting to leave.
@@ -30,6 +33,7 @@ const OUTBOX_LEN: usize = SMALL_FRAME_MAX + KEEPALIVE_FRAME_LEN;
 
 /// An invitation to show the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Prompt {
     /// The inviter's proven key. Show its
     /// [`fingerprint`](PublicKey::fingerprint), and its contact's nickname
@@ -48,6 +52,7 @@ pub struct Prompt {
 /// `PEER_APP_LAUNCH_INFO`); the invitation itself is read with
 /// [`Invitee::invitation`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Launch {
     /// The inviter's proven key.
     pub inviter: PublicKey,
@@ -58,14 +63,17 @@ pub struct Launch {
 }
 
 /// How an invitee's session ended.
+///
+/// Exhaustive on purpose, as [`SessionError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum InviteeOutcome {
     /// The user accepted: launch the application.
     Accepted(Launch),
     /// The user declined.
     Declined,
     /// The user's side answered with an error code.
-    Errored {
+    Error {
         /// The code sent.
         code: u32,
     },
@@ -76,12 +84,28 @@ pub enum InviteeOutcome {
     Cancelled,
     /// The policy refused the invitation (the reason was sent).
     Refused(Refusal),
+    /// The listener made room for a newer connection
+    /// ([`Invitee::evict`]). `busy_sent` says whether the inviter was told
+    /// Busy (in clear, or sealed when a prompt was up) or the connection
+    /// was just closed.
+    Evicted {
+        /// Whether a Busy refusal went out.
+        busy_sent: bool,
+    },
     /// The session failed; any prompt is withdrawn.
-    Failed(Error),
+    Failed(SessionError),
+}
+
+impl Ending for InviteeOutcome {
+    type Event = InviteeEvent;
+    fn event(self) -> InviteeEvent {
+        InviteeEvent::Finished(self)
+    }
 }
 
 /// What the invitee tells the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum InviteeEvent {
     /// Ask the user: accept or decline, before the deadline.
     Prompt(Prompt),
@@ -89,59 +113,82 @@ pub enum InviteeEvent {
     Finished(InviteeOutcome),
 }
 
-#[derive(Clone)]
 enum State {
     AwaitingHello,
-    AwaitingInvite(Transport),
+    AwaitingInvite,
     /// An Invite decrypted and decoded, its signature about to be checked
     /// (within the same `handle_input`); the frame stays in the inbox.
-    CheckingInvite(Transport, PendingInvite),
-    Prompting(Transport),
+    CheckingInvite(PendingInvite),
+    Prompting,
     Done,
 }
 
-/// The invitee's state machine: one connection, at most one invitation.
-///
-/// It has no I/O, clock or RNG: the caller moves bytes and time in and out.
-///
-/// # Calls
-///
-/// * **Inputs** (`handle_*`): [`handle_input`](Self::handle_input) for
-///   bytes read from the connection, in any chunking, with the
-///   [`Directory`] to consult; [`handle_decision`](Self::handle_decision)
-///   for the user's answer; [`handle_timeout`](Self::handle_timeout) when
-///   [`poll_timeout`](Self::poll_timeout)'s instant has come;
-///   [`handle_close`](Self::handle_close) when the connection ends.
-/// * **Outputs** (`poll_*`), drained in this order after every input:
-///   [`poll_transmit`](Self::poll_transmit) until it returns 0, then
-///   [`poll_event`](Self::poll_event) until `None`, then
-///   [`poll_timeout`](Self::poll_timeout). When
-///   [`is_finished`](Self::is_finished), close the connection.
-/// * **Getters**: [`invitation`](Self::invitation),
-///   [`inviter`](Self::inviter), [`outcome`](Self::outcome).
-///
-/// Every input first runs the deadlines that have passed at its `now`.
-/// `handle_timeout` called early does nothing.
-#[derive(Clone)]
-pub struct Invitee<const BUF: usize = DEFAULT_BUFFER> {
-    config: Config,
-    /// `None` only in an [`idle`](Self::idle) machine.
+/// What an invitee's session holds besides its buffers and its channel,
+/// built in one place ([`Session::new`]) so that a restart forgets nothing.
+struct Session {
+    /// `None` only in an [`idle`](Invitee::idle) machine.
     identity: Option<Identity>,
     /// Used once, for the Proof, then dropped (and so zeroized).
     ephemeral: Option<EphemeralSecret>,
     state: State,
-    inbox: Inbox<BUF>,
-    outbox: Outbox<OUTBOX_LEN>,
     invitation: Option<Range<usize>>,
     inviter: Option<(PublicKey, bool)>,
-    outcome: Option<InviteeOutcome>,
-    events: Deque<InviteeEvent, 2>,
-    handshake_deadline: Option<Instant>,
-    answer_deadline: Option<Instant>,
-    /// When to send the next keepalive, while prompting.
-    keepalive_at: Option<Instant>,
-    /// When to give up on a silent inviter, while prompting.
-    idle_deadline: Option<Instant>,
+}
+
+impl Session {
+    const fn idle() -> Self {
+        Session {
+            identity: None,
+            ephemeral: None,
+            state: State::Done,
+            invitation: None,
+            inviter: None,
+        }
+    }
+
+    fn new(identity: &Identity, ephemeral: EphemeralSecret) -> Self {
+        Session {
+            identity: Some(identity.clone()),
+            ephemeral: Some(ephemeral),
+            state: State::AwaitingHello,
+            ..Session::idle()
+        }
+    }
+}
+
+/// The invitee's state machine: one connection, at most one invitation.
+///
+/// It is driven through [`Machine`], whose `Context` is the [`Directory`]
+/// it consults as each message arrives, plus
+/// [`handle_decision`](Self::handle_decision) for the user's answer and
+/// [`evict`](Self::evict) to make room. **Getters**:
+/// [`invitation`](Self::invitation), [`inviter`](Self::inviter),
+/// [`outcome`](Self::outcome), [`is_prompting`](Self::is_prompting).
+pub struct Invitee<const BUF: usize = DEFAULT_BUFFER> {
+    inbox: Inbox<BUF>,
+    outbox: Outbox<OUTBOX_LEN>,
+    chan: Channel<InviteeOutcome>,
+    session: Session,
+}
+
+impl Invitee {
+    /// Starts serving one incoming connection at `now`, with the default
+    /// buffer (16 KiB of data); [`new_sized`](Self::new_sized) for
+    /// another. `ephemeral` must be fresh randomness
+    /// ([`EphemeralSecret::generate`]). Fails with `InvalidArgument` when
+    /// the config is invalid ([`Config::validate`]).
+    ///
+    /// This builds the machine as a value; where it must not pass through
+    /// the stack (a firmware's static memory), make it once with
+    /// [`idle`](Self::idle) and [`start`](Self::start) it in place.
+    pub fn new(
+        config: Config,
+        identity: &Identity,
+        ephemeral: EphemeralSecret,
+        now: Instant,
+    ) -> Result<Self, Error> {
+        Self::new_sized(config, identity, ephemeral, now)
+    }
 }
 
 impl<const BUF: usize> Invitee<BUF> {
@@ -150,15 +197,8 @@ impl<const BUF: usize> Invitee<BUF> {
         "BUF is smaller than buffer_size(0): no invitation fits"
     );
 
-    /// Starts serving one incoming connection at `now`. `ephemeral` must be
-    /// fresh randomness ([`EphemeralSecret::generate`]). Fails with
-    /// `InvalidArgument` when the config is invalid
-    /// ([`Config::validate`]).
-    ///
-    /// This builds the machine as a value; where it must not pass through
-    /// the stack (a firmware's static memory), make it once with
-    /// [`idle`](Self::idle) and [`start`](Self::start) it in place.
-    pub fn new(
+    /// [`new`](Invitee::new) with a buffer of `BUF` bytes.
+    pub fn new_sized(
         config: Config,
         identity: &Identity,
         ephemeral: EphemeralSecret,
@@ -174,25 +214,15 @@ impl<const BUF: usize> Invitee<BUF> {
     /// `StaticCell::init_with(Invitee::idle)`, say) and start it there.
     pub const fn idle() -> Self {
         Invitee {
-            config: Config::DEFAULT,
-            identity: None,
-            ephemeral: None,
-            state: State::Done,
             inbox: Inbox::new(),
             outbox: Outbox::new(),
-            invitation: None,
-            inviter: None,
-            outcome: None,
-            events: Deque::new(),
-            handshake_deadline: None,
-            answer_deadline: None,
-            keepalive_at: None,
-            idle_deadline: None,
+            chan: Channel::idle(),
+            session: Session::idle(),
         }
     }
 
     /// Starts serving a new connection in this machine, in place, as
-    /// [`new`](Self::new) does, whatever it held before (a session still
+    /// [`new`](Invitee::new) does, whatever it held before (a session still
     /// running is dropped without a word: its prompt is gone). No large
     /// value passes through the stack, so a firmware can keep one invitee
     /// per session in static memory and reuse it.
@@ -208,20 +238,10 @@ impl<const BUF: usize> Invitee<BUF> {
         #[allow(clippy::let_unit_value)]
         let () = Self::BUFFER_FITS;
         config.validate()?;
-        self.config = config;
-        self.identity = Some(identity.clone());
-        self.ephemeral = Some(ephemeral);
-        self.state = State::AwaitingHello;
         self.inbox.reset();
-        self.outbox.clear();
-        self.invitation = None;
-        self.inviter = None;
-        self.outcome = None;
-        self.events.clear();
-        self.handshake_deadline = Some(after(now, config.handshake_timeout));
-        self.answer_deadline = None;
-        self.keepalive_at = None;
-        self.idle_deadline = None;
+        self.outbox.reset();
+        self.chan = Channel::new(config, now);
+        self.session = Session::new(identity, ephemeral);
         Ok(())
     }
 
@@ -230,7 +250,7 @@ impl<const BUF: usize> Invitee<BUF> {
     /// The invitation, once it has arrived and passed the policy (it stays
     /// readable after the session ends, for the launch).
     pub fn invitation(&self) -> Option<Invitation<'_>> {
-        let range = self.invitation.clone()?;
+        let range = self.session.invitation.clone()?;
         match payload::decode::<InviterMessage<'_>>(self.inbox.retained(range)) {
             Ok(InviterMessage::Invite(Invite { head, .. })) => Some(Invitation::from_wire(
                 ApplicationId::from_bytes(head.application),
@@ -243,93 +263,45 @@ impl<const BUF: usize> Invitee<BUF> {
 
     /// The inviter's proven key, once its Invite is in.
     pub fn inviter(&self) -> Option<PublicKey> {
-        self.inviter.map(|(key, _)| key)
+        self.session.inviter.map(|(key, _)| key)
     }
 
     /// How the session ended, once it has.
     pub fn outcome(&self) -> Option<InviteeOutcome> {
-        self.outcome
+        self.chan.outcome()
     }
 
     /// Whether a prompt is up, waiting for the user.
     pub fn is_prompting(&self) -> bool {
-        matches!(self.state, State::Prompting(_))
+        matches!(self.session.state, State::Prompting)
     }
 
-    /// Whether the session is over and every byte has been transmitted: the
-    /// connection can be closed.
-    pub fn is_finished(&self) -> bool {
-        matches!(self.state, State::Done) && self.outbox.pending() == 0
-    }
-
-    // --- Inputs ---
-
-    /// Takes bytes read from the connection, consulting `directory` for the
-    /// policy as each message arrives. All bytes are consumed; bytes after
-    /// the end of the session are ignored.
-    #[inline(never)]
-    pub fn handle_input<D: Directory + ?Sized>(
-        &mut self,
-        now: Instant,
-        data: &[u8],
-        directory: &D,
-    ) {
-        self.run_timers(now);
-        let mut rest = data;
-        while !rest.is_empty() {
-            let max = match self.state {
-                State::AwaitingHello => HELLO_FRAME_MAX,
-                State::AwaitingInvite(_) | State::CheckingInvite(..) => {
-                    invite_frame_len(max_data_for(BUF))
-                }
-                State::Prompting(_) => CANCEL_FRAME_LEN,
-                State::Done => return,
-            };
-            match self.inbox.read(rest, max) {
-                // Zero means a complete frame was left unprocessed, which
-                // `process_frame` never does; stop rather than spin.
-                Ok(0) => return,
-                Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
-                Err(FrameError::TooLarge) if matches!(self.state, State::AwaitingInvite(_)) => {
-                    // An invitation bigger than this device takes: say so,
-                    // inside the channel, without reading it, naming the
-                    // length seen so that a tampered length is detected.
-                    let invite_len = self.inbox.announced_len().unwrap_or(0);
-                    return self.refuse_too_large(invite_len);
-                }
-                Err(e) => return self.fail(Error::Protocol(e.into())),
-            }
-            self.process_frame(now, directory);
-            if matches!(self.state, State::CheckingInvite(..)) {
-                self.check_invite(now, directory);
-            }
-        }
-    }
+    // --- Inputs of this role ---
 
     /// The user's decision on the prompt. Fails, changing nothing, with
-    /// `InvalidArgument` for a message over 255 characters; with `Expired`
-    /// at or after the deadline (the prompt has then expired and Expired
-    /// was sent); with `Cancelled` after the inviter cancelled; and with
-    /// `InvalidState` when no prompt is up.
+    /// `Expired` at or after the deadline (the prompt has then expired and
+    /// Expired was sent); with `Cancelled` after the inviter cancelled;
+    /// and with `InvalidState` when no prompt is up.
     pub fn handle_decision(&mut self, now: Instant, decision: Decision<'_>) -> Result<(), Error> {
         self.run_timers(now);
-        if !matches!(self.state, State::Prompting(_)) {
-            return Err(match self.outcome {
+        if !self.is_prompting() {
+            return Err(match self.outcome() {
                 Some(InviteeOutcome::Expired) => Error::Expired,
                 Some(InviteeOutcome::Cancelled) => Error::Cancelled,
                 _ => Error::InvalidState,
             });
         }
-        check_message(decision.message())?;
         let (answer, outcome) = match decision {
             Decision::Accept { message } => {
-                let (inviter, is_contact) = self.inviter.ok_or(Error::InvalidState)?;
+                let (inviter, is_contact) = self.session.inviter.ok_or(Error::InvalidState)?;
                 let application = self
                     .invitation()
                     .map(|i| i.application())
                     .ok_or(Error::InvalidState)?;
                 (
-                    AnswerMessage::Accepted { message },
+                    AnswerMessage::Accepted {
+                        message: message.as_str(),
+                    },
                     InviteeOutcome::Accepted(Launch {
                         inviter,
                         is_contact,
@@ -338,15 +310,20 @@ impl<const BUF: usize> Invitee<BUF> {
                 )
             }
             Decision::Decline { message } => (
-                AnswerMessage::Declined { message },
+                AnswerMessage::Declined {
+                    message: message.as_str(),
+                },
                 InviteeOutcome::Declined,
             ),
-            Decision::Fail { code, message } => (
-                AnswerMessage::Error { code, message },
-                InviteeOutcome::Errored { code },
+            Decision::Error { code, message } => (
+                AnswerMessage::Error {
+                    code,
+                    message: message.as_str(),
+                },
+                InviteeOutcome::Error { code },
             ),
             Decision::Busy => (
-                AnswerMessage::Refused(Refusal::Busy),
+                AnswerMessage::Refused(SealedRefusal::Busy),
                 InviteeOutcome::Refused(Refusal::Busy),
             ),
         };
@@ -354,124 +331,114 @@ impl<const BUF: usize> Invitee<BUF> {
         Ok(())
     }
 
-    /// Runs the deadlines that have come at `now`. Early calls do nothing.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    /// Ends this session to make room for a newer connection (a listener
+    /// at its limit of handshakes), telling the inviter as much as the
+    /// protocol allows: while nothing has been transmitted yet, a clear
+    /// Busy goes out in place of the Proof (the one place a clear refusal
+    /// may stand, `docs/protocol.md` §9.2); once the Proof is out, the
+    /// connection is just closed, as at the handshake timeout; with a
+    /// prompt up, a sealed Busy is the answer. The outcome is
+    /// [`InviteeOutcome::Evicted`]. Does nothing to a session that is
+    /// over.
+    pub fn evict(&mut self, now: Instant) {
         self.run_timers(now);
-    }
-
-    /// The connection ended (closed by the peer, reset, or failed). A prompt
-    /// is withdrawn.
-    pub fn handle_close(&mut self, now: Instant) {
-        self.run_timers(now);
-        if !matches!(self.state, State::Done) {
-            self.fail(Error::ConnectionClosed);
-        }
-    }
-
-    // --- Outputs ---
-
-    /// Copies bytes to transmit into `buf`; returns how many (0 when there
-    /// is nothing to send).
-    #[must_use]
-    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
-        self.outbox.transmit(buf)
-    }
-
-    /// The next event, if any.
-    #[must_use]
-    pub fn poll_event(&mut self) -> Option<InviteeEvent> {
-        self.events.pop_front()
-    }
-
-    /// When to call [`handle_timeout`](Self::handle_timeout) next, or `None`
-    /// when no deadline is pending.
-    #[must_use]
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.state {
-            State::AwaitingHello | State::AwaitingInvite(_) | State::CheckingInvite(..) => {
-                self.handshake_deadline
+        match self.session.state {
+            State::Done => {}
+            State::Prompting => self.answer(
+                AnswerMessage::Refused(SealedRefusal::Busy),
+                InviteeOutcome::Evicted { busy_sent: true },
+            ),
+            _ if self.outbox.transmitted() == 0 => {
+                // The Proof, if queued, never left: the clear Busy replaces it.
+                self.outbox.clear();
+                self.refuse_in_clear(
+                    ClearRefusal::Busy,
+                    InviteeOutcome::Evicted { busy_sent: true },
+                );
             }
-            State::Prompting(_) => {
-                earliest([self.answer_deadline, self.keepalive_at, self.idle_deadline])
-            }
-            State::Done => None,
+            _ => self.fail_with(InviteeOutcome::Evicted { busy_sent: false }),
         }
     }
 
     // --- Internals ---
 
-    fn run_timers(&mut self, now: Instant) {
-        match self.state {
-            State::AwaitingHello | State::AwaitingInvite(_) | State::CheckingInvite(..)
-                if due(self.handshake_deadline, now) =>
-            {
-                self.fail(Error::HandshakeTimeout)
+    /// Takes bytes read from the connection, consulting `directory` for the
+    /// policy as each message arrives.
+    #[inline(never)]
+    fn input(&mut self, now: Instant, data: &[u8], directory: &dyn Directory) {
+        self.run_timers(now);
+        let mut rest = data;
+        while !rest.is_empty() {
+            let max = match self.session.state {
+                State::AwaitingHello => HELLO_FRAME_MAX,
+                State::AwaitingInvite | State::CheckingInvite(_) => {
+                    invite_frame_len(max_data_for(BUF))
+                }
+                State::Prompting => CANCEL_FRAME_LEN,
+                State::Done => return,
+            };
+            match self.inbox.read(rest, max) {
+                // Zero means a complete frame was left unprocessed, which
+                // `process_frame` never does; stop rather than spin.
+                Ok(0) => return,
+                Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
+                Err(FrameError::TooLarge) if matches!(self.session.state, State::AwaitingInvite) => {
+                    // An invitation bigger than this device takes: say so,
+                    // inside the channel, without reading it, naming the
+                    // length seen so that a tampered length is detected.
+                    let invite_len = self.inbox.announced_len().unwrap_or(0);
+                    return self.refuse_too_large(invite_len);
+                }
+                Err(e) => return self.fail(ProtocolError::from(e).into()),
             }
-            State::Prompting(_) if due(self.answer_deadline, now) => {
-                self.answer(AnswerMessage::Expired, InviteeOutcome::Expired)
+            self.process_frame(now, directory);
+            if matches!(self.session.state, State::CheckingInvite(_)) {
+                self.check_invite(now, directory);
             }
-            State::Prompting(_) if due(self.idle_deadline, now) => self.fail(Error::PeerSilent),
-            State::Prompting(_) if due(self.keepalive_at, now) => self.keepalive(now),
-            _ => {}
         }
     }
 
-    /// Queues a keepalive, unless bytes are still waiting to leave, and
-    /// schedules the next.
-    fn keepalive(&mut self, now: Instant) {
-        self.keepalive_at = Some(after(now, self.config.keepalive_interval));
-        if self.outbox.pending() != 0 {
-            return;
-        }
-        let State::Prompting(transport) = &mut self.state else {
+    /// Runs the first deadline that has come at `now`.
+    fn run_timers(&mut self, now: Instant) {
+        let Some(timer) = self.chan.timers.expired(now) else {
             return;
         };
-        match transport.seal_tag(self.outbox.space(), INVITEE_KEEPALIVE_TAG) {
-            Ok(n) => self.outbox.commit(n),
-            Err(e) => self.fail(e.into()),
+        match timer {
+            Timer::Handshake => self.fail(SessionError::HandshakeTimeout),
+            Timer::Answer => self.answer(AnswerMessage::Expired, InviteeOutcome::Expired),
+            Timer::Idle => self.fail(SessionError::PeerSilent),
+            Timer::Keepalive => {
+                if let Err(e) = self
+                    .chan
+                    .keepalive(now, &mut self.outbox, INVITEE_KEEPALIVE_TAG)
+                {
+                    self.fail(e)
+                }
+            }
         }
-    }
-
-    fn push_event(&mut self, event: InviteeEvent) {
-        // At most one Prompt and one Finished are ever queued, and the queue
-        // holds two, so this never drops an event.
-        let _ = self.events.push_back(event);
     }
 
     fn finish(&mut self, outcome: InviteeOutcome) {
-        self.state = State::Done;
-        self.handshake_deadline = None;
-        self.answer_deadline = None;
-        self.keepalive_at = None;
-        self.idle_deadline = None;
-        self.outcome = Some(outcome);
-        self.push_event(InviteeEvent::Finished(outcome));
+        self.session.state = State::Done;
+        self.chan.finish(outcome);
     }
 
     /// Ends the session with an error; nothing more is sent.
-    fn fail(&mut self, error: Error) {
-        self.outbox.clear();
-        self.finish(InviteeOutcome::Failed(error));
+    fn fail(&mut self, error: SessionError) {
+        self.fail_with(InviteeOutcome::Failed(error));
+    }
+
+    /// Ends the session with `outcome`; nothing more is sent.
+    fn fail_with(&mut self, outcome: InviteeOutcome) {
+        self.session.state = State::Done;
+        self.chan.fail(&mut self.outbox, outcome);
     }
 
     /// Seals and queues an answer, then ends the session with `outcome`.
     fn answer(&mut self, answer: AnswerMessage<'_>, outcome: InviteeOutcome) {
-        let mut transport = match core::mem::replace(&mut self.state, State::Done) {
-            State::AwaitingInvite(t) | State::CheckingInvite(t, _) | State::Prompting(t) => t,
-            _ => return self.fail(Error::InvalidState),
-        };
-        let space = self.outbox.space();
-        let sealed = space
-            .get_mut(HEADER_LEN..)
-            .and_then(|text| payload::encode(&answer, text))
-            .ok_or(ProtocolError::FieldTooLong)
-            .and_then(|n| transport.seal_frame(space, n));
-        match sealed {
-            Ok(n) => {
-                self.outbox.commit(n);
-                self.finish(outcome);
-            }
-            Err(e) => self.fail(e.into()),
+        match self.chan.seal(&mut self.outbox, &answer) {
+            Ok(()) => self.finish(outcome),
+            Err(e) => self.fail(e),
         }
     }
 
@@ -485,7 +452,7 @@ impl<const BUF: usize> Invitee<BUF> {
     }
 
     /// Sends a clear refusal (before the handshake) and ends the session.
-    fn refuse_in_clear(&mut self, reason: Refusal, outcome: InviteeOutcome) {
+    fn refuse_in_clear(&mut self, reason: ClearRefusal, outcome: InviteeOutcome) {
         let frame = refusal_frame(reason);
         let space = self.outbox.space();
         if let Some(dst) = space.get_mut(..frame.len()) {
@@ -499,7 +466,7 @@ impl<const BUF: usize> Invitee<BUF> {
     /// [`check_invite`](Self::check_invite): `handle_input`'s own frame
     /// stays small, so the signature check runs on a shallow stack.
     #[inline(never)]
-    fn process_frame<D: Directory + ?Sized>(&mut self, now: Instant, directory: &D) {
+    fn process_frame(&mut self, now: Instant, directory: &dyn Directory) {
         let Some(frame) = self.inbox.frame() else {
             return;
         };
@@ -507,7 +474,7 @@ impl<const BUF: usize> Invitee<BUF> {
             Ok(f) => f,
             Err(e) => return self.fail(e.into()),
         };
-        match core::mem::replace(&mut self.state, State::Done) {
+        match core::mem::replace(&mut self.session.state, State::Done) {
             State::AwaitingHello => {
                 if kind != FrameKind::Hello {
                     return self.fail(ProtocolError::UnexpectedFrame.into());
@@ -519,8 +486,8 @@ impl<const BUF: usize> Invitee<BUF> {
                 };
                 if version != PROTOCOL_VERSION {
                     return self.refuse_in_clear(
-                        Refusal::UnsupportedVersion,
-                        InviteeOutcome::Failed(Error::UnsupportedVersion { peer: version }),
+                        ClearRefusal::UnsupportedVersion,
+                        InviteeOutcome::Failed(SessionError::UnsupportedVersion { peer: version }),
                     );
                 }
                 let handshake = match ResponderHandshake::read_hello(version, noise) {
@@ -532,56 +499,52 @@ impl<const BUF: usize> Invitee<BUF> {
                     // Refused before any expensive work, in clear: the
                     // inviter is told this refusal is unauthenticated.
                     return self.refuse_in_clear(
-                        Refusal::InvitationsOff,
+                        ClearRefusal::InvitationsOff,
                         InviteeOutcome::Refused(Refusal::InvitationsOff),
                     );
                 }
                 self.write_proof(handshake);
             }
-            State::AwaitingInvite(mut transport) => {
-                if kind != FrameKind::Sealed {
-                    return self.fail(ProtocolError::UnexpectedFrame.into());
-                }
+            State::AwaitingInvite => {
                 let invite_len = body.len() + 1;
-                let opened = transport.open(body).and_then(|len| {
-                    let plaintext = body.get(..len).ok_or(ProtocolError::Malformed)?;
-                    decode_invite(plaintext, max_data_for(BUF), len, invite_len)
+                let opened = self.chan.open(kind, body).and_then(|plaintext| {
+                    let len = plaintext.len();
+                    Ok(decode_invite(plaintext, max_data_for(BUF), len, invite_len)?)
                 });
                 match opened {
-                    Ok(invite) => self.state = State::CheckingInvite(transport, invite),
-                    Err(e) => self.fail(e.into()),
+                    Ok(invite) => self.session.state = State::CheckingInvite(invite),
+                    Err(e) => self.fail(e),
                 }
             }
-            State::Prompting(mut transport) => {
-                if kind != FrameKind::Sealed {
-                    return self.fail(ProtocolError::UnexpectedFrame.into());
-                }
-                let opened = transport.open(body).and_then(|len| {
-                    let plaintext = body.get(..len).ok_or(ProtocolError::Malformed)?;
+            State::Prompting => {
+                let opened = self.chan.open(kind, body).and_then(|plaintext| {
                     match payload::decode::<InviterMessage<'_>>(plaintext)? {
                         InviterMessage::Cancel => Ok(true),
                         InviterMessage::Keepalive => Ok(false),
-                        InviterMessage::Invite(_) => Err(ProtocolError::UnexpectedFrame),
+                        InviterMessage::Invite(_) => Err(ProtocolError::UnexpectedFrame.into()),
                     }
                 });
                 self.inbox.clear_frame();
-                self.state = State::Prompting(transport);
+                self.session.state = State::Prompting;
                 match opened {
                     Ok(true) => self.answer(AnswerMessage::Cancelled, InviteeOutcome::Cancelled),
-                    Ok(false) => self.idle_deadline = Some(after(now, self.config.idle_timeout)),
-                    Err(e) => self.fail(e.into()),
+                    Ok(false) => self.chan.heard(now),
+                    Err(e) => self.fail(e),
                 }
             }
-            State::CheckingInvite(..) | State::Done => {}
+            State::CheckingInvite(_) | State::Done => {}
         }
     }
 
     /// Checks the signature of the Invite just decoded; then
     /// [`admit`](Self::admit).
     #[inline(never)]
-    fn check_invite<D: Directory + ?Sized>(&mut self, now: Instant, directory: &D) {
-        let State::CheckingInvite(transport, invite) = &self.state else {
+    fn check_invite(&mut self, now: Instant, directory: &dyn Directory) {
+        let State::CheckingInvite(invite) = &self.session.state else {
             return;
+        };
+        let Ok(transport) = self.chan.transport() else {
+            return self.fail(SessionError::Internal);
         };
         if !invite.signature_ok(&transport.hash) {
             return self.fail(ProtocolError::BadSignature.into());
@@ -590,48 +553,44 @@ impl<const BUF: usize> Invitee<BUF> {
     }
 
     /// An authenticated Invite: the policy refuses it, or the prompt goes
-    /// up.
+    /// up. The directory is asked once, for every fact the verdict needs.
     #[inline(never)]
-    fn admit<D: Directory + ?Sized>(&mut self, now: Instant, directory: &D) {
-        let State::CheckingInvite(transport, invite) =
-            core::mem::replace(&mut self.state, State::Done)
+    fn admit(&mut self, now: Instant, directory: &dyn Directory) {
+        let State::CheckingInvite(invite) =
+            core::mem::replace(&mut self.session.state, State::AwaitingInvite)
         else {
             return;
         };
-        self.state = State::AwaitingInvite(transport);
-        let permission = directory.permission(&invite.inviter);
-        self.inviter = Some((invite.inviter, permission == Some(Permission::Allowed)));
-        let refusal = policy_refusal(directory, permission, &invite.application, invite.too_large);
-        if let Some(reason) = refusal {
+        let facts = directory.facts(&invite.inviter, &invite.application);
+        let is_contact = facts.is_contact();
+        self.session.inviter = Some((invite.inviter, is_contact));
+        if let Some(reason) = facts.refusal(invite.too_large) {
             self.inbox.clear_frame();
-            if reason == Refusal::TooLarge {
-                return self.refuse_too_large(invite.invite_len);
-            }
-            return self.answer(
-                AnswerMessage::Refused(reason),
-                InviteeOutcome::Refused(reason),
-            );
+            return match SealedRefusal::from_refusal(reason) {
+                Some(sealed) => {
+                    self.answer(AnswerMessage::Refused(sealed), InviteeOutcome::Refused(reason))
+                }
+                None => self.refuse_too_large(invite.invite_len),
+            };
         }
-        self.invitation = Some(self.inbox.retain_body(invite.len));
-        if let State::AwaitingInvite(t) = core::mem::replace(&mut self.state, State::Done) {
-            self.state = State::Prompting(t);
-        }
-        self.handshake_deadline = None;
-        let deadline = after(now, self.config.response_timeout);
-        self.answer_deadline = Some(deadline);
-        self.keepalive_at = Some(after(now, self.config.keepalive_interval));
-        self.idle_deadline = Some(after(now, self.config.idle_timeout));
-        self.push_event(InviteeEvent::Prompt(Prompt {
+        self.session.invitation = Some(self.inbox.retain_body(invite.len));
+        self.session.state = State::Prompting;
+        let deadline = crate::timers::after(now, self.chan.config.response_timeout);
+        self.chan.pending(now);
+        self.chan.timers.set(Timer::Answer, deadline);
+        self.chan.push(InviteeEvent::Prompt(Prompt {
             inviter: invite.inviter,
-            is_contact: permission == Some(Permission::Allowed),
+            is_contact,
             application: invite.application,
             deadline,
         }));
     }
 
     fn write_proof(&mut self, handshake: ResponderHandshake) {
-        let (Some(ephemeral), Some(identity)) = (self.ephemeral.take(), &self.identity) else {
-            return self.fail(Error::InvalidState);
+        let (Some(ephemeral), Some(identity)) =
+            (self.session.ephemeral.take(), &self.session.identity)
+        else {
+            return self.fail(SessionError::Internal);
         };
         let space = self.outbox.space();
         let written = space
@@ -646,15 +605,53 @@ impl<const BUF: usize> Invitee<BUF> {
         match written {
             Ok(transport) => {
                 self.outbox.commit(HEADER_LEN + PROOF_BODY_LEN);
-                self.state = State::AwaitingInvite(transport);
+                self.chan.keys(transport);
+                self.session.state = State::AwaitingInvite;
             }
             Err(e) => self.fail(e.into()),
         }
     }
 }
 
+impl<const BUF: usize> Machine for Invitee<BUF> {
+    type Event = InviteeEvent;
+    type Context = dyn Directory;
+
+    fn handle_input(&mut self, now: Instant, data: &[u8], directory: &dyn Directory) {
+        self.input(now, data, directory);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.run_timers(now);
+    }
+
+    /// The connection ended (closed by the peer, reset, or failed). A
+    /// prompt is withdrawn.
+    fn handle_close(&mut self, now: Instant) {
+        self.run_timers(now);
+        if !matches!(self.session.state, State::Done) {
+            self.fail(SessionError::ConnectionClosed);
+        }
+    }
+
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        self.outbox.transmit(buf)
+    }
+
+    fn poll_event(&mut self) -> Option<InviteeEvent> {
+        self.chan.pop()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.chan.timers.next()
+    }
+
+    fn is_finished(&self) -> bool {
+        matches!(self.session.state, State::Done) && self.outbox.pending() == 0
+    }
+}
+
 /// A decrypted Invite whose signature is still to be checked.
-#[derive(Clone)]
 struct PendingInvite {
     inviter: PublicKey,
     signature: [u8; 64],
@@ -709,38 +706,4 @@ fn decode_invite(
         len,
         invite_len,
     })
-}
-
-/// The policy's verdict on an authenticated inviter, in this order:
-/// invitations off, blocked, not trusted, too large for this device,
-/// application not registered. The application is checked last so that a
-/// stranger learns nothing about which applications are registered.
-fn policy_refusal<D: Directory + ?Sized>(
-    directory: &D,
-    permission: Option<Permission>,
-    application: &ApplicationId,
-    too_large: bool,
-) -> Option<Refusal> {
-    match (directory.policy(), permission) {
-        (Policy::Off, _) => Some(Refusal::InvitationsOff),
-        (_, Some(Permission::Blocked)) => Some(Refusal::Blocked),
-        (Policy::TrustedOnly, None) => Some(Refusal::NotTrusted),
-        _ if too_large => Some(Refusal::TooLarge),
-        _ if !directory.is_registered(application) => Some(Refusal::ApplicationNotRegistered),
-        _ => None,
-    }
-}
-
-/// The clear Refusal frame for `reason`: header, this build's version, the
-/// reason's tag.
-pub fn refusal_frame(reason: Refusal) -> [u8; HEADER_LEN + REFUSAL_BODY_LEN] {
-    let mut frame = [0u8; HEADER_LEN + REFUSAL_BODY_LEN];
-    let _ = write_header(&mut frame, FrameKind::Refusal, REFUSAL_BODY_LEN);
-    let mut tag = [0u8; 1];
-    // Every refusal is a unit variant with a tag below 128: one byte.
-    let _ = payload::encode(&reason, &mut tag);
-    if let Some(body) = frame.get_mut(HEADER_LEN..) {
-        body.copy_from_slice(&[PROTOCOL_VERSION, tag[0]]);
-    }
-    frame
 }

@@ -98,22 +98,49 @@
 #[cfg(test)]
 extern crate std;
 
+mod channel;
 mod config;
-pub mod directory;
-pub mod error;
-pub mod handshake;
-pub mod identity;
-pub mod invitation;
+mod directory;
+mod error;
+mod handshake;
+mod identity;
+mod invitation;
 mod invitee;
 mod inviter;
 pub mod limits;
+mod machine;
+mod timers;
 pub mod wire;
 
 pub use config::Config;
-pub use directory::{Contact, Directory, FixedDirectory, Permission, Policy, Registration};
-pub use error::{ArgumentError, Error, KeyError, ProtocolError, Refusal};
+pub use directory::{Contact, Directory, Facts, FixedDirectory, Permission, Policy, Registration};
+pub use error::{ArgumentError, Error, KeyError, ProtocolError, Refusal, SessionError};
 pub use handshake::EphemeralSecret;
-pub use identity::{Fingerprint, Identity, PublicKey};
-pub use invitation::{ApplicationId, Decision, Invitation, Response};
-pub use invitee::{refusal_frame, Invitee, InviteeEvent, InviteeOutcome, Launch, Prompt};
-pub use inviter::{Inviter, InviterEvent, Target, DEFAULT_BUFFER};
+pub use identity::{Fingerprint, Identity, OpenSshLine, PublicKey};
+pub use invitation::{ApplicationId, Decision, Invitation, Message, Response};
+pub use invitee::{Invitee, InviteeEvent, InviteeOutcome, Launch, Prompt};
+pub use inviter::{Inviter, InviterEvent, Target};
+pub use machine::{Machine, Output};
+
+/// What only fuzzers, test vectors and tests need: the framing, the
+/// payload encodings and the handshake's constants.
+///
+/// **Not part of the stable interface.** Anything here may change in any
+/// release, as rustls's `internal` module and quinn's `cfg(fuzzing)` items
+/// may; `docs/protocol.md` is the stable description of these bytes.
+#[doc(hidden)]
+pub mod internal {
+    /// Framing (`docs/protocol.md` §4) and frame sizes.
+    pub mod frame {
+        pub use crate::wire::frame::*;
+    }
+    /// The postcard payloads inside frames (§5).
+    pub mod payload {
+        pub use crate::wire::payload::*;
+    }
+    /// The handshake's constants (§6, §7).
+    pub mod handshake {
+        pub use crate::handshake::noise::{HandshakeHash, HASH_LEN, PROTOCOL_NAME};
+        pub use crate::handshake::{INVITEE_LABEL, INVITER_LABEL, PROLOGUE_PREFIX};
+    }
+}

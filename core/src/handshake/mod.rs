@@ -12,14 +12,14 @@
 //! so a responder's proof never serves as an inviter's, and a signature from
 //! one version never verifies in another.
 
-pub mod noise;
+pub(crate) mod noise;
 
 use rand_core::CryptoRng;
 use x25519_dalek::{PublicKey as DhPublic, StaticSecret};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use self::noise::{CipherState, HandshakeHash, SymmetricState, HASH_LEN};
-use crate::error::ProtocolError;
+use crate::error::{ProtocolError, SessionError};
 use crate::identity::{Identity, PublicKey};
 use crate::wire::frame::{
     write_header, FrameKind, DH_LEN, HEADER_LEN, HELLO_BODY_LEN, PROOF_BODY_LEN, PROOF_PAYLOAD_LEN,
@@ -53,7 +53,7 @@ fn prologue(version: u8) -> [u8; 7] {
 
 /// An ephemeral X25519 secret: fresh randomness for one session, supplied
 /// by the caller because the core has no RNG of its own. Zeroized on drop.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub struct EphemeralSecret([u8; 32]);
 
 impl EphemeralSecret {
@@ -93,7 +93,6 @@ fn dh(secret: &StaticSecret, public: &[u8]) -> Result<[u8; 32], ProtocolError> {
 
 /// The two directions of the channel once the handshake is over, and the
 /// final handshake hash.
-#[derive(Clone)]
 pub(crate) struct Transport {
     pub(crate) send: CipherState,
     pub(crate) recv: CipherState,
@@ -101,7 +100,6 @@ pub(crate) struct Transport {
 }
 
 /// The inviter's half of the handshake, between Hello and Proof.
-#[derive(Clone)]
 pub(crate) struct InitiatorHandshake {
     state: SymmetricState,
     ephemeral: StaticSecret,
@@ -165,7 +163,6 @@ impl InitiatorHandshake {
 }
 
 /// A decrypted Proof whose signature is still to be checked.
-#[derive(Clone)]
 pub(crate) struct OpenedProof {
     /// The key the invitee claims.
     pub(crate) key: PublicKey,
@@ -185,7 +182,6 @@ impl OpenedProof {
 }
 
 /// The invitee's half of the handshake, after the Hello.
-#[derive(Clone)]
 pub(crate) struct ResponderHandshake {
     state: SymmetricState,
     remote_ephemeral: [u8; DH_LEN],
@@ -249,34 +245,37 @@ impl ResponderHandshake {
 impl Transport {
     /// Seals the `plaintext_len` bytes at `frame[HEADER_LEN..]` in place:
     /// encrypts them, appends the tag and writes the Sealed frame header.
-    /// Returns the frame's length.
+    /// Returns the frame's length. A failure here is this side's own (no
+    /// room for the frame, the sending nonce exhausted), never the peer's.
     pub(crate) fn seal_frame(
         &mut self,
         frame: &mut [u8],
         plaintext_len: usize,
-    ) -> Result<usize, ProtocolError> {
+    ) -> Result<usize, SessionError> {
         let body_len = plaintext_len + TAG_LEN;
         let total = HEADER_LEN + body_len;
-        let frame = frame.get_mut(..total).ok_or(ProtocolError::FieldTooLong)?;
+        let frame = frame.get_mut(..total).ok_or(SessionError::Internal)?;
         let (header, body) = frame.split_at_mut(HEADER_LEN);
         let (text, tag) = body.split_at_mut(plaintext_len);
-        tag.copy_from_slice(&self.send.encrypt(&[], text)?);
-        write_header(header, FrameKind::Sealed, body_len).ok_or(ProtocolError::FieldTooLong)?;
+        let sealed = self
+            .send
+            .encrypt(&[], text)
+            .map_err(|_| SessionError::Internal)?;
+        tag.copy_from_slice(&sealed);
+        write_header(header, FrameKind::Sealed, body_len).ok_or(SessionError::Internal)?;
         Ok(total)
     }
 
-    /// Opens a Sealed frame's body in place, returning the plaintext's
-    /// length (it starts at the body's first byte).
     /// Seals a one-byte message (a Cancel or a keepalive: just its postcard
     /// tag) as a frame at the start of `frame`; returns the frame's length.
-    pub(crate) fn seal_tag(&mut self, frame: &mut [u8], tag: u8) -> Result<usize, ProtocolError> {
-        let text = frame
-            .get_mut(crate::wire::frame::HEADER_LEN)
-            .ok_or(ProtocolError::Malformed)?;
+    pub(crate) fn seal_tag(&mut self, frame: &mut [u8], tag: u8) -> Result<usize, SessionError> {
+        let text = frame.get_mut(HEADER_LEN).ok_or(SessionError::Internal)?;
         *text = tag;
         self.seal_frame(frame, 1)
     }
 
+    /// Opens a Sealed frame's body in place, returning the plaintext's
+    /// length (it starts at the body's first byte).
     pub(crate) fn open(&mut self, body: &mut [u8]) -> Result<usize, ProtocolError> {
         let len = body
             .len()

@@ -23,7 +23,7 @@ pub const HASH_LEN: usize = 64;
 pub type HandshakeHash = [u8; HASH_LEN];
 
 /// A Noise CipherState: a key and a nonce counter.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub(crate) struct CipherState {
     key: [u8; 32],
     nonce: u64,
@@ -91,7 +91,7 @@ impl CipherState {
 }
 
 /// A Noise SymmetricState.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub(crate) struct SymmetricState {
     ck: [u8; HASH_LEN],
     h: HandshakeHash,

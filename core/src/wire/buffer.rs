@@ -143,6 +143,9 @@ pub(crate) struct Outbox<const N: usize> {
     pub(crate) buf: [u8; N],
     start: usize,
     end: usize,
+    /// Bytes transmitted since the last [`reset`](Self::reset), across
+    /// rewinds.
+    transmitted: usize,
 }
 
 impl<const N: usize> Outbox<N> {
@@ -151,6 +154,7 @@ impl<const N: usize> Outbox<N> {
             buf: [0; N],
             start: 0,
             end: 0,
+            transmitted: 0,
         }
     }
 
@@ -166,18 +170,27 @@ impl<const N: usize> Outbox<N> {
         {
             dst.copy_from_slice(src);
             self.start += n;
+            self.transmitted = self.transmitted.saturating_add(n);
             n
         } else {
             0
         }
     }
 
-    /// How far into the buffer bytes have been transmitted.
-    pub(crate) fn sent_up_to(&self) -> usize {
-        self.start
+    /// How many bytes have been transmitted since the last
+    /// [`reset`](Self::reset), across rewinds.
+    pub(crate) fn transmitted(&self) -> usize {
+        self.transmitted
     }
 
-    /// Forgets every pending byte.
+    /// Empties the outbox for a new session: nothing pending, nothing
+    /// transmitted.
+    pub(crate) fn reset(&mut self) {
+        self.clear();
+        self.transmitted = 0;
+    }
+
+    /// Forgets every pending byte (what was transmitted stays counted).
     pub(crate) fn clear(&mut self) {
         self.start = 0;
         self.end = 0;
@@ -248,5 +261,23 @@ mod tests {
         assert_eq!(out.transmit(&mut b), 3);
         assert_eq!(&b[..3], &[3, 4, 5]);
         assert_eq!(out.pending(), 0);
+    }
+
+    #[test]
+    fn the_outbox_counts_what_it_transmitted_across_rewinds() {
+        let mut out = Outbox::<8>::new();
+        out.space()[..5].copy_from_slice(&[1, 2, 3, 4, 5]);
+        out.commit(5);
+        let mut b = [0u8; 8];
+        assert_eq!(out.transmit(&mut b), 5);
+        // Empty: the next write starts over at the beginning.
+        out.space()[..3].copy_from_slice(&[6, 7, 8]);
+        out.commit(3);
+        assert_eq!(out.transmit(&mut b[..2]), 2);
+        assert_eq!(out.transmitted(), 7);
+        out.clear();
+        assert_eq!((out.pending(), out.transmitted()), (0, 7));
+        out.reset();
+        assert_eq!(out.transmitted(), 0);
     }
 }

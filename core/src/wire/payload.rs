@@ -11,6 +11,7 @@ use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{ProtocolError, Refusal};
+
 use crate::limits::{chars_within, MAX_MESSAGE_CHARS};
 
 /// A 64-byte Ed25519 signature, encoded as 64 raw bytes (a postcard tuple).
@@ -166,11 +167,11 @@ pub enum AnswerMessage<'a> {
         message: &'a str,
     },
     /// Tag 4: policy refused the invitation.
-    Refused(Refusal),
+    Refused(SealedRefusal),
     /// Tag 5: the Cancel arrived while the prompt was up; it is withdrawn.
     Cancelled,
     /// Tag 6: the Invite is larger than this invitee takes
-    /// ([`Refusal::TooLarge`]). It names the Invite frame's length field as
+    /// ([`Refusal::TooLarge`](crate::Refusal::TooLarge)). It names the Invite frame's length field as
     /// the invitee saw it, so that the inviter can tell a real refusal from
     /// a length altered in transit.
     TooLarge {
@@ -189,6 +190,50 @@ impl<'a> AnswerMessage<'a> {
             | AnswerMessage::Accepted { message }
             | AnswerMessage::Error { message, .. } => message,
             _ => "",
+        }
+    }
+}
+
+/// A reason the invitee gives sealed, in the Answer `Refused` (§5.4): its
+/// tags are the first five `Refusal` tags. `TooLarge` (5) travels as its
+/// own answer and `UnsupportedVersion` (6) only in clear, so neither can be
+/// built here, and a sealed `Refused` naming them does not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SealedRefusal {
+    /// Tag 0.
+    NotTrusted,
+    /// Tag 1.
+    Blocked,
+    /// Tag 2.
+    ApplicationNotRegistered,
+    /// Tag 3.
+    InvitationsOff,
+    /// Tag 4.
+    Busy,
+}
+
+impl SealedRefusal {
+    /// The sealed form of a policy refusal; `None` for `TooLarge`, which
+    /// has an answer of its own.
+    pub fn from_refusal(reason: Refusal) -> Option<Self> {
+        match reason {
+            Refusal::NotTrusted => Some(SealedRefusal::NotTrusted),
+            Refusal::Blocked => Some(SealedRefusal::Blocked),
+            Refusal::ApplicationNotRegistered => Some(SealedRefusal::ApplicationNotRegistered),
+            Refusal::InvitationsOff => Some(SealedRefusal::InvitationsOff),
+            Refusal::Busy => Some(SealedRefusal::Busy),
+            Refusal::TooLarge => None,
+        }
+    }
+
+    /// The reason, as both sides report it.
+    pub fn refusal(self) -> Refusal {
+        match self {
+            SealedRefusal::NotTrusted => Refusal::NotTrusted,
+            SealedRefusal::Blocked => Refusal::Blocked,
+            SealedRefusal::ApplicationNotRegistered => Refusal::ApplicationNotRegistered,
+            SealedRefusal::InvitationsOff => Refusal::InvitationsOff,
+            SealedRefusal::Busy => Refusal::Busy,
         }
     }
 }
