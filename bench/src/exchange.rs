@@ -222,7 +222,7 @@ impl Pair {
                 // message; if it did, the outcome check below reports it.
                 let _ = self
                     .invitee
-                    .handle_decision(NOW, Decision::Accept { message: "" });
+                    .handle_decision(NOW, Decision::Accept { message: Message::EMPTY });
             }
         }
         loop {
@@ -231,7 +231,7 @@ impl Pair {
                 break;
             }
             self.wire.b_to_a += n;
-            self.inviter.handle_input(NOW, &buf[..n]);
+            self.inviter.handle_input(NOW, &buf[..n], &());
         }
         while let Some(event) = self.inviter.poll_event() {
             if let InviterEvent::Finished(outcome) = event {

@@ -18,7 +18,7 @@
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 
-use beckon_core::wire::FrameKind;
+use beckon_core::internal::frame::FrameKind;
 use beckon_core::{
     ApplicationId, Config, Contact, Decision, Directory, EphemeralSecret, Error, FixedDirectory,
     Identity, Invitation, Invitee, InviteeEvent, InviteeOutcome, Inviter, InviterEvent, Permission,
@@ -121,7 +121,7 @@ fn main() -> Result<()> {
     );
     session
         .invitee
-        .handle_decision(session.now, Decision::Accept { message: reply })?;
+        .handle_decision(session.now, Decision::Accept { message: Message::new(reply).unwrap() })?;
     let events = session.pump(&directory);
     for event in &events.invitee {
         if let InviteeEvent::Finished(InviteeOutcome::Accepted(launch)) = event {
@@ -181,7 +181,7 @@ fn main() -> Result<()> {
     );
     check(
         result
-            == Err(Error::Refused {
+            == Err(SessionError::Refused {
                 reason: Refusal::NotTrusted,
                 authenticated: true,
             }),
@@ -237,11 +237,11 @@ fn main() -> Result<()> {
         describe_invitee_end(&events)
     );
     check(
-        result == Err(Error::ContactMismatch),
+        result == Err(SessionError::ContactMismatch),
         "Alice stops with ContactMismatch",
     )?;
     check(
-        session.from_inviter == beckon_core::wire::frame::HELLO_FRAME_LEN,
+        session.from_inviter == beckon_core::internal::frame::HELLO_FRAME_LEN,
         "only the Hello left Alice",
     )?;
 
@@ -332,7 +332,7 @@ impl<'a> Session<'a> {
                 self.now += LATENCY;
                 self.from_invitee += m;
                 self.print_frames(&buf[..m], false);
-                self.inviter.handle_input(self.now, &buf[..m]);
+                self.inviter.handle_input(self.now, &buf[..m], &());
             }
             while let Some(e) = self.inviter.poll_event() {
                 if let InviterEvent::Verified(key) = e {

@@ -148,12 +148,11 @@ enum Choice {
 impl Choice {
     fn decision(self) -> Decision<'static> {
         match self {
-            Choice::Accept => Decision::Accept { message: "Sure" },
-            Choice::Decline => Decision::Decline { message: "Not now" },
-            Choice::Fail(code) => Decision::Fail {
+            Choice::Accept => Decision::Accept { message: Message::new("Sure").unwrap() },
+            Choice::Decline => Decision::Decline { message: Message::new("Not now").unwrap() },
+            Choice::Fail(code) => Decision::Error {
                 code,
-                message: "Oops",
-            },
+                message: Message::new("Oops").unwrap(), },
             Choice::Busy => Decision::Busy,
         }
     }
@@ -176,7 +175,7 @@ impl Choice {
                 application: CHESS,
             }),
             Choice::Decline => InviteeOutcome::Declined,
-            Choice::Fail(code) => InviteeOutcome::Errored { code },
+            Choice::Fail(code) => InviteeOutcome::Error { code },
             Choice::Busy => InviteeOutcome::Refused(Refusal::Busy),
         }
     }
@@ -399,7 +398,7 @@ impl Net {
         }
         while self.to_inviter.front().is_some_and(|(t, _)| *t <= self.now) {
             let (_, bytes) = self.to_inviter.pop_front().unwrap();
-            self.inviter.handle_input(self.now, &bytes);
+            self.inviter.handle_input(self.now, &bytes, &());
             moved = true;
         }
         if self.inviter.poll_timeout().is_some_and(|t| t <= self.now) {
@@ -566,14 +565,14 @@ fn agree(inviter: Result<Response, Error>, invitee: InviteeOutcome, prompted: bo
         (Ok(Response::Expired), B::Expired) => prompted,
         (Ok(Response::Error { code }), B::Errored { code: c }) => prompted && code == c,
         (
-            Err(Error::Refused {
+            Err(SessionError::Refused {
                 reason: Refusal::Busy,
                 authenticated: true,
             }),
             B::Refused(Refusal::Busy),
         ) => prompted,
         (Err(Error::Cancelled), B::Cancelled) => prompted,
-        (Err(Error::Cancelled), B::Failed(Error::HandshakeTimeout)) => !prompted,
+        (Err(Error::Cancelled), B::Failed(SessionError::HandshakeTimeout)) => !prompted,
         _ => false,
     }
 }

@@ -18,10 +18,10 @@
 //! Then snow plays each role in a whole exchange against the real other
 //! side, with payloads from empty to the 16 KiB data limit.
 
-use beckon_core::handshake::noise::PROTOCOL_NAME;
-use beckon_core::handshake::{INVITEE_LABEL, INVITER_LABEL, PROLOGUE_PREFIX};
+use beckon_core::internal::handshake::PROTOCOL_NAME;
+use beckon_core::internal::handshake::{INVITEE_LABEL, INVITER_LABEL, PROLOGUE_PREFIX};
 use beckon_core::limits::{MAX_DATA_LEN, PROTOCOL_VERSION};
-use beckon_core::wire::payload::{
+use beckon_core::internal::payload::{
     self, AnswerMessage, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload,
     SignatureBytes, CANCEL_TAG,
 };
@@ -302,7 +302,7 @@ fn run_beckon(case: &Case) -> Recorded {
     invitee.handle_input(now(), &hello, &dir);
     let proof = drain(|b| invitee.poll_transmit(b));
     assert!(invitee.poll_event().is_none());
-    inviter.handle_input(now(), &proof);
+    inviter.handle_input(now(), &proof, &());
     let invite = drain(|b| inviter.poll_transmit(b));
     assert_eq!(
         inviter.poll_event(),
@@ -326,14 +326,13 @@ fn run_beckon(case: &Case) -> Recorded {
             .handle_decision(
                 now(),
                 Decision::Accept {
-                    message: case.answer,
-                },
+                    message: Message::new(case.answer).unwrap(), },
             )
             .unwrap();
         None
     };
     let answer = drain(|b| invitee.poll_transmit(b));
-    inviter.handle_input(now(), &answer);
+    inviter.handle_input(now(), &answer, &());
     let expected = if case.cancel {
         Err(Error::Cancelled)
     } else {
@@ -529,7 +528,7 @@ fn snow_inviter_against_beckon_invitee(ephemeral: Option<&[u8; 32]>, message: &s
 
     // Answer.
     invitee
-        .handle_decision(now(), Decision::Accept { message: "Sure" })
+        .handle_decision(now(), Decision::Accept { message: Message::new("Sure").unwrap() })
         .unwrap();
     let answer_body = only_frame(&drain(|b| invitee.poll_transmit(b)), SEALED);
     let plaintext = open(&mut it, &answer_body);
@@ -595,7 +594,7 @@ fn a_beckon_invitee_refuses_an_inviter_proof_over_the_wrong_hash() {
     assert!(drain(|b| invitee.poll_transmit(b)).is_empty());
     assert_eq!(
         invitee.outcome(),
-        Some(InviteeOutcome::Failed(Error::Protocol(
+        Some(InviteeOutcome::Failed(SessionError::Protocol(
             ProtocolError::BadSignature
         )))
     );
@@ -634,7 +633,7 @@ fn snow_invitee_against_beckon_inviter(ephemeral: &[u8; 32], data: &[u8]) {
     assert_eq!(payload::encode(&proof, &mut plaintext), Some(96));
     let m2 = snow_write(&mut r, &plaintext);
     assert_eq!(m2[..32], e);
-    inviter.handle_input(now(), &frame(PROOF, &m2));
+    inviter.handle_input(now(), &frame(PROOF, &m2), &());
     assert_eq!(
         inviter.poll_event(),
         Some(InviterEvent::Verified(bob().public_key()))
@@ -659,7 +658,7 @@ fn snow_invitee_against_beckon_inviter(ephemeral: &[u8; 32], data: &[u8]) {
         &mut plaintext,
     )
     .unwrap();
-    inviter.handle_input(now(), &frame(SEALED, &seal(&mut rt, &plaintext[..n])));
+    inviter.handle_input(now(), &frame(SEALED, &seal(&mut rt, &plaintext[..n])), &());
     assert_eq!(
         inviter.poll_event(),
         Some(InviterEvent::Finished(Ok(Response::Declined)))

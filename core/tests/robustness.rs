@@ -30,9 +30,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use beckon_core::handshake::{INVITEE_LABEL, INVITER_LABEL};
-use beckon_core::wire::frame::{ANSWER_FRAME_MAX, PROOF_FRAME_LEN};
-use beckon_core::wire::payload::{
+use beckon_core::internal::handshake::{INVITEE_LABEL, INVITER_LABEL};
+use beckon_core::internal::frame::{ANSWER_FRAME_MAX, PROOF_FRAME_LEN};
+use beckon_core::internal::payload::{
     self, AnswerMessage, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload,
     SignatureBytes,
 };
@@ -333,7 +333,7 @@ impl<D: Directory + Clone> Run<D> {
                 self.delivered[w] += bytes.len();
                 match way {
                     Way::ToInvitee => self.invitee.handle_input(self.now, &bytes, &self.directory),
-                    Way::ToInviter => self.inviter.handle_input(self.now, &bytes),
+                    Way::ToInviter => self.inviter.handle_input(self.now, &bytes, &()),
                 }
                 continue;
             }
@@ -365,7 +365,7 @@ impl<D: Directory + Clone> Run<D> {
                 if let InviteeEvent::Prompt(_) = e {
                     let r = self
                         .invitee
-                        .handle_decision(self.now, Decision::Accept { message: "Sure" });
+                        .handle_decision(self.now, Decision::Accept { message: Message::new("Sure").unwrap() });
                     self.decisions.push(r);
                 }
             }
@@ -595,7 +595,7 @@ fn flip_every_bit<D: Directory + Clone>(
                                 | InviteeOutcome::Declined
                                 | InviteeOutcome::Expired
                                 | InviteeOutcome::Cancelled
-                                | InviteeOutcome::Errored { .. }
+                                | InviteeOutcome::Error { .. }
                         )
                     {
                         return Err(format!("the invitee ended with {b:?}"));
@@ -765,7 +765,7 @@ fn every_bit_flip_of_a_refused_exchange_ends_in_a_typed_error() {
     assert_eq!(
         rec.honest.finished_once().unwrap(),
         (
-            Err(Error::Refused {
+            Err(SessionError::Refused {
                 reason: Refusal::NotTrusted,
                 authenticated: true
             }),
@@ -961,7 +961,7 @@ fn poke_invitee<const BUF: usize>(
 
 fn poke_inviter(inviter: &Inviter, input: &[u8]) -> (Inviter, Reaction<InviterEvent>) {
     let mut m = inviter.clone();
-    m.handle_input(T0, input);
+    m.handle_input(T0, input, &());
     let mut sent = Vec::new();
     drain_inviter(&mut m, &mut sent);
     let events = inviter_events(&mut m);
@@ -970,7 +970,7 @@ fn poke_inviter(inviter: &Inviter, input: &[u8]) -> (Inviter, Reaction<InviterEv
 
 /// A protocol error.
 fn p(e: ProtocolError) -> Error {
-    Error::Protocol(e)
+    SessionError::Protocol(e)
 }
 
 /// A failure of the invitee: exactly this error, one `Finished`, no prompt,
@@ -1176,7 +1176,7 @@ fn a_fake_inviter_gets_the_specific_error_for_every_bad_invite_field() {
         let (_, r) = fake.send(&dir, &longer);
         let failed = matches!(
             r.outcome(),
-            Some(InviteeOutcome::Failed(Error::Protocol(_)))
+            Some(InviteeOutcome::Failed(SessionError::Protocol(_)))
         );
         assert!(failed && r.sent.is_empty(), "{name} longer: {r:?}");
     }
@@ -1414,7 +1414,7 @@ fn frame_level_fields_reaching_the_invitee_give_typed_errors() {
     // in clear with this build's version.
     for body in [&e[..], &[0; 60][..], &[0; 252][..]] {
         let (_, r) = poke_invitee(&invitee, &dir, &hello(2, body));
-        let outcome = InviteeOutcome::Failed(Error::UnsupportedVersion { peer: 2 });
+        let outcome = InviteeOutcome::Failed(SessionError::UnsupportedVersion { peer: 2 });
         assert_eq!(r.events, [InviteeEvent::Finished(outcome)]);
         assert_eq!(r.sent, refusal_frame(Refusal::UnsupportedVersion));
     }
@@ -1426,7 +1426,7 @@ fn frame_level_fields_reaching_the_invitee_give_typed_errors() {
     m.handle_timeout(deadline);
     assert_eq!(
         m.outcome(),
-        Some(InviteeOutcome::Failed(Error::HandshakeTimeout))
+        Some(InviteeOutcome::Failed(SessionError::HandshakeTimeout))
     );
 }
 
@@ -1580,7 +1580,7 @@ fn a_fake_invitee_gets_the_specific_error_for_every_bad_proof_field() {
     let carols = fake.proof_payload(carol, sign(&cast().carol_signer, INVITEE_LABEL, &h));
     let (proof, _) = fake.proof(&carols);
     let (m, r) = poke_inviter(&fake.inviter, &proof);
-    assert_inviter_fails(&r, Error::ContactMismatch, "Carol");
+    assert_inviter_fails(&r, SessionError::ContactMismatch, "Carol");
     assert_eq!(m.responder(), Some(cast().carol_key));
 }
 
@@ -1591,7 +1591,7 @@ fn a_fake_invitee_gets_the_specific_error_for_every_bad_answer_field() {
     let (waiting, channel, invite_len) = fake.handshake();
     let answer = |plaintext: &[u8]| poke_inviter(&waiting, &seal_answer(&channel, 0, plaintext));
     let refused = |reason| {
-        Err(Error::Refused {
+        Err(SessionError::Refused {
             reason,
             authenticated: true,
         })
@@ -1869,7 +1869,7 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
         assert_inviter_fails(&r, error, what);
         let mut m = at.clone();
         for b in &input {
-            m.handle_input(T0, std::slice::from_ref(b));
+            m.handle_input(T0, std::slice::from_ref(b), &());
         }
         assert_eq!(m.outcome(), Some(Err(error)), "{what}, bytewise");
     }
@@ -1877,7 +1877,7 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
     // then unauthenticated.
     for reason in [Refusal::InvitationsOff, Refusal::Busy] {
         let (_, r) = poke_inviter(before, &refusal(1, reason));
-        let e = Error::Refused {
+        let e = SessionError::Refused {
             reason,
             authenticated: false,
         };
@@ -1893,7 +1893,7 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
         assert_inviter_fails(&r, p(Malformed), &format!("{reason:?} in clear"));
     }
     let (_, r) = poke_inviter(before, &refusal(7, Refusal::UnsupportedVersion));
-    let e = Error::UnsupportedVersion { peer: 7 };
+    let e = SessionError::UnsupportedVersion { peer: 7 };
     assert_eq!(r.events, [InviterEvent::Finished(Err(e))]);
     // The longest answer frame is still read (and fails to open).
     let longest = raw_frame(
@@ -1932,7 +1932,7 @@ fn feed_invitee(directory: &Dir, stream: &[u8], cuts: &[usize]) -> Fed<InviteeEv
         drain_invitee(&mut m, &mut sent);
         for e in invitee_events(&mut m) {
             if let InviteeEvent::Prompt(_) = e {
-                decisions.push(m.handle_decision(T0, Decision::Accept { message: "Sure" }));
+                decisions.push(m.handle_decision(T0, Decision::Accept { message: Message::new("Sure").unwrap() }));
                 drain_invitee(&mut m, &mut sent);
             }
             events.push(e);
@@ -1962,7 +1962,7 @@ fn feed_inviter(stream: &[u8], cuts: &[usize]) -> Fed<InviterEvent> {
     let mut events = Vec::new();
     let mut from = 0;
     for &to in cuts.iter().chain([stream.len()].iter()) {
-        m.handle_input(T0, &stream[from..to]);
+        m.handle_input(T0, &stream[from..to], &());
         from = to;
         drain_inviter(&mut m, &mut sent);
         events.extend(inviter_events(&mut m));

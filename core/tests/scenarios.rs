@@ -49,7 +49,7 @@ fn invite_sent() -> Instant {
 }
 
 fn accept(message: &str) -> Decision<'_> {
-    Decision::Accept { message }
+    Decision::Accept { message: Message::new(message).unwrap() }
 }
 
 /// A directory in which anyone may invite to chess.
@@ -78,7 +78,7 @@ fn a_trusted_contact_accepts_and_the_inviter_learns_it_from_the_verified_contact
     assert_eq!(invitation.data(), b"board=standard");
 
     pair.advance(Duration::from_secs(5));
-    pair.decide(Decision::Accept { message: "Sure" }).unwrap();
+    pair.decide(Decision::Accept { message: Message::new("Sure").unwrap() }).unwrap();
     pair.drive();
 
     assert_eq!(
@@ -110,8 +110,7 @@ fn a_declined_invitation_reports_declined_with_the_message() {
     let mut pair: Pair = Pair::default_pair();
     pair.drive_to_prompt();
     pair.decide(Decision::Decline {
-        message: "Busy now",
-    })
+        message: Message::new("Busy now").unwrap(), })
     .unwrap();
     pair.drive();
     assert_eq!(pair.inviter_result(), Some(Ok(Response::Declined)));
@@ -243,7 +242,7 @@ fn a_decision_one_tick_after_the_deadline_is_refused_as_expired() {
     pair.now = deadline + TICK;
     assert_eq!(pair.decide(accept("")), Err(Error::Expired));
     assert_eq!(
-        pair.decide(Decision::Decline { message: "" }),
+        pair.decide(Decision::Decline { message: Message::EMPTY }),
         Err(Error::Expired)
     );
     pair.drive();
@@ -307,8 +306,8 @@ fn the_inviter_gives_up_with_timeout_at_exactly_response_timeout_plus_grace_when
     assert_eq!(pair.inviter.outcome(), None);
 
     pair.drive_until(deadline);
-    assert_eq!(pair.inviter_result(), Some(Err(Error::Timeout)));
-    assert_eq!(pair.inviter.outcome(), Some(Err(Error::Timeout)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::Timeout)));
+    assert_eq!(pair.inviter.outcome(), Some(Err(SessionError::Timeout)));
     assert!(pair.inviter.is_finished());
     assert!(pair.invitee.is_prompting());
 
@@ -316,7 +315,7 @@ fn the_inviter_gives_up_with_timeout_at_exactly_response_timeout_plus_grace_when
     pair.cut();
     assert_eq!(
         pair.invitee_outcome(),
-        Some(InviteeOutcome::Failed(Error::ConnectionClosed))
+        Some(InviteeOutcome::Failed(SessionError::ConnectionClosed))
     );
     pair.assert_each_side_finished_once();
 }
@@ -334,7 +333,7 @@ fn the_inviter_gives_up_with_timeout_when_the_expired_answer_is_lost() {
     pair.drive_until(deadline - TICK);
     assert_eq!(pair.inviter_result(), None);
     pair.drive_until(deadline);
-    assert_eq!(pair.inviter_result(), Some(Err(Error::Timeout)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::Timeout)));
     pair.assert_each_side_finished_once();
 }
 
@@ -383,7 +382,7 @@ fn an_invitee_that_vanishes_silently_ends_the_inviter_with_peer_silent_after_the
     pair.drive_until(silent_at - TICK);
     assert_eq!(pair.inviter_result(), None);
     pair.drive_until(silent_at);
-    assert_eq!(pair.inviter_result(), Some(Err(Error::PeerSilent)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::PeerSilent)));
     assert!(pair.inviter.is_finished());
     // Long before the five minutes and the grace.
     assert!(silent_at < invite_sent() + FIVE_MINUTES);
@@ -400,7 +399,7 @@ fn an_inviter_that_vanishes_silently_withdraws_the_prompt_after_the_idle_timeout
     pair.drive_until(prompt_up + IDLE);
     assert_eq!(
         pair.invitee_outcome(),
-        Some(InviteeOutcome::Failed(Error::PeerSilent))
+        Some(InviteeOutcome::Failed(SessionError::PeerSilent))
     );
     assert!(!pair.invitee.is_prompting());
     assert_eq!(pair.decide(accept("too late")), Err(Error::InvalidState));
@@ -458,10 +457,10 @@ fn a_stalled_handshake_is_dropped_on_both_sides_at_exactly_the_handshake_timeout
     assert_eq!(pair.invitee_outcome(), None);
 
     pair.drive_until(deadline);
-    assert_eq!(pair.inviter_result(), Some(Err(Error::HandshakeTimeout)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::HandshakeTimeout)));
     assert_eq!(
         pair.invitee_outcome(),
-        Some(InviteeOutcome::Failed(Error::HandshakeTimeout))
+        Some(InviteeOutcome::Failed(SessionError::HandshakeTimeout))
     );
     assert!(!pair.inviter_sent_sealed());
     assert!(!pair.prompted());
@@ -479,9 +478,9 @@ fn an_invitee_that_never_hears_a_hello_drops_the_connection_at_the_handshake_tim
     pair.drive_until(deadline);
     assert_eq!(
         pair.invitee_outcome(),
-        Some(InviteeOutcome::Failed(Error::HandshakeTimeout))
+        Some(InviteeOutcome::Failed(SessionError::HandshakeTimeout))
     );
-    assert_eq!(pair.inviter_result(), Some(Err(Error::HandshakeTimeout)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::HandshakeTimeout)));
     assert!(pair.from_invitee.writes.is_empty());
     pair.assert_each_side_finished_once();
 }
@@ -498,7 +497,7 @@ fn cancelling_before_anything_is_sent_sends_nothing_at_all() {
     assert!(!pair.prompted());
     assert_eq!(
         pair.invitee_outcome(),
-        Some(InviteeOutcome::Failed(Error::HandshakeTimeout))
+        Some(InviteeOutcome::Failed(SessionError::HandshakeTimeout))
     );
     pair.assert_each_side_finished_once();
 }
@@ -527,7 +526,7 @@ fn cancelling_before_the_invite_is_sent_ends_the_invitation_and_nothing_of_it_re
     assert_eq!(pair.invitee.invitation(), None);
     assert_eq!(
         pair.invitee_outcome(),
-        Some(InviteeOutcome::Failed(Error::HandshakeTimeout))
+        Some(InviteeOutcome::Failed(SessionError::HandshakeTimeout))
     );
     pair.assert_each_side_finished_once();
 }
@@ -625,7 +624,7 @@ fn a_cancel_that_crosses_a_decline_in_flight_leaves_both_sides_agreeing_on_decli
     let mut pair: Pair = Pair::default_pair();
     pair.latency = Duration::from_secs(1);
     pair.drive_to_prompt();
-    pair.decide(Decision::Decline { message: "no" }).unwrap();
+    pair.decide(Decision::Decline { message: Message::new("no").unwrap() }).unwrap();
     pair.advance(Duration::from_millis(500));
     pair.cancel();
     pair.drive();
@@ -645,11 +644,11 @@ fn inviting_a_contact_fails_with_contact_mismatch_when_someone_else_answers_and_
     });
     pair.drive();
 
-    assert_eq!(pair.inviter_result(), Some(Err(Error::ContactMismatch)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::ContactMismatch)));
     assert_eq!(pair.inviter.responder(), Some(carol().public_key()));
     assert_eq!(
         pair.inviter_events,
-        vec![InviterEvent::Finished(Err(Error::ContactMismatch))]
+        vec![InviterEvent::Finished(Err(SessionError::ContactMismatch))]
     );
     // Only the Hello left the inviter.
     assert_eq!(pair.from_inviter.bytes().len(), 36);
@@ -701,7 +700,7 @@ fn an_invitation_from_an_untrusted_inviter_is_refused_when_only_trusted_contacts
     pair.drive();
     assert_eq!(
         pair.inviter_result(),
-        Some(Err(Error::Refused {
+        Some(Err(SessionError::Refused {
             reason: Refusal::NotTrusted,
             authenticated: true
         }))
@@ -734,7 +733,7 @@ fn a_blocked_contact_is_refused_even_when_anyone_may_invite() {
         pair.drive();
         assert_eq!(
             pair.inviter_result(),
-            Some(Err(Error::Refused {
+            Some(Err(SessionError::Refused {
                 reason: Refusal::Blocked,
                 authenticated: true
             })),
@@ -761,7 +760,7 @@ fn with_invitations_off_the_invitee_refuses_in_clear_before_the_handshake_and_th
     pair.drive();
     assert_eq!(
         pair.inviter_result(),
-        Some(Err(Error::Refused {
+        Some(Err(SessionError::Refused {
             reason: Refusal::InvitationsOff,
             authenticated: false
         }))
@@ -792,7 +791,7 @@ fn an_invitation_for_an_unregistered_application_is_refused() {
     pair.drive();
     assert_eq!(
         pair.inviter_result(),
-        Some(Err(Error::Refused {
+        Some(Err(SessionError::Refused {
             reason: Refusal::ApplicationNotRegistered,
             authenticated: true
         }))
@@ -842,7 +841,7 @@ fn a_contact_blocked_during_the_handshake_is_refused_when_the_invite_arrives() {
     pair.drive();
     assert_eq!(
         pair.inviter_result(),
-        Some(Err(Error::Refused {
+        Some(Err(SessionError::Refused {
             reason: Refusal::Blocked,
             authenticated: true
         }))
@@ -885,7 +884,7 @@ fn a_hello_with_an_unsupported_version_is_refused_in_clear_and_both_sides_report
 
     assert_eq!(
         pair.invitee_outcome(),
-        Some(InviteeOutcome::Failed(Error::UnsupportedVersion {
+        Some(InviteeOutcome::Failed(SessionError::UnsupportedVersion {
             peer: 2
         }))
     );
@@ -895,7 +894,7 @@ fn a_hello_with_an_unsupported_version_is_refused_in_clear_and_both_sides_report
     );
     assert!(matches!(
         pair.inviter_result(),
-        Some(Err(Error::UnsupportedVersion { .. }))
+        Some(Err(SessionError::UnsupportedVersion { .. }))
     ));
     assert!(!pair.inviter_sent_sealed());
     assert!(!pair.prompted());
@@ -927,17 +926,17 @@ fn a_version_2_hello_fed_to_an_invitee_gets_the_clear_version_refusal() {
     assert_eq!(
         invitee.poll_event(),
         Some(InviteeEvent::Finished(InviteeOutcome::Failed(
-            Error::UnsupportedVersion { peer: 2 }
+            SessionError::UnsupportedVersion { peer: 2 }
         )))
     );
     assert!(invitee.is_finished());
 
     // The same refusal, read by the inviter.
-    inviter.handle_input(START, &buf[..m]);
+    inviter.handle_input(START, &buf[..m], &());
     assert!(matches!(
         inviter.poll_event(),
         Some(InviterEvent::Finished(Err(
-            Error::UnsupportedVersion { .. }
+            SessionError::UnsupportedVersion { .. }
         )))
     ));
 }
@@ -951,7 +950,7 @@ fn an_inviter_reports_the_version_named_in_a_clear_version_refusal() {
     pair.inject_to_inviter(&refusal);
     assert_eq!(
         pair.inviter_result(),
-        Some(Err(Error::UnsupportedVersion { peer: 3 }))
+        Some(Err(SessionError::UnsupportedVersion { peer: 3 }))
     );
     assert!(!pair.inviter_sent_sealed());
 }
@@ -994,7 +993,7 @@ fn an_invite_replayed_from_an_earlier_session_fails_and_never_prompts() {
 
     assert_eq!(
         pair.invitee_outcome(),
-        Some(InviteeOutcome::Failed(Error::Protocol(
+        Some(InviteeOutcome::Failed(SessionError::Protocol(
             ProtocolError::Decrypt
         )))
     );
@@ -1021,7 +1020,7 @@ fn a_whole_recorded_inviter_side_replayed_to_a_fresh_invitee_never_prompts() {
     assert_eq!(
         events,
         vec![InviteeEvent::Finished(InviteeOutcome::Failed(
-            Error::Protocol(ProtocolError::Decrypt)
+            SessionError::Protocol(ProtocolError::Decrypt)
         ))]
     );
     assert_eq!(invitee.invitation(), None);
@@ -1040,7 +1039,7 @@ fn the_invitees_proof_reflected_back_to_the_invitee_fails() {
         pair.inject_to_invitee(&proof);
         let outcome = pair.invitee_outcome();
         assert!(
-            matches!(outcome, Some(InviteeOutcome::Failed(Error::Protocol(_)))),
+            matches!(outcome, Some(InviteeOutcome::Failed(SessionError::Protocol(_)))),
             "{relabel:?}: {outcome:?}"
         );
         pair.drive();
@@ -1063,7 +1062,7 @@ fn the_inviters_hello_reflected_back_to_the_inviter_fails() {
         pair.inject_to_inviter(&hello);
         let result = pair.inviter_result();
         assert!(
-            matches!(result, Some(Err(Error::Protocol(_)))),
+            matches!(result, Some(Err(SessionError::Protocol(_)))),
             "{relabel:?}: {result:?}"
         );
         assert_eq!(pair.inviter.responder(), None);
@@ -1079,12 +1078,12 @@ fn the_invite_reflected_back_to_the_inviter_is_never_taken_for_an_answer() {
     pair.inject_to_inviter(&invite);
     assert_eq!(
         pair.inviter_result(),
-        Some(Err(Error::Protocol(ProtocolError::Decrypt)))
+        Some(Err(SessionError::Protocol(ProtocolError::Decrypt)))
     );
     pair.drive();
     assert_eq!(
         pair.inviter_result(),
-        Some(Err(Error::Protocol(ProtocolError::Decrypt)))
+        Some(Err(SessionError::Protocol(ProtocolError::Decrypt)))
     );
 }
 
@@ -1117,7 +1116,7 @@ fn reflect_to(mut invitee: Invitee, answer: &[u8]) -> Option<InviteeEvent> {
 fn the_answer_reflected_back_to_the_invitee_fails_and_never_launches() {
     // An Accept or a Decline with a message is longer than anything the
     // invitee takes while prompting (a Cancel).
-    for decision in [accept("yes"), Decision::Decline { message: "no" }] {
+    for decision in [accept("yes"), Decision::Decline { message: Message::new("no").unwrap() }] {
         let (answer, prompting) = answer_and_prompting_invitee(|p| {
             p.decide(decision).unwrap();
         });
@@ -1126,7 +1125,7 @@ fn the_answer_reflected_back_to_the_invitee_fails_and_never_launches() {
             matches!(
                 event,
                 Some(InviteeEvent::Finished(InviteeOutcome::Failed(
-                    Error::Protocol(_)
+                    SessionError::Protocol(_)
                 )))
             ),
             "{decision:?}: {event:?}"
@@ -1142,7 +1141,7 @@ fn the_answer_reflected_back_to_the_invitee_fails_and_never_launches() {
     assert_eq!(
         reflect_to(prompting, &expired),
         Some(InviteeEvent::Finished(InviteeOutcome::Failed(
-            Error::Protocol(ProtocolError::Decrypt)
+            SessionError::Protocol(ProtocolError::Decrypt)
         )))
     );
 }
@@ -1157,7 +1156,7 @@ fn a_cancel_reflected_back_to_the_inviter_fails() {
     pair.inject_to_inviter(&cancel);
     assert_eq!(
         pair.inviter_result(),
-        Some(Err(Error::Protocol(ProtocolError::Decrypt)))
+        Some(Err(SessionError::Protocol(ProtocolError::Decrypt)))
     );
 }
 
@@ -1171,11 +1170,10 @@ fn an_answer_message_of_256_characters_is_an_argument_error_and_changes_nothing(
     let too_long = "x".repeat(256);
     for decision in [
         accept(&too_long),
-        Decision::Decline { message: &too_long },
-        Decision::Fail {
+        Decision::Decline { message: Message::new(&too_long).unwrap() },
+        Decision::Error {
             code: 1,
-            message: &too_long,
-        },
+            message: Message::new(&too_long).unwrap(), },
     ] {
         assert_eq!(
             pair.decide(decision),
@@ -1205,7 +1203,7 @@ fn a_decision_without_a_prompt_is_an_invalid_state() {
     assert_eq!(pair.from_invitee.kinds(), vec![PROOF]);
     // Nor after the answer.
     pair.drive_to_prompt();
-    pair.decide(Decision::Decline { message: "" }).unwrap();
+    pair.decide(Decision::Decline { message: Message::EMPTY }).unwrap();
     assert_eq!(pair.decide(accept("")), Err(Error::InvalidState));
     pair.drive();
     assert_eq!(pair.inviter_result(), Some(Ok(Response::Declined)));
@@ -1216,10 +1214,9 @@ fn a_decision_without_a_prompt_is_an_invalid_state() {
 fn a_failure_decision_reaches_the_inviter_as_an_error_response_with_its_code() {
     let mut pair: Pair = Pair::default_pair();
     pair.drive_to_prompt();
-    pair.decide(Decision::Fail {
+    pair.decide(Decision::Error {
         code: 0x8007_0002,
-        message: "chess is not installed",
-    })
+        message: Message::new("chess is not installed").unwrap(), })
     .unwrap();
     pair.drive();
     assert_eq!(
@@ -1229,7 +1226,7 @@ fn a_failure_decision_reaches_the_inviter_as_an_error_response_with_its_code() {
     assert_eq!(pair.inviter.answer_message(), Ok("chess is not installed"));
     assert_eq!(
         pair.invitee_outcome(),
-        Some(InviteeOutcome::Errored { code: 0x8007_0002 })
+        Some(InviteeOutcome::Error { code: 0x8007_0002 })
     );
     pair.assert_each_side_finished_once();
 }
@@ -1242,7 +1239,7 @@ fn a_busy_decision_reaches_the_inviter_as_an_authenticated_busy_refusal() {
     pair.drive();
     assert_eq!(
         pair.inviter_result(),
-        Some(Err(Error::Refused {
+        Some(Err(SessionError::Refused {
             reason: Refusal::Busy,
             authenticated: true
         }))
@@ -1261,10 +1258,10 @@ fn closing_the_connection_while_prompting_withdraws_the_prompt_and_fails_both_si
     pair.cut();
     assert_eq!(
         pair.invitee_outcome(),
-        Some(InviteeOutcome::Failed(Error::ConnectionClosed))
+        Some(InviteeOutcome::Failed(SessionError::ConnectionClosed))
     );
     assert!(!pair.invitee.is_prompting());
-    assert_eq!(pair.inviter_result(), Some(Err(Error::ConnectionClosed)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::ConnectionClosed)));
     assert_eq!(pair.decide(accept("")), Err(Error::InvalidState));
     pair.drive();
     pair.assert_each_side_finished_once();
@@ -1282,7 +1279,7 @@ fn every_session_ends_with_exactly_one_finished_event_on_each_side() {
         }),
         ("declined", |p| {
             p.drive_to_prompt();
-            p.decide(Decision::Decline { message: "" }).unwrap();
+            p.decide(Decision::Decline { message: Message::EMPTY }).unwrap();
         }),
         ("busy", |p| {
             p.drive_to_prompt();
@@ -1388,7 +1385,7 @@ fn a_512_byte_invitee_refuses_a_larger_invitation_as_too_large() {
         pair.drive();
         assert_eq!(
             pair.inviter_result(),
-            Some(Err(Error::Refused {
+            Some(Err(SessionError::Refused {
                 reason: Refusal::TooLarge,
                 authenticated: true
             })),
@@ -1429,7 +1426,7 @@ fn cancelling_while_the_invite_is_queued_but_unsent_takes_it_back() {
     let n = inviter.poll_transmit(&mut buf);
     invitee.handle_input(START, &buf[..n], &dir);
     let m = invitee.poll_transmit(&mut buf);
-    inviter.handle_input(START, &buf[..m]);
+    inviter.handle_input(START, &buf[..m], &());
     // The Proof is verified and the Invite sealed, but nothing drained yet.
     assert_eq!(
         inviter.poll_event(),
@@ -1465,7 +1462,7 @@ fn an_invite_length_altered_in_transit_is_detected_not_taken_for_a_refusal() {
     );
     assert_eq!(
         pair.inviter_result(),
-        Some(Err(Error::Protocol(ProtocolError::LengthTampered)))
+        Some(Err(SessionError::Protocol(ProtocolError::LengthTampered)))
     );
     pair.assert_each_side_finished_once();
 }
@@ -1488,7 +1485,7 @@ fn a_longer_hello_of_a_later_version_still_gets_the_version_refusal() {
     assert_eq!(&buf[..n], &refusal_frame(Refusal::UnsupportedVersion)[..]);
     assert_eq!(
         invitee.outcome(),
-        Some(InviteeOutcome::Failed(Error::UnsupportedVersion {
+        Some(InviteeOutcome::Failed(SessionError::UnsupportedVersion {
             peer: 2
         }))
     );
@@ -1502,7 +1499,7 @@ fn a_clear_refusal_with_a_reason_only_sent_sealed_is_malformed() {
     pair.inject_to_inviter(&refusal_frame(Refusal::NotTrusted));
     assert_eq!(
         pair.inviter_result(),
-        Some(Err(Error::Protocol(ProtocolError::Malformed)))
+        Some(Err(SessionError::Protocol(ProtocolError::Malformed)))
     );
 }
 
@@ -1535,7 +1532,7 @@ fn run_accepted(inviter: &mut Inviter, invitee: &mut Invitee, now: Instant) -> (
         }
         let m = invitee.poll_transmit(&mut buf);
         from_b.extend_from_slice(&buf[..m]);
-        inviter.handle_input(now, &buf[..m]);
+        inviter.handle_input(now, &buf[..m], &());
     }
     assert_eq!(inviter.outcome(), Some(Ok(Response::Accepted)));
     (from_a, from_b)
@@ -1546,7 +1543,7 @@ fn an_idle_machine_is_finished_with_no_outcome_and_ignores_everything() {
     let mut inviter: Inviter = Inviter::idle();
     let mut invitee: Invitee = Invitee::idle();
     let now = Instant::from_secs(5);
-    inviter.handle_input(now, &[0, 3, 4, 1, 2, 3]);
+    inviter.handle_input(now, &[0, 3, 4, 1, 2, 3], &());
     inviter.handle_cancel(now);
     invitee.handle_input(now, &[0, 3, 1, 1, 2, 3], &bobs_directory());
     assert!(inviter.is_finished() && invitee.is_finished());

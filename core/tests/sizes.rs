@@ -144,7 +144,7 @@ fn an_accepted_exchange_with_an_empty_invitation_costs_338_bytes_on_the_wire() {
         invitee.handle_input(now, &buf[..n], &directory);
         let m = invitee.poll_transmit(&mut buf);
         record(&buf[..m], "invitee", frames);
-        inviter.handle_input(now, &buf[..m]);
+        inviter.handle_input(now, &buf[..m], &());
         if n == 0 && m == 0 {
             break;
         }
@@ -155,7 +155,7 @@ fn an_accepted_exchange_with_an_empty_invitation_costs_338_bytes_on_the_wire() {
         Some(InviteeEvent::Prompt(_))
     ));
     invitee
-        .handle_decision(now, Decision::Accept { message: "" })
+        .handle_decision(now, Decision::Accept { message: Message::EMPTY })
         .unwrap();
     pump(&mut inviter, &mut invitee, &mut frames);
     assert_eq!(

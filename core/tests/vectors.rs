@@ -28,7 +28,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use base64ct::{Base64, Base64Unpadded, Encoding};
-use beckon_core::wire::payload::{self, AnswerMessage, InviterMessage};
+use beckon_core::internal::payload::{self, AnswerMessage, InviterMessage};
 use beckon_core::wire::{frame, FrameKind};
 use beckon_core::*;
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
@@ -265,7 +265,7 @@ fn inviter_result(outcome: Option<Result<Response, Error>>) -> String {
         Some(Ok(Response::Declined)) => "declined".into(),
         Some(Ok(Response::Expired)) => "expired".into(),
         Some(Ok(Response::Error { code })) => format!("error {code}"),
-        Some(Err(Error::Refused {
+        Some(Err(SessionError::Refused {
             reason,
             authenticated,
         })) => format!(
@@ -286,7 +286,7 @@ fn invitee_result(outcome: Option<InviteeOutcome>) -> String {
     match outcome {
         Some(InviteeOutcome::Accepted(_)) => "accepted".into(),
         Some(InviteeOutcome::Declined) => "declined".into(),
-        Some(InviteeOutcome::Errored { code }) => format!("error {code}"),
+        Some(InviteeOutcome::Error { code }) => format!("error {code}"),
         Some(InviteeOutcome::Expired) => "expired".into(),
         Some(InviteeOutcome::Cancelled) => "cancelled".into(),
         Some(InviteeOutcome::Refused(reason)) => format!("refused {}", refusal_name(reason)),
@@ -393,7 +393,7 @@ fn run_exchange(v: &Vector, report: &mut Report) {
     invitee.handle_input(now, &hello, &directory);
     let reply = drain(|b| invitee.poll_transmit(b));
     record(&reply, false, false, report);
-    inviter.handle_input(now, &reply);
+    inviter.handle_input(now, &reply, &());
 
     let invite = drain(|b| inviter.poll_transmit(b));
     if !invite.is_empty() {
@@ -423,7 +423,7 @@ fn run_exchange(v: &Vector, report: &mut Report) {
                     invitee.handle_input(now, &keepalive, &directory);
                     let keepalive = drain(|b| invitee.poll_transmit(b));
                     record_as(&keepalive, "keepalive_invitee", report);
-                    inviter.handle_input(now, &keepalive);
+                    inviter.handle_input(now, &keepalive, &());
                     assert!(invitee.is_prompting());
                     decision
                 }
@@ -431,15 +431,15 @@ fn run_exchange(v: &Vector, report: &mut Report) {
             };
             match decision {
                 "accept" => invitee
-                    .handle_decision(now, Decision::Accept { message })
+                    .handle_decision(now, Decision::Accept { message: Message::new(message).unwrap() })
                     .expect("prompt up"),
                 "decline" => invitee
-                    .handle_decision(now, Decision::Decline { message })
+                    .handle_decision(now, Decision::Decline { message: Message::new(message).unwrap() })
                     .expect("prompt up"),
                 "fail" => {
                     let code = u32::from_str_radix(v.raw("answer_code"), 16).expect("hex code");
                     invitee
-                        .handle_decision(now, Decision::Fail { code, message })
+                        .handle_decision(now, Decision::Error { code, message: Message::new(message).unwrap() })
                         .expect("prompt up");
                 }
                 "cancel" => {
@@ -453,7 +453,7 @@ fn run_exchange(v: &Vector, report: &mut Report) {
             answer = drain(|b| invitee.poll_transmit(b));
         }
         record(&answer, false, false, report);
-        inviter.handle_input(now, &answer);
+        inviter.handle_input(now, &answer, &());
         if v.has("answer_message") {
             assert_eq!(inviter.answer_message(), Ok(v.text("answer_message")));
         }
@@ -766,17 +766,17 @@ fn spec_check(v: &Vector, report: &mut Report) {
 #[test]
 fn the_vectors_follow_the_handshake_and_proofs_of_the_spec() {
     // The constants of the prose are the code's.
-    assert_eq!(beckon_core::handshake::noise::PROTOCOL_NAME, NOISE_NAME);
+    assert_eq!(beckon_core::internal::handshake::PROTOCOL_NAME, NOISE_NAME);
     assert_eq!(
         [
-            beckon_core::handshake::PROLOGUE_PREFIX,
+            beckon_core::internal::handshake::PROLOGUE_PREFIX,
             &[limits::PROTOCOL_VERSION]
         ]
         .concat(),
         PROLOGUE
     );
-    assert_eq!(&beckon_core::handshake::INVITEE_LABEL[..], INVITEE_LABEL);
-    assert_eq!(&beckon_core::handshake::INVITER_LABEL[..], INVITER_LABEL);
+    assert_eq!(&beckon_core::internal::handshake::INVITEE_LABEL[..], INVITEE_LABEL);
+    assert_eq!(&beckon_core::internal::handshake::INVITER_LABEL[..], INVITER_LABEL);
 
     let all = all_vectors();
     let mut report = Report::default();

@@ -6,11 +6,11 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt::Write as _;
 
-use beckon_core::wire::frame::{
+use beckon_core::internal::frame::{
     invite_frame_len, ANSWER_FRAME_MAX, CANCEL_FRAME_LEN, HEADER_LEN, HELLO_FRAME_LEN,
     KEEPALIVE_FRAME_LEN, PROOF_FRAME_LEN, REFUSAL_FRAME_LEN,
 };
-use beckon_core::wire::FrameKind;
+use beckon_core::internal::frame::FrameKind;
 use beckon_core::{
     refusal_frame, ApplicationId, Contact, Decision, Directory, EphemeralSecret, Error,
     FixedDirectory, Identity, Invitation, Invitee, InviteeEvent, InviteeOutcome, Inviter,
@@ -408,15 +408,15 @@ fn result_label(r: &Result<Response, Error>) -> String {
         Ok(Response::Declined) => "Declined".into(),
         Ok(Response::Expired) => "Expired".into(),
         Ok(Response::Error { .. }) => "Error{code}".into(),
-        Err(Error::Refused {
+        Err(SessionError::Refused {
             reason,
             authenticated,
         }) => format!(
             "Refused({reason:?}, {})",
             if *authenticated { "sealed" } else { "clear" }
         ),
-        Err(Error::Protocol(e)) => format!("Protocol({e:?})"),
-        Err(Error::UnsupportedVersion { .. }) => "UnsupportedVersion".into(),
+        Err(SessionError::Protocol(e)) => format!("Protocol({e:?})"),
+        Err(SessionError::UnsupportedVersion { .. }) => "UnsupportedVersion".into(),
         Err(e) => format!("{e:?}"),
     }
 }
@@ -424,9 +424,9 @@ fn result_label(r: &Result<Response, Error>) -> String {
 fn outcome_label(o: &InviteeOutcome) -> String {
     match o {
         InviteeOutcome::Accepted(_) => "Accepted".into(),
-        InviteeOutcome::Errored { .. } => "Errored{code}".into(),
-        InviteeOutcome::Failed(Error::Protocol(e)) => format!("Failed(Protocol({e:?}))"),
-        InviteeOutcome::Failed(Error::UnsupportedVersion { .. }) => {
+        InviteeOutcome::Error { .. } => "Errored{code}".into(),
+        InviteeOutcome::Failed(SessionError::Protocol(e)) => format!("Failed(Protocol({e:?}))"),
+        InviteeOutcome::Failed(SessionError::UnsupportedVersion { .. }) => {
             "Failed(UnsupportedVersion)".into()
         }
         other => format!("{other:?}"),
@@ -439,16 +439,16 @@ fn agrees(r: &Result<Response, Error>, o: &InviteeOutcome) -> bool {
     match o {
         InviteeOutcome::Accepted(_) => matches!(r, Ok(Response::Accepted)),
         InviteeOutcome::Declined => matches!(r, Ok(Response::Declined)),
-        InviteeOutcome::Errored { code } => *r == Ok(Response::Error { code: *code }),
+        InviteeOutcome::Error { code } => *r == Ok(Response::Error { code: *code }),
         InviteeOutcome::Expired => matches!(r, Ok(Response::Expired)),
         InviteeOutcome::Cancelled => matches!(r, Err(Error::Cancelled)),
         InviteeOutcome::Refused(reason) => {
-            matches!(r, Err(Error::Refused { reason: x, .. }) if x == reason)
+            matches!(r, Err(SessionError::Refused { reason: x, .. }) if x == reason)
         }
         InviteeOutcome::Failed(_) => !matches!(
             r,
             Ok(_)
-                | Err(Error::Refused {
+                | Err(SessionError::Refused {
                     authenticated: true,
                     ..
                 })
@@ -1619,7 +1619,7 @@ impl World {
         }
         let node = &self.nodes[sess.node];
         match &mut sess.machine {
-            Machine::Inviter(m) => m.handle_input(now, bytes),
+            Machine::Inviter(m) => m.handle_input(now, bytes, &()),
             Machine::Invitee(m) => {
                 let dir = if self.o.bug == Some(Bug::StaleDirectory) {
                     &node.stale
@@ -1960,11 +1960,11 @@ impl World {
                     self.case(match r {
                         Ok(_) => "cancel crossed by the answer: the answer is reported",
                         Err(Error::Cancelled) => "cancel after the Invite: Cancelled",
-                        Err(Error::Refused {
+                        Err(SessionError::Refused {
                             authenticated: true,
                             ..
                         }) => "cancel crossed by the answer: the answer is reported",
-                        Err(Error::Protocol(_)) => "cancel after the Invite: protocol error",
+                        Err(SessionError::Protocol(_)) => "cancel after the Invite: protocol error",
                         Err(_) => "cancel after the Invite: another error",
                     });
                 }
@@ -2002,7 +2002,7 @@ impl World {
         let authenticated = matches!(
             r,
             Ok(_)
-                | Err(Error::Refused {
+                | Err(SessionError::Refused {
                     authenticated: true,
                     ..
                 })
@@ -2061,12 +2061,12 @@ impl World {
                 o == InviteeOutcome::Declined && decided(Kind::Decline) && this_invitation
             }
             Ok(Response::Error { code }) => {
-                o == InviteeOutcome::Errored { code }
+                o == InviteeOutcome::Error { code }
                     && decided(Kind::Fail(code))
                     && this_invitation
             }
             Ok(Response::Expired) => o == InviteeOutcome::Expired && this_invitation,
-            Err(Error::Refused { reason, .. }) => o == InviteeOutcome::Refused(reason),
+            Err(SessionError::Refused { reason, .. }) => o == InviteeOutcome::Refused(reason),
             _ => true,
         };
         if !ok {
@@ -2124,7 +2124,7 @@ impl World {
                     InviteeOutcome::Declined if decision != Some(Kind::Decline) => {
                         Some(format!("declined but the user decided {decision:?}"))
                     }
-                    InviteeOutcome::Errored { code } if decision != Some(Kind::Fail(code)) => {
+                    InviteeOutcome::Error { code } if decision != Some(Kind::Fail(code)) => {
                         Some(format!("errored but the user decided {decision:?}"))
                     }
                     InviteeOutcome::Refused(Refusal::Busy) if decision != Some(Kind::Busy) => {
@@ -2465,7 +2465,7 @@ impl World {
             let long = "x".repeat(256);
             let (tx, events) = (self.sessions[s].tx.len(), self.sessions[s].events);
             let r = match &mut self.sessions[s].machine {
-                Machine::Invitee(m) => m.handle_decision(now, Decision::Accept { message: &long }),
+                Machine::Invitee(m) => m.handle_decision(now, Decision::Accept { message: Message::new(&long).unwrap() }),
                 Machine::Inviter(_) => return,
             };
             self.drain(s);
@@ -2485,12 +2485,11 @@ impl World {
             }
         }
         let decision = match kind {
-            Kind::Accept => Decision::Accept { message: &message },
-            Kind::Decline => Decision::Decline { message: &message },
-            Kind::Fail(code) => Decision::Fail {
+            Kind::Accept => Decision::Accept { message: Message::new(&message).unwrap() },
+            Kind::Decline => Decision::Decline { message: Message::new(&message).unwrap() },
+            Kind::Fail(code) => Decision::Error {
                 code,
-                message: &message,
-            },
+                message: Message::new(&message).unwrap(), },
             Kind::Busy => Decision::Busy,
         };
         let r = match &mut self.sessions[s].machine {

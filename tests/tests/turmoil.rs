@@ -90,7 +90,7 @@ fn a_listener_host_that_crashes_mid_prompt_fails_the_invitation_at_once() {
     );
 
     let (at, outcome) = log.outcomes()[0];
-    assert_eq!(outcome, Outcome::Failed(Error::ConnectionClosed));
+    assert_eq!(outcome, Outcome::Failed(SessionError::ConnectionClosed));
     // One transit of the FIN (10 ms) and a few ticks.
     assert!(
         at > crash && at <= crash + Duration::from_millis(20),
@@ -137,12 +137,12 @@ fn an_inviter_host_that_crashes_mid_prompt_withdraws_the_prompt_at_once() {
     // the task that would send a Cancel: the connection just closes.
     assert_eq!(
         why,
-        Event::Withdrawn(Withdrawn::Failed(Error::ConnectionClosed))
+        Event::Withdrawn(Withdrawn::Failed(SessionError::ConnectionClosed))
     );
     assert_eq!(
         report,
         Event::Report {
-            outcome: InviteeOutcome::Failed(Error::ConnectionClosed),
+            outcome: InviteeOutcome::Failed(SessionError::ConnectionClosed),
             from_alice: true
         }
     );
@@ -202,7 +202,7 @@ fn partition_during_the_handshake(seed: u64) -> Vec<(Duration, Event)> {
     gate.open(1);
     let bobs_timeout = |e: &Event| {
         *e == Event::Report {
-            outcome: InviteeOutcome::Failed(Error::HandshakeTimeout),
+            outcome: InviteeOutcome::Failed(SessionError::HandshakeTimeout),
             from_alice: false,
         }
     };
@@ -214,7 +214,7 @@ fn partition_during_the_handshake(seed: u64) -> Vec<(Duration, Event)> {
     let started = log.when(|e| *e == Event::Inviting).unwrap();
     let outcomes = log.outcomes();
     let (at, outcome) = outcomes[0];
-    assert_eq!(outcome, Outcome::Failed(Error::HandshakeTimeout));
+    assert_eq!(outcome, Outcome::Failed(SessionError::HandshakeTimeout));
     assert!(
         at >= started + handshake_timeout() && at <= started + handshake_timeout() + TICK * 2,
         "Alice's handshake timeout {:?} after she started",

@@ -4,7 +4,7 @@
 //! five-minute response timeout.
 //!
 //! DEPENDS ON THE CORE'S KEEPALIVE (`Config::keepalive_interval`,
-//! `Config::idle_timeout`, `Error::PeerSilent`): without it this file does
+//! `Config::idle_timeout`, `SessionError::PeerSilent`): without it this file does
 //! not compile. It is a separate test target so that `tests/turmoil.rs`
 //! stands on its own.
 //!
@@ -91,7 +91,7 @@ fn a_listener_host_lost_mid_prompt_fails_the_invitation_within_the_idle_timeout(
         || !log.outcomes().is_empty(),
     );
     let (at, outcome) = log.outcomes()[0];
-    assert_eq!(outcome, Outcome::Failed(Error::PeerSilent));
+    assert_eq!(outcome, Outcome::Failed(SessionError::PeerSilent));
     within_idle_timeout(at, crash, "Alice gave up");
 }
 
@@ -123,7 +123,7 @@ fn without_keepalives_a_lost_listener_host_is_only_noticed_at_the_response_timeo
         || !log.outcomes().is_empty(),
     );
     let (at, outcome) = log.outcomes()[0];
-    assert_eq!(outcome, Outcome::Failed(Error::Timeout));
+    assert_eq!(outcome, Outcome::Failed(SessionError::Timeout));
     let waiting = log.when(|e| *e == Event::Waiting).unwrap();
     assert!(at >= waiting + five_minutes + grace - Duration::from_millis(100));
 }
@@ -158,13 +158,13 @@ fn an_inviter_host_lost_mid_prompt_withdraws_the_prompt_within_the_idle_timeout(
         || log.when(withdrawn).is_some() && log.when(reported).is_some(),
     );
     let (at, why) = log.find(withdrawn).unwrap();
-    assert_eq!(why, Event::Withdrawn(Withdrawn::Failed(Error::PeerSilent)));
+    assert_eq!(why, Event::Withdrawn(Withdrawn::Failed(SessionError::PeerSilent)));
     within_idle_timeout(at, crash, "Bob withdrew the prompt");
     let (_, report) = log.find(reported).unwrap();
     assert_eq!(
         report,
         Event::Report {
-            outcome: InviteeOutcome::Failed(Error::PeerSilent),
+            outcome: InviteeOutcome::Failed(SessionError::PeerSilent),
             from_alice: true,
         }
     );
@@ -210,10 +210,10 @@ fn a_long_partition_mid_prompt_ends_both_sides_and_a_new_invitation_succeeds_aft
         || !log.outcomes().is_empty() && log.when(withdrawn).is_some(),
     );
     let (at, outcome) = log.outcomes()[0];
-    assert_eq!(outcome, Outcome::Failed(Error::PeerSilent));
+    assert_eq!(outcome, Outcome::Failed(SessionError::PeerSilent));
     within_idle_timeout(at, cut, "Alice gave up");
     let (at, why) = log.find(withdrawn).unwrap();
-    assert_eq!(why, Event::Withdrawn(Withdrawn::Failed(Error::PeerSilent)));
+    assert_eq!(why, Event::Withdrawn(Withdrawn::Failed(SessionError::PeerSilent)));
     within_idle_timeout(at, cut, "Bob withdrew the prompt");
 
     sim.repair("alice", "bob");

@@ -4,7 +4,7 @@
 //! The invitation outcomes (0–6) come first; the rest follow the BSD
 //! `sysexits.h` conventions that shells and service managers know.
 
-use beckon_core::{Error, Response};
+use beckon_core::{Error, Response, SessionError};
 use beckon_tokio::{Answer, InviteError};
 
 /// The invitation was accepted, or the command succeeded.
@@ -124,26 +124,37 @@ pub fn for_invite(result: &Result<Answer, InviteError>) -> u8 {
 pub fn for_invite_error(error: &InviteError) -> u8 {
     match error {
         InviteError::Connect(_) | InviteError::Io(_) => CONNECT,
-        InviteError::Failed { error, .. } => for_core_error(*error),
+        InviteError::Invalid(error) => for_core_error(*error),
+        InviteError::Failed { error, .. } => for_session_error(*error),
     }
 }
 
-/// The exit code for a core error that ended an invitation.
-pub fn for_core_error(error: Error) -> u8 {
+/// The exit code for how a session ended without an answer. Exhaustive:
+/// a new ending must be given its code here.
+pub fn for_session_error(error: SessionError) -> u8 {
     match error {
-        Error::Timeout | Error::Expired => EXPIRED,
-        Error::Refused {
+        SessionError::Timeout => EXPIRED,
+        SessionError::Refused {
             authenticated: false,
             ..
         } => UNAUTHENTICATED_REFUSAL,
-        Error::Refused { .. } => REFUSED,
-        Error::ContactMismatch => CONTACT_MISMATCH,
+        SessionError::Refused { .. } => REFUSED,
+        SessionError::ContactMismatch => CONTACT_MISMATCH,
+        SessionError::Cancelled => INTERRUPTED,
+        SessionError::HandshakeTimeout
+        | SessionError::ConnectionClosed
+        | SessionError::PeerSilent
+        | SessionError::Protocol(_)
+        | SessionError::UnsupportedVersion { .. } => CONNECT,
+        SessionError::Internal => SOFTWARE,
+    }
+}
+
+/// The exit code for a call the core refused.
+pub fn for_core_error(error: Error) -> u8 {
+    match error {
+        Error::Expired => EXPIRED,
         Error::Cancelled => INTERRUPTED,
-        Error::HandshakeTimeout
-        | Error::ConnectionClosed
-        | Error::PeerSilent
-        | Error::Protocol(_)
-        | Error::UnsupportedVersion { .. } => CONNECT,
         Error::InvalidArgument(_) | Error::InvalidKey(_) => DATA,
         Error::CapacityFull | Error::NotFound => USAGE,
         _ => SOFTWARE,
@@ -156,7 +167,7 @@ mod tests {
     use beckon_core::{ArgumentError, Identity, ProtocolError, Refusal};
     use std::io;
 
-    fn failed(error: Error) -> InviteError {
+    fn failed(error: SessionError) -> InviteError {
         InviteError::Failed {
             error,
             responder: None,
@@ -184,7 +195,7 @@ mod tests {
         assert_eq!(for_invite(&answer(Response::Declined)), 1);
         assert_eq!(for_invite(&answer(Response::Error { code: 7 })), 1);
         assert_eq!(for_invite(&answer(Response::Expired)), 2);
-        assert_eq!(for_invite_error(&failed(Error::Timeout)), 2);
+        assert_eq!(for_invite_error(&failed(SessionError::Timeout)), 2);
         for reason in [
             Refusal::NotTrusted,
             Refusal::Blocked,
@@ -193,18 +204,18 @@ mod tests {
             Refusal::Busy,
             Refusal::TooLarge,
         ] {
-            let sealed = failed(Error::Refused {
+            let sealed = failed(SessionError::Refused {
                 reason,
                 authenticated: true,
             });
             assert_eq!(for_invite_error(&sealed), 3);
-            let clear = failed(Error::Refused {
+            let clear = failed(SessionError::Refused {
                 reason,
                 authenticated: false,
             });
             assert_eq!(for_invite_error(&clear), 6);
         }
-        assert_eq!(for_invite_error(&failed(Error::ContactMismatch)), 4);
+        assert_eq!(for_invite_error(&failed(SessionError::ContactMismatch)), 4);
         assert_eq!(
             for_invite_error(&InviteError::Connect(
                 io::ErrorKind::ConnectionRefused.into()
@@ -216,18 +227,21 @@ mod tests {
             5
         );
         for e in [
-            Error::ConnectionClosed,
-            Error::PeerSilent,
-            Error::HandshakeTimeout,
-            Error::Protocol(ProtocolError::Decrypt),
+            SessionError::ConnectionClosed,
+            SessionError::PeerSilent,
+            SessionError::HandshakeTimeout,
+            SessionError::Protocol(ProtocolError::Decrypt),
         ] {
             assert_eq!(for_invite_error(&failed(e)), 5, "{e}");
         }
         assert_eq!(
-            for_invite_error(&failed(Error::InvalidArgument(ArgumentError::TooLong))),
+            for_invite_error(&InviteError::Invalid(Error::InvalidArgument(
+                ArgumentError::TooLong
+            ))),
             65
         );
-        assert_eq!(for_invite_error(&failed(Error::Cancelled)), 130);
+        assert_eq!(for_invite_error(&failed(SessionError::Cancelled)), 130);
+        assert_eq!(for_invite_error(&failed(SessionError::Internal)), 70);
     }
 
     #[test]

@@ -179,7 +179,7 @@ async fn run<const BUF: usize, C: Future<Output = ()>>(
         match wake.await {
             Wake::Readable => {
                 let now = Instant::now();
-                if !io::feed(socket, |bytes| inviter.handle_input(now, bytes)).await {
+                if !io::feed(socket, |bytes| inviter.handle_input(now, bytes, &())).await {
                     inviter.handle_close(now);
                 }
             }

@@ -65,7 +65,7 @@
 //! struct Yes;
 //! impl Decide for Yes {
 //!     async fn decide(&self, _prompt: Prompt) -> Decision<'_> {
-//!         Decision::Accept { message: "on my way" }
+//!         Decision::Accept { message: Message::new("on my way").unwrap() }
 //!     }
 //!     fn launch(&self, launch: &Launch, invitation: &Invitation<'_>) {
 //!         // start the activity launch.application with invitation.data()

@@ -55,7 +55,7 @@ pub trait Decide {
     /// prompt's deadline passes, and then
     /// [`finished`](Decide::finished) says which. A decision the core
     /// refuses (a message over 255 characters) is answered with
-    /// [`Decision::Fail`] and the code [`INVALID_DECISION`].
+    /// [`Decision::Error`] and the code [`INVALID_DECISION`].
     async fn decide(&self, prompt: Prompt) -> Decision<'_>;
 
     /// The user accepted and the answer is on its way: launch the
@@ -272,10 +272,9 @@ where
                 let now = Instant::now();
                 if let Err(Error::InvalidArgument(e)) = invitee.handle_decision(now, choice) {
                     warning!("the application's decision is invalid: {:?}", e);
-                    let fail = Decision::Fail {
+                    let fail = Decision::Error {
                         code: INVALID_DECISION,
-                        message: "",
-                    };
+                        message: Message::EMPTY, };
                     let _ = invitee.handle_decision(now, fail);
                 }
             }

@@ -40,8 +40,7 @@ fn an_invitation_accepted_is_answered_and_launched() {
 fn an_invitation_declined_is_answered_and_not_launched() {
     let bob = Bob::new(
         Some(Decision::Decline {
-            message: "Busy now",
-        }),
+            message: Message::new("Busy now").unwrap(), }),
         Duration::from_secs(1),
     );
     let directory = bobs_directory(true);
@@ -64,7 +63,7 @@ fn an_invitation_from_an_untrusted_inviter_is_refused_without_asking() {
 
     assert_eq!(
         got.map(|g| g.0),
-        Err(Error::Refused {
+        Err(SessionError::Refused {
             reason: Refusal::NotTrusted,
             authenticated: true
         })
@@ -85,13 +84,13 @@ fn a_responder_that_is_not_the_contact_gets_no_invitation() {
     setup.target = Target::Contact(carol().public_key());
     let (got, elapsed) = exchange(setup);
 
-    assert_eq!(got.map(|g| g.0), Err(Error::ContactMismatch));
+    assert_eq!(got.map(|g| g.0), Err(SessionError::ContactMismatch));
     assert!(elapsed < Duration::from_secs(1));
     // Nothing of the invitation reached Bob: his session just ended.
     assert!(bob.shown.borrow().is_empty());
     assert!(matches!(
         bob.outcomes()[..],
-        [InviteeOutcome::Failed(Error::ConnectionClosed)]
+        [InviteeOutcome::Failed(SessionError::ConnectionClosed)]
     ));
 }
 
@@ -152,7 +151,7 @@ fn a_link_cut_mid_handshake_fails_with_a_timeout_not_a_hang() {
     setup.link = &|link| link.cut_after_data_from_0(1);
     let (got, elapsed) = exchange(setup);
 
-    assert_eq!(got.map(|g| g.0), Err(Error::HandshakeTimeout));
+    assert_eq!(got.map(|g| g.0), Err(SessionError::HandshakeTimeout));
     let handshake_timeout = config().handshake_timeout;
     assert!(
         elapsed <= handshake_timeout + Duration::from_millis(100),
@@ -163,6 +162,6 @@ fn a_link_cut_mid_handshake_fails_with_a_timeout_not_a_hang() {
     assert!(bob.shown.borrow().is_empty());
     assert_eq!(
         bob.outcomes(),
-        [InviteeOutcome::Failed(Error::HandshakeTimeout)]
+        [InviteeOutcome::Failed(SessionError::HandshakeTimeout)]
     );
 }

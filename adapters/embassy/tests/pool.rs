@@ -32,7 +32,7 @@ fn a_hundred_exchanges_reuse_the_same_sessions_and_leak_nothing() {
         InviteeSession::<BUF>::new(stack_b, rx_b1, tx_b1),
     ];
     let bob = Bob::new(
-        Some(beckon_core::Decision::Accept { message: "Sure" }),
+        Some(beckon_core::Decision::Accept { message: Message::new("Sure").unwrap() }),
         Duration::from_millis(10),
     );
     let directory = bobs_directory(true);

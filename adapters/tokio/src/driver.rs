@@ -2,13 +2,14 @@
 //!
 //! The loop is the core's call contract and nothing more:
 //!
-//! 1. drain `poll_transmit` into the outgoing buffer;
-//! 2. drain `poll_event` into the [`Handler`] (which may give the machine
-//!    a decision, producing more output: then go to 1);
-//! 3. if the machine [`is_finished`](Machine::is_finished) and every byte
-//!    is written, shut the stream down and stop;
-//! 4. wait for the first of: the stream accepting some outgoing bytes,
-//!    bytes read, the machine's `poll_timeout`, or an application command;
+//! 1. drain [`poll_output`](Machine::poll_output): its bytes into the
+//!    outgoing buffer, its events into the [`Handler`] (which may give the
+//!    machine a decision, producing more output), until it says `Wait` or
+//!    `Done`;
+//! 2. if it said `Done` and every byte is written, shut the stream down
+//!    and stop;
+//! 3. wait for the first of: the stream accepting some outgoing bytes,
+//!    bytes read, the machine's deadline, or an application command;
 //!    feed it to the machine (`handle_input`, `handle_timeout`,
 //!    `handle_close` on end of stream or a read error, the handler for a
 //!    command); go to 1. A write error only stops the writing: whatever
@@ -25,12 +26,9 @@
 use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use beckon_core::{
-    refusal_frame, Directory, Invitee, InviteeEvent, Inviter, InviterEvent, Refusal,
-};
+use beckon_core::{Directory, Machine, Output};
 use embassy_time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 
@@ -44,164 +42,24 @@ const CHUNK: usize = 8 * 1024;
 /// so that a peer that keeps sending cannot hold the close.
 const DRAIN_READS: usize = 4;
 
-/// The calls the driver makes on a core state machine: the common part of
-/// [`Inviter`] and [`Invitee`].
-pub(crate) trait Machine {
-    type Event;
-    fn handle_input(&mut self, now: Instant, data: &[u8]);
-    fn handle_timeout(&mut self, now: Instant);
-    fn handle_close(&mut self, now: Instant);
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize;
-    fn poll_event(&mut self) -> Option<Self::Event>;
-    fn poll_timeout(&self) -> Option<Instant>;
-    fn is_finished(&self) -> bool;
+/// What a session's task holds for its machine to consult, shared between
+/// tasks: `()` for the inviter, the listener's directory for an invitee.
+/// The view it gives is taken for one input and never held across an
+/// await, so the source only needs to be `Sync`.
+pub(crate) trait Consult<C: ?Sized>: Sync {
+    /// The machine's context, for one input.
+    fn context(&self) -> &C;
 }
 
-impl Machine for Inviter {
-    type Event = InviterEvent;
-    fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        Inviter::handle_input(self, now, data)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Inviter::handle_timeout(self, now)
-    }
-    fn handle_close(&mut self, now: Instant) {
-        Inviter::handle_close(self, now)
-    }
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
-        Inviter::poll_transmit(self, buf)
-    }
-    fn poll_event(&mut self) -> Option<InviterEvent> {
-        Inviter::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Inviter::poll_timeout(self)
-    }
-    fn is_finished(&self) -> bool {
-        Inviter::is_finished(self)
+impl Consult<()> for () {
+    fn context(&self) -> &() {
+        self
     }
 }
 
-/// Where a listener's sessions get the directory they judge invitations
-/// by: one consistent view for each input the core handles, never held
-/// across an await.
-///
-/// Every [`Directory`] is a source that is its own view (a
-/// `FixedDirectory` behind an `Arc`, say). A directory that changes while
-/// the listener runs (files reloaded in the background) implements this
-/// to hand out one snapshot per input, so that no verdict mixes two
-/// versions of it.
-pub trait DirectorySource: Send + Sync + 'static {
-    /// Calls `f` with the view to judge one input by.
-    fn with_view(&self, f: &mut dyn FnMut(&dyn Directory));
-}
-
-impl<D: Directory + Send + Sync + ?Sized + 'static> DirectorySource for D {
-    fn with_view(&self, f: &mut dyn FnMut(&dyn Directory)) {
-        // A `dyn Directory` view of `self`, also when `D` is unsized.
-        struct By<'a, D: ?Sized>(&'a D);
-        impl<D: Directory + ?Sized> Directory for By<'_, D> {
-            fn policy(&self) -> beckon_core::Policy {
-                self.0.policy()
-            }
-            fn permission(&self, key: &beckon_core::PublicKey) -> Option<beckon_core::Permission> {
-                self.0.permission(key)
-            }
-            fn is_registered(&self, application: &beckon_core::ApplicationId) -> bool {
-                self.0.is_registered(application)
-            }
-        }
-        f(&By(self));
-    }
-}
-
-/// An invitee with the directory it consults on every input, and the one
-/// thing the listener may add to its output: the clear Busy refusal of a
-/// connection evicted from its handshake.
-pub(crate) struct InviteeSession<D: ?Sized> {
-    /// Boxed: the invitee holds a 16 KiB buffer for the invitation.
-    pub(crate) invitee: Box<Invitee>,
-    pub(crate) directory: Arc<D>,
-    /// Whether the invitee has transmitted anything: its first output is
-    /// its answer to a complete Hello (the Proof, or a clear refusal).
-    transmitted: bool,
-    /// Bytes the adapter sends after the invitee's (the clear Busy of an
-    /// eviction), not yet drained.
-    clear: Vec<u8>,
-}
-
-impl<D: ?Sized> InviteeSession<D> {
-    pub(crate) fn new(invitee: Box<Invitee>, directory: Arc<D>) -> Self {
-        InviteeSession {
-            invitee,
-            directory,
-            transmitted: false,
-            clear: Vec::new(),
-        }
-    }
-
-    /// Whether the invitee has answered a complete Hello.
-    pub(crate) fn has_answered_hello(&self) -> bool {
-        self.transmitted
-    }
-
-    /// Ends a session that the listener evicts from its handshake, at
-    /// `now`. If nothing has been transmitted yet, the clear Busy refusal
-    /// goes out in place of the Proof (the one place the protocol allows a
-    /// clear refusal, §5.4) and this returns true; after a Proof nothing
-    /// more may be sent in clear, and the connection is just closed, as at
-    /// the handshake timeout. Either way the invitee ends as on a closed
-    /// connection (`Failed(ConnectionClosed)`). Does nothing to a session
-    /// that is already over.
-    pub(crate) fn evict(&mut self, now: Instant) -> bool {
-        if self.invitee.outcome().is_some() {
-            return false;
-        }
-        self.invitee.handle_close(now);
-        let busy = !self.transmitted;
-        if busy {
-            self.clear = refusal_frame(Refusal::Busy).to_vec();
-        }
-        busy
-    }
-}
-
-impl<D: DirectorySource + ?Sized> Machine for InviteeSession<D> {
-    type Event = InviteeEvent;
-    fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        // One view of the directory for the whole input: a verdict never
-        // mixes two versions of it.
-        let invitee = &mut self.invitee;
-        self.directory
-            .with_view(&mut |view| invitee.handle_input(now, data, view));
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        self.invitee.handle_timeout(now)
-    }
-    fn handle_close(&mut self, now: Instant) {
-        self.invitee.handle_close(now)
-    }
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
-        let n = self.invitee.poll_transmit(buf);
-        if n > 0 {
-            self.transmitted = true;
-            return n;
-        }
-        let n = self.clear.len().min(buf.len());
-        if let (Some(to), Some(from)) = (buf.get_mut(..n), self.clear.get(..n)) {
-            to.copy_from_slice(from);
-        }
-        self.clear.drain(..n);
-        n
-    }
-    fn poll_event(&mut self) -> Option<InviteeEvent> {
-        self.invitee.poll_event()
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.invitee.poll_timeout()
-    }
-    fn is_finished(&self) -> bool {
-        self.invitee.is_finished() && self.clear.is_empty()
+impl<D: Directory + Sync + 'static> Consult<dyn Directory> for D {
+    fn context(&self) -> &(dyn Directory + 'static) {
+        self
     }
 }
 
@@ -252,24 +110,25 @@ impl<S: AsyncRead + AsyncWrite> Connection<S> {
         }
     }
 
-    /// Drains the machine's transmits into the outgoing buffer.
-    pub(crate) fn collect<M: Machine + ?Sized>(&mut self, machine: &mut M) {
-        loop {
-            let len = self.outgoing.len();
-            self.outgoing.resize(len + CHUNK, 0);
-            let n = self
-                .outgoing
-                .get_mut(len..)
-                .map_or(0, |buf| machine.poll_transmit(buf));
-            self.outgoing.truncate(len + n);
-            if n == 0 {
-                break;
-            }
-        }
+    /// The machine's next output, its bytes (if it gives bytes) appended
+    /// to the outgoing buffer, or dropped if the stream can take no more.
+    pub(crate) fn poll<M: Machine + ?Sized>(&mut self, machine: &mut M) -> Output<M::Event> {
+        let len = self.outgoing.len();
+        self.outgoing.resize(len + CHUNK, 0);
+        let output = match self.outgoing.get_mut(len..) {
+            Some(buf) => machine.poll_output(buf),
+            None => Output::Wait(machine.poll_timeout()),
+        };
+        let n = match output {
+            Output::Transmit(n) => n,
+            _ => 0,
+        };
+        self.outgoing.truncate(len + n);
         if !self.write_open {
             self.outgoing.clear();
             self.sent = 0;
         }
+        output
     }
 
     /// Whether every collected byte is written (or can never be).
@@ -329,16 +188,19 @@ impl<S: AsyncRead + AsyncWrite> Connection<S> {
 
 /// Runs `machine` over `conn` until it is finished and its last bytes are
 /// written (or the linger after the end has passed), then drops what the
-/// peer has already sent and shuts the stream down. `command` is polled
-/// until it completes once; its output goes to the handler.
-pub(crate) async fn drive<S, M, H, F>(
+/// peer has already sent and shuts the stream down. `context` is what the
+/// machine consults as it reads (the invitee's directory). `command` is
+/// polled until it completes once; its output goes to the handler.
+pub(crate) async fn drive<S, M, C, H, F>(
     conn: &mut Connection<S>,
     machine: &mut M,
+    context: &C,
     handler: &mut H,
     command: F,
 ) where
     S: AsyncRead + AsyncWrite,
     M: Machine,
+    C: Consult<M::Context> + ?Sized,
     H: Handler<M>,
     F: Future<Output = H::Command>,
 {
@@ -346,25 +208,24 @@ pub(crate) async fn drive<S, M, H, F>(
     let mut command_armed = true;
     let mut linger_until: Option<tokio::time::Instant> = None;
     loop {
-        conn.collect(machine);
-        let now = conn.clock.now();
-        let mut had_event = false;
-        while let Some(event) = machine.poll_event() {
-            had_event = true;
-            handler.on_event(machine, now, event);
-        }
-        if had_event {
-            // The handler may have fed the machine: drain again.
-            continue;
-        }
-        let finished = machine.is_finished();
+        // The machine's outputs, in the contract's order: bytes, events
+        // (the handler may feed the machine), then the wait.
+        let next = loop {
+            match conn.poll(machine) {
+                Output::Transmit(_) => {}
+                Output::Event(event) => handler.on_event(machine, conn.clock.now(), event),
+                Output::Wait(deadline) => break Some(deadline),
+                Output::Done => break None,
+            }
+        };
+        let finished = next.is_none();
         if finished {
             if conn.all_written() {
                 break;
             }
             linger_until.get_or_insert_with(|| tokio::time::Instant::now() + conn.linger);
         }
-        let deadline = match machine.poll_timeout() {
+        let deadline = match next.flatten() {
             Some(t) => Some(conn.clock.to_tokio(t)),
             None => linger_until,
         };
@@ -400,7 +261,10 @@ pub(crate) async fn drive<S, M, H, F>(
                         conn.read_open = false;
                         machine.handle_close(now);
                     }
-                    Ok(n) => machine.handle_input(now, conn.incoming.get(..n).unwrap_or(&[])),
+                    Ok(n) => {
+                        let data = conn.incoming.get(..n).unwrap_or(&[]);
+                        machine.handle_input(now, data, context.context());
+                    }
                     Err(e) => {
                         conn.read_failed(e);
                         machine.handle_close(now);
@@ -422,9 +286,14 @@ pub(crate) async fn drive<S, M, H, F>(
                 // Nothing left to wait for: the stream is closed both ways
                 // and the machine has no deadline. Closing it ends it.
                 machine.handle_close(conn.clock.now());
-                conn.collect(machine);
-                while let Some(event) = machine.poll_event() {
-                    handler.on_event(machine, conn.clock.now(), event);
+                loop {
+                    match conn.poll(machine) {
+                        Output::Transmit(_) => {}
+                        Output::Event(event) => {
+                            handler.on_event(machine, conn.clock.now(), event)
+                        }
+                        Output::Wait(_) | Output::Done => break,
+                    }
                 }
                 break;
             }

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use beckon_core::{
-    Config, EphemeralSecret, Error, Identity, Invitation, Inviter, InviterEvent, PublicKey, Target,
+    Config, EphemeralSecret, Identity, Invitation, Inviter, InviterEvent, Machine, Output, PublicKey,
+    SessionError, Target,
 };
 use embassy_time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -92,7 +93,7 @@ pub enum Progress {
         /// When the invitee's prompt expires, by this side's clock: the
         /// Invite's departure plus the response timeout. An invitee that
         /// has not answered by then answers Expired; the inviter itself
-        /// gives up with [`Error::Timeout`] one `grace` later.
+        /// gives up with [`SessionError::Timeout`] one `grace` later.
         deadline: tokio::time::Instant,
     },
 }
@@ -101,7 +102,7 @@ pub enum Progress {
 /// returns the authenticated answer.
 ///
 /// The identity proves who invites; `target` is either a contact (the
-/// responder must prove that key, else [`Error::ContactMismatch`] with the
+/// responder must prove that key, else [`SessionError::ContactMismatch`] with the
 /// key that did answer, and nothing of the invitation is sent) or
 /// [`Target::AnyEndpoint`] (whoever answers is reported in
 /// [`Answer::responder`]). `progress` is called with [`Progress::Connected`],
@@ -146,10 +147,7 @@ where
     let config = options.config;
     let ephemeral = EphemeralSecret::generate(&mut rand::rng());
     let inviter = Inviter::new(config, identity, target, invitation, ephemeral, clock.now())
-        .map_err(|error| InviteError::Failed {
-            error,
-            responder: None,
-        })?;
+        .map_err(InviteError::Invalid)?;
     progress(Progress::Connected);
 
     let mut session = DropGuard(Some(Parts {
@@ -166,13 +164,13 @@ where
     let mut handler = Reporter {
         progress: &mut progress,
         clock,
-        response_timeout: config.response_timeout,
         waiting: None,
     };
     if let Some(parts) = session.0.as_mut() {
         drive(
             &mut parts.conn,
             &mut *parts.inviter,
+            &(),
             &mut handler,
             cancelled,
         )
@@ -181,7 +179,7 @@ where
     // Finished: nothing to cancel on drop any more.
     let Some(Parts { conn, inviter }) = session.0.take() else {
         return Err(InviteError::Failed {
-            error: Error::InvalidState,
+            error: SessionError::Internal,
             responder: None,
         });
     };
@@ -192,12 +190,12 @@ where
             responder,
             message: inviter.answer_message().unwrap_or_default().to_owned(),
         }),
-        (Some(Err(Error::ConnectionClosed)), _, Some(io_error)) => Err(InviteError::Io(io_error)),
+        (Some(Err(SessionError::ConnectionClosed)), _, Some(io_error)) => Err(InviteError::Io(io_error)),
         (Some(Err(error)), responder, _) => Err(InviteError::Failed { error, responder }),
         // The core only answers after the responder proved its key, and
         // always ends with an outcome; anything else is a broken invariant.
         (Some(Ok(_)), None, _) | (None, _, _) => Err(InviteError::Failed {
-            error: Error::InvalidState,
+            error: SessionError::Internal,
             responder,
         }),
     }
@@ -208,7 +206,7 @@ where
 /// The connection attempt is bounded by the config's handshake timeout and
 /// stops early on a cancelled [`CancelToken`]. A failed or timed-out
 /// connection is [`InviteError::Connect`]; a cancel before the connection
-/// is up is [`Error::Cancelled`].
+/// is up is [`SessionError::Cancelled`].
 pub async fn invite_tcp(
     addr: SocketAddr,
     identity: &Identity,
@@ -238,7 +236,7 @@ pub async fn invite_tcp(
             }
         },
         () = cancelled => {
-            return Err(InviteError::Failed { error: Error::Cancelled, responder: None })
+            return Err(InviteError::Failed { error: SessionError::Cancelled, responder: None })
         }
     };
     // Frames are small and each one is waited for: do not delay them.
@@ -268,7 +266,8 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Drop for DropGuard<S> {
             return;
         }
         inviter.handle_cancel(conn.clock.now());
-        conn.collect(&mut *inviter);
+        // What is left to send (the Cancel), into the connection's buffer.
+        while let Output::Transmit(_) = conn.poll(&mut *inviter) {}
         if inviter.is_finished() {
             debug!("invitation dropped before it was sent; closing");
             return;
@@ -283,6 +282,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Drop for DropGuard<S> {
                 drive(
                     &mut conn,
                     &mut *inviter,
+                    &(),
                     &mut Quiet,
                     std::future::pending::<()>(),
                 )
@@ -298,7 +298,6 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Drop for DropGuard<S> {
 struct Reporter<'p, P> {
     progress: &'p mut P,
     clock: Clock,
-    response_timeout: embassy_time::Duration,
     /// Set when Verified: the responder and its deadline, until Waiting has
     /// been reported.
     waiting: Option<(PublicKey, Instant)>,
@@ -307,15 +306,14 @@ struct Reporter<'p, P> {
 impl<P: FnMut(Progress)> Handler<Inviter> for Reporter<'_, P> {
     type Command = ();
 
-    fn on_event(&mut self, inviter: &mut Inviter, now: Instant, event: InviterEvent) {
+    fn on_event(&mut self, inviter: &mut Inviter, _now: Instant, event: InviterEvent) {
         match event {
             InviterEvent::Verified(responder) => {
                 debug!(responder = %responder.fingerprint(), "responder verified");
                 (self.progress)(Progress::Verified { responder });
-                let deadline = now
-                    .checked_add(self.response_timeout)
-                    .unwrap_or(Instant::MAX);
-                self.waiting = Some((responder, deadline));
+                if let Some(deadline) = inviter.deadline() {
+                    self.waiting = Some((responder, deadline));
+                }
             }
             InviterEvent::Finished(outcome) => {
                 debug!(?outcome, responder = ?inviter.responder(), "invitation finished");

@@ -87,11 +87,11 @@ mod outcome;
 mod prompt;
 
 pub use clock::Clock;
-pub use driver::DirectorySource;
+
 pub use invite::{invite, invite_tcp, CancelToken, InviteOptions, Progress};
 pub use listen::{Listener, ListenerConfig, SessionReport, StopHandle};
 pub use outcome::{Answer, InviteError};
-pub use prompt::{IncomingInvitation, LaunchInfo, Withdrawn};
+pub use prompt::{AnswerError, IncomingInvitation, LaunchInfo, Withdrawn};
 
 /// The TCP port `beckon listen` uses by default: 7464, "PING" on a phone
 /// keypad.

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io;
 
-use beckon_core::{Error, PublicKey, Response};
+use beckon_core::{Error, PublicKey, Response, SessionError};
 
 /// The invitee's authenticated answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,13 +26,17 @@ pub enum InviteError {
     Connect(io::Error),
     /// The connection failed with an I/O error during the exchange.
     Io(io::Error),
+    /// The invitation could not start: an argument or the config is
+    /// invalid (data over the buffer's limit, a zero timeout). Nothing was
+    /// sent.
+    Invalid(Error),
     /// The exchange ended without an answer. `responder` is the key the
     /// responder proved, if it got that far: it says who answered on a
-    /// [`Error::ContactMismatch`], and who refused on an authenticated
-    /// [`Error::Refused`].
+    /// [`SessionError::ContactMismatch`], and who refused on an authenticated
+    /// [`SessionError::Refused`].
     Failed {
         /// Why, as the core reports it.
-        error: Error,
+        error: SessionError,
         /// Who answered, if the responder proved its key.
         responder: Option<PublicKey>,
     },
@@ -47,8 +51,8 @@ impl InviteError {
         }
     }
 
-    /// The core's error, for [`InviteError::Failed`].
-    pub fn core_error(&self) -> Option<Error> {
+    /// How the core's session ended, for [`InviteError::Failed`].
+    pub fn core_error(&self) -> Option<SessionError> {
         match self {
             InviteError::Failed { error, .. } => Some(*error),
             _ => None,
@@ -61,8 +65,9 @@ impl fmt::Display for InviteError {
         match self {
             InviteError::Connect(e) => write!(f, "could not connect: {e}"),
             InviteError::Io(e) => write!(f, "connection failed: {e}"),
+            InviteError::Invalid(e) => fmt::Display::fmt(e, f),
             InviteError::Failed {
-                error: Error::ContactMismatch,
+                error: SessionError::ContactMismatch,
                 responder: Some(key),
             } => write!(
                 f,
@@ -78,6 +83,7 @@ impl std::error::Error for InviteError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             InviteError::Connect(e) | InviteError::Io(e) => Some(e),
+            InviteError::Invalid(e) => Some(e),
             InviteError::Failed { error, .. } => Some(error),
         }
     }
@@ -92,7 +98,7 @@ mod tests {
     fn a_contact_mismatch_says_who_answered() {
         let carol = Identity::from_seed(&[3; 32]).public_key();
         let e = InviteError::Failed {
-            error: Error::ContactMismatch,
+            error: SessionError::ContactMismatch,
             responder: Some(carol),
         };
         assert!(e.to_string().contains(&carol.fingerprint().to_string()));

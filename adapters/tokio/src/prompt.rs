@@ -3,8 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use beckon_core::invitation::check_message;
-use beckon_core::{ApplicationId, Error, Fingerprint, PublicKey};
+use beckon_core::{ApplicationId, Fingerprint, Message, PublicKey, SessionError};
 use tokio::sync::{oneshot, watch, OwnedSemaphorePermit};
 
 /// What the application tells a session's task.
@@ -12,16 +11,16 @@ use tokio::sync::{oneshot, watch, OwnedSemaphorePermit};
 pub(crate) enum Command {
     Accept {
         message: String,
-        reply: oneshot::Sender<Result<(), Error>>,
+        reply: oneshot::Sender<Result<(), AnswerError>>,
     },
     Decline {
         message: String,
-        reply: oneshot::Sender<Result<(), Error>>,
+        reply: oneshot::Sender<Result<(), AnswerError>>,
     },
     Fail {
         code: u32,
         message: String,
-        reply: oneshot::Sender<Result<(), Error>>,
+        reply: oneshot::Sender<Result<(), AnswerError>>,
     },
 }
 
@@ -32,28 +31,57 @@ pub enum Withdrawn {
     Cancelled,
     /// Nobody answered before the deadline; the inviter was told Expired.
     Expired,
-    /// The connection was lost or broke the protocol. The core's error
-    /// says which ([`Error::ConnectionClosed`] for a lost connection).
-    Failed(Error),
+    /// The connection was lost or broke the protocol. The core's ending
+    /// says which ([`SessionError::ConnectionClosed`] for a lost connection).
+    Failed(SessionError),
 }
 
-impl Withdrawn {
-    /// The core's error for an answer attempted after the withdrawal.
-    pub fn error(&self) -> Error {
+/// Why an answer did not go out as asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerError {
+    /// The accept's message has more than 255 characters: the invitation
+    /// was declined instead, with no message. Reference: `E_INVALIDARG`.
+    TooLong,
+    /// The prompt was withdrawn first; the inviter has its outcome.
+    Withdrawn(Withdrawn),
+}
+
+impl AnswerError {
+    /// The name of the reference's code this corresponds to, as the core's
+    /// errors give theirs.
+    pub const fn reference_code(&self) -> &'static str {
         match self {
-            Withdrawn::Cancelled => Error::Cancelled,
-            Withdrawn::Expired => Error::Expired,
-            Withdrawn::Failed(e) => *e,
+            AnswerError::TooLong => "E_INVALIDARG",
+            AnswerError::Withdrawn(Withdrawn::Expired) => "PEER_E_TIMEOUT",
+            AnswerError::Withdrawn(Withdrawn::Cancelled) => "PEER_E_INVITE_CANCELLED",
+            AnswerError::Withdrawn(Withdrawn::Failed(e)) => e.reference_code(),
         }
     }
 }
+
+impl fmt::Display for AnswerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnswerError::TooLong => f.write_str("invalid argument: longer than 255 characters"),
+            AnswerError::Withdrawn(Withdrawn::Expired) => {
+                f.write_str("the invitation expired before the decision")
+            }
+            AnswerError::Withdrawn(Withdrawn::Cancelled) => {
+                f.write_str("the invitation was cancelled")
+            }
+            AnswerError::Withdrawn(Withdrawn::Failed(e)) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for AnswerError {}
 
 impl fmt::Display for Withdrawn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Withdrawn::Cancelled => f.write_str("cancelled by the inviter"),
             Withdrawn::Expired => f.write_str("expired"),
-            Withdrawn::Failed(Error::ConnectionClosed) => f.write_str("connection lost"),
+            Withdrawn::Failed(SessionError::ConnectionClosed) => f.write_str("connection lost"),
             Withdrawn::Failed(e) => write!(f, "connection failed: {e}"),
         }
     }
@@ -154,7 +182,7 @@ impl IncomingInvitation {
     ///
     /// As [`try_decline`](Self::try_decline): the withdrawal's error when
     /// the prompt was withdrawn first.
-    pub async fn fail(mut self, code: u32, message: &str) -> Result<(), Error> {
+    pub async fn fail(mut self, code: u32, message: &str) -> Result<(), AnswerError> {
         let (reply, answered) = oneshot::channel();
         self.send(Command::Fail {
             code,
@@ -169,14 +197,16 @@ impl IncomingInvitation {
     ///
     /// # Errors
     ///
-    /// [`Error::Expired`] at or after the deadline (the inviter was told
-    /// Expired), [`Error::Cancelled`] after the inviter cancelled, another
-    /// core error (such as [`Error::ConnectionClosed`]) when the connection
-    /// is gone — the same as [`withdrawn`](Self::withdrawn) reports — and
-    /// `InvalidArgument` for a message over 255 characters, in which case
-    /// the invitation is declined.
-    pub async fn accept(mut self, message: &str) -> Result<LaunchInfo, Error> {
-        check_message(message)?;
+    /// [`AnswerError::Withdrawn`] with what [`withdrawn`](Self::withdrawn)
+    /// reports when the prompt went first: [`Withdrawn::Expired`] at or
+    /// after the deadline (the inviter was told Expired),
+    /// [`Withdrawn::Cancelled`] after the inviter cancelled,
+    /// [`Withdrawn::Failed`] when the connection is gone; and
+    /// [`AnswerError::TooLong`] for a message over 255 characters, in
+    /// which case the invitation is declined.
+    pub async fn accept(mut self, message: &str) -> Result<LaunchInfo, AnswerError> {
+        // Dropped unanswered, the invitation is declined.
+        Message::new(message).map_err(|_| AnswerError::TooLong)?;
         let (reply, answered) = oneshot::channel();
         self.send(Command::Accept {
             message: message.to_owned(),
@@ -206,7 +236,7 @@ impl IncomingInvitation {
 
     /// As [`decline`](Self::decline), saying whether the decline was the
     /// answer (`Ok`) or came too late (the withdrawal's error).
-    pub async fn try_decline(mut self, message: &str) -> Result<(), Error> {
+    pub async fn try_decline(mut self, message: &str) -> Result<(), AnswerError> {
         let (reply, answered) = oneshot::channel();
         self.send(Command::Decline {
             message: message.to_owned(),
@@ -225,7 +255,7 @@ impl IncomingInvitation {
             // The session's task ended without saying why.
             Err(_) => None,
         };
-        withdrawn.unwrap_or(Withdrawn::Failed(Error::ConnectionClosed))
+        withdrawn.unwrap_or(Withdrawn::Failed(SessionError::ConnectionClosed))
     }
 
     /// Whether the prompt has been withdrawn, and why, without waiting.
@@ -239,14 +269,18 @@ impl IncomingInvitation {
             .saturating_duration_since(tokio::time::Instant::now())
     }
 
-    fn send(&mut self, command: Command) -> Result<(), Error> {
-        let sender = self.command.take().ok_or(Error::InvalidState)?;
+    fn send(&mut self, command: Command) -> Result<(), AnswerError> {
+        let Some(sender) = self.command.take() else {
+            return Err(self.gone());
+        };
         sender.send(command).map_err(|_| self.gone())
     }
 
     /// The error for a session that is no longer there.
-    fn gone(&self) -> Error {
-        self.is_withdrawn()
-            .map_or(Error::ConnectionClosed, |w| w.error())
+    fn gone(&self) -> AnswerError {
+        AnswerError::Withdrawn(
+            self.is_withdrawn()
+                .unwrap_or(Withdrawn::Failed(SessionError::ConnectionClosed)),
+        )
     }
 }

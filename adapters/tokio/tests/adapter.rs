@@ -45,15 +45,15 @@ fn ended(result: &Result<Answer, InviteError>) -> Ended {
         },
         Err(InviteError::Connect(_) | InviteError::Io(_)) => Ended::ConnectionFailed,
         Err(InviteError::Failed { error, .. }) => match error {
-            Error::Timeout | Error::Expired => Ended::Expired,
-            Error::Refused { .. } => Ended::Refused,
-            Error::ContactMismatch => Ended::ContactMismatch,
+            SessionError::Timeout | Error::Expired => Ended::Expired,
+            SessionError::Refused { .. } => Ended::Refused,
+            SessionError::ContactMismatch => Ended::ContactMismatch,
             Error::Cancelled => Ended::Cancelled,
-            Error::HandshakeTimeout
-            | Error::ConnectionClosed
-            | Error::PeerSilent
-            | Error::Protocol(_)
-            | Error::UnsupportedVersion { .. } => Ended::ConnectionFailed,
+            SessionError::HandshakeTimeout
+            | SessionError::ConnectionClosed
+            | SessionError::PeerSilent
+            | SessionError::Protocol(_)
+            | SessionError::UnsupportedVersion { .. } => Ended::ConnectionFailed,
             _ => Ended::Other,
         },
     }
@@ -340,7 +340,7 @@ async fn an_untrusted_inviter_is_refused_with_an_authenticated_reason_and_no_pro
     assert_eq!(
         failed(&result),
         (
-            Error::Refused {
+            SessionError::Refused {
                 reason: Refusal::NotTrusted,
                 authenticated: true
             },
@@ -366,7 +366,7 @@ async fn invitations_off_is_refused_in_clear_and_reported_as_unauthenticated() {
     assert_eq!(
         failed(&result),
         (
-            Error::Refused {
+            SessionError::Refused {
                 reason: Refusal::InvitationsOff,
                 authenticated: false
             },
@@ -389,7 +389,7 @@ async fn inviting_bob_where_carol_answers_is_a_contact_mismatch_naming_carol() {
         .unwrap();
     assert_eq!(
         failed(&result),
-        (Error::ContactMismatch, Some(carol().public_key()))
+        (SessionError::ContactMismatch, Some(carol().public_key()))
     );
     assert_eq!(ended(&result), Ended::ContactMismatch);
     let report = report_where(&mut reports, |_| true).await;
@@ -462,11 +462,11 @@ async fn an_inviter_without_an_answer_gives_up_a_grace_after_the_response_timeou
 
     let result = inviting.await.unwrap();
     assert_eq!(Instant::now(), start + FIVE_MINUTES + GRACE);
-    assert_eq!(failed(&result), (Error::Timeout, Some(bob().public_key())));
+    assert_eq!(failed(&result), (SessionError::Timeout, Some(bob().public_key())));
     assert_eq!(ended(&result), Ended::Expired);
     assert_eq!(
         incoming.withdrawn().await,
-        Withdrawn::Failed(Error::ConnectionClosed)
+        Withdrawn::Failed(SessionError::ConnectionClosed)
     );
 }
 
@@ -670,7 +670,7 @@ async fn a_full_handshake_table_evicts_silent_connections_first_then_the_oldest_
                 assert!(!held.got.is_empty() && !held.got.ends_with(&busy()));
                 assert_eq!(
                     report.outcome,
-                    InviteeOutcome::Failed(Error::HandshakeTimeout)
+                    InviteeOutcome::Failed(SessionError::HandshakeTimeout)
                 );
             } else {
                 assert_eq!(held.got, busy(), "a silent connection gets the clear Busy");
@@ -735,7 +735,7 @@ async fn a_full_handshake_table_evicts_silent_connections_first_then_the_oldest_
         (ended[0].peer, ended[0].outcome),
         (
             table[0].peer,
-            InviteeOutcome::Failed(Error::HandshakeTimeout)
+            InviteeOutcome::Failed(SessionError::HandshakeTimeout)
         )
     );
     assert!(matches!(ended[1].outcome, InviteeOutcome::Accepted(_)));
@@ -757,7 +757,7 @@ async fn only_when_nothing_can_be_evicted_is_a_connection_refused_busy_in_clear(
     assert_eq!(
         failed(&refused),
         (
-            Error::Refused {
+            SessionError::Refused {
                 reason: Refusal::Busy,
                 authenticated: false
             },
@@ -831,7 +831,7 @@ async fn stalled_handshakes_are_dropped_at_the_handshake_timeout_and_free_their_
 
     for _ in 0..2 {
         report_where(&mut reports, |r| {
-            r.outcome == InviteeOutcome::Failed(Error::HandshakeTimeout)
+            r.outcome == InviteeOutcome::Failed(SessionError::HandshakeTimeout)
         })
         .await;
     }
@@ -875,7 +875,7 @@ async fn beyond_the_pending_prompts_an_invitation_is_answered_busy() {
     assert_eq!(
         failed(&second),
         (
-            Error::Refused {
+            SessionError::Refused {
                 reason: Refusal::Busy,
                 authenticated: true
             },
@@ -907,7 +907,7 @@ async fn garbage_from_the_responder_is_a_failed_connection() {
     responder_end.write_all(&[0xff; 64]).await.unwrap();
     let result = inviting.await.unwrap();
     assert!(
-        matches!(failed(&result), (Error::Protocol(_), None)),
+        matches!(failed(&result), (SessionError::Protocol(_), None)),
         "{result:?}"
     );
     assert_eq!(ended(&result), Ended::ConnectionFailed);
@@ -929,7 +929,7 @@ async fn garbage_to_the_listener_ends_that_session_and_frees_its_slot() {
     let report = report_where(&mut reports, |_| true).await;
     assert!(matches!(
         report.outcome,
-        InviteeOutcome::Failed(Error::Protocol(_))
+        InviteeOutcome::Failed(SessionError::Protocol(_))
     ));
 
     let inviting = spawn_invite(net.connect().await, InviteOptions::default());

@@ -100,7 +100,7 @@ fn exchange() -> Result<(), i32> {
             let n = inviter.poll_transmit(&mut buf);
             invitee.handle_input(now, buf.get(..n).unwrap_or(&[]), &directory);
             let m = invitee.poll_transmit(&mut buf);
-            inviter.handle_input(now, buf.get(..m).unwrap_or(&[]));
+            inviter.handle_input(now, buf.get(..m).unwrap_or(&[]), &());
             if n == 0 && m == 0 {
                 return Ok(());
             }
@@ -124,7 +124,7 @@ fn exchange() -> Result<(), i32> {
 
     now += Duration::from_secs(3);
     invitee
-        .handle_decision(now, Decision::Accept { message: "Sure" })
+        .handle_decision(now, Decision::Accept { message: Message::new("Sure").unwrap() })
         .map_err(|_| STATUS_DECISION_FAILED)?;
     pump(&mut inviter, &mut invitee, now)?;
 

@@ -40,10 +40,10 @@ pub fn bobs_directory() -> Dir {
 }
 
 /// The kind bytes of the frames (`docs/protocol.md`: length u16 BE, kind).
-pub const HELLO: u8 = beckon_core::wire::FrameKind::Hello as u8;
-pub const PROOF: u8 = beckon_core::wire::FrameKind::Proof as u8;
-pub const REFUSAL: u8 = beckon_core::wire::FrameKind::Refusal as u8;
-pub const SEALED: u8 = beckon_core::wire::FrameKind::Sealed as u8;
+pub const HELLO: u8 = beckon_core::internal::frame::FrameKind::Hello as u8;
+pub const PROOF: u8 = beckon_core::internal::frame::FrameKind::Proof as u8;
+pub const REFUSAL: u8 = beckon_core::internal::frame::FrameKind::Refusal as u8;
+pub const SEALED: u8 = beckon_core::internal::frame::FrameKind::Sealed as u8;
 
 /// One tick of the virtual clock: the smallest step there is.
 pub const TICK: Duration = Duration::from_ticks(1);
@@ -284,7 +284,7 @@ impl<const BUF: usize, const INVITEE_BUF: usize> Pair<BUF, INVITEE_BUF> {
         }
         while self.to_inviter.front().is_some_and(|(t, _)| *t <= self.now) {
             let (_, bytes) = self.to_inviter.pop_front().unwrap();
-            self.inviter.handle_input(self.now, &bytes);
+            self.inviter.handle_input(self.now, &bytes, &());
             moved = true;
         }
         if self.inviter.poll_timeout().is_some_and(|t| t <= self.now) {
@@ -428,7 +428,7 @@ impl<const BUF: usize, const INVITEE_BUF: usize> Pair<BUF, INVITEE_BUF> {
     /// Hands `bytes` to the inviter now, as if read from the connection,
     /// then drains both sides.
     pub fn inject_to_inviter(&mut self, bytes: &[u8]) {
-        self.inviter.handle_input(self.now, bytes);
+        self.inviter.handle_input(self.now, bytes, &());
         self.drain();
     }
 

@@ -340,7 +340,7 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
         Err(
             ref e @ InviteError::Failed {
                 error:
-                    Error::Refused {
+                    SessionError::Refused {
                         reason: Refusal::NotTrusted,
                         authenticated: true,
                     },
@@ -370,7 +370,7 @@ pub(crate) async fn run(args: DemoArgs) -> CliResult {
     match result {
         Err(
             ref e @ InviteError::Failed {
-                error: Error::ContactMismatch,
+                error: SessionError::ContactMismatch,
                 responder: Some(key),
             },
         ) if key == carol.me.identity.public_key() => {

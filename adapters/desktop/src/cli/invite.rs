@@ -263,7 +263,7 @@ pub(crate) async fn run(home: Home, args: InviteArgs) -> CliResult {
         }
         if let Err(e) = &result {
             object["error"] = json!(error_text(e, &endpoint));
-            if let Some(Error::Refused {
+            if let Some(SessionError::Refused {
                 reason,
                 authenticated,
             }) = e.core_error()
@@ -295,10 +295,10 @@ fn outcome_word(result: &Result<Answer, InviteError>) -> &'static str {
         Err(InviteError::Connect(_)) => "connect_failed",
         Err(InviteError::Io(_)) => "connection_failed",
         Err(InviteError::Failed { error, .. }) => match error {
-            Error::Timeout => "timeout",
+            SessionError::Timeout => "timeout",
             Error::Expired => "expired",
-            Error::Refused { .. } => "refused",
-            Error::ContactMismatch => "contact_mismatch",
+            SessionError::Refused { .. } => "refused",
+            SessionError::ContactMismatch => "contact_mismatch",
             Error::Cancelled => "cancelled",
             _ => "failed",
         },
@@ -339,7 +339,7 @@ fn print_result(
                     "cancelled before the invitation was sent: nothing reached the invitee"
                         .to_owned()
                 }
-                (_, Some(Error::ContactMismatch)) => match e.responder() {
+                (_, Some(SessionError::ContactMismatch)) => match e.responder() {
                     Some(key) => format!(
                         "contact mismatch: {} answered at {endpoint}, not the contact you \
                          invited; nothing of the invitation was sent",
@@ -349,7 +349,7 @@ fn print_result(
                 },
                 (
                     _,
-                    Some(Error::Refused {
+                    Some(SessionError::Refused {
                         reason,
                         authenticated,
                     }),
@@ -360,7 +360,7 @@ fn print_result(
                          who it is)"
                     ),
                 },
-                (_, Some(Error::Timeout)) => {
+                (_, Some(SessionError::Timeout)) => {
                     "timed out: no answer came within the response timeout".to_owned()
                 }
                 _ => error_text(e, endpoint),
@@ -386,7 +386,7 @@ fn error_text(e: &InviteError, endpoint: &str) -> String {
         // The first reply was not a Beckon Proof or Refusal: whatever
         // answers there speaks another protocol.
         InviteError::Failed {
-            error: Error::Protocol(p),
+            error: SessionError::Protocol(p),
             responder: None,
         } => format!("not a Beckon listener at {endpoint} (its reply: {p})"),
         e => e.to_string(),

@@ -475,7 +475,7 @@ async fn print_reports(
                 format!("refused an invitation from {from}: {reason}"),
                 report.inviter.is_none().then_some(NoiseKind::Refused),
             ),
-            InviteeOutcome::Failed(Error::ConnectionClosed) if report.inviter.is_none() => (
+            InviteeOutcome::Failed(SessionError::ConnectionClosed) if report.inviter.is_none() => (
                 format!(
                     "a connection from {} closed before any invitation",
                     report.peer
@@ -575,7 +575,7 @@ impl Ctx {
             Withdrawn::Expired => {
                 format!("expired: nobody answered in time; {from} was told it expired")
             }
-            Withdrawn::Failed(Error::ConnectionClosed) => {
+            Withdrawn::Failed(SessionError::ConnectionClosed) => {
                 format!("withdrawn: the connection to {from} was lost")
             }
             Withdrawn::Failed(e) => format!("withdrawn: the connection to {from} failed: {e}"),
@@ -667,7 +667,7 @@ impl Ctx {
                     format!("expired: too late to accept; {from} was told it expired")
                 }
                 Error::Cancelled => format!("cancelled: {from} withdrew the invitation"),
-                Error::ConnectionClosed => {
+                SessionError::ConnectionClosed => {
                     format!("withdrawn: the connection to {from} was lost")
                 }
                 e => format!("could not accept: {e}"),

@@ -31,8 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread;
 use std::time::Duration;
 
-use beckon_core::{ApplicationId, Directory, Permission, Policy, PublicKey};
-use beckon_tokio::DirectorySource;
+use beckon_core::{ApplicationId, Directory, Facts, Policy, PublicKey};
 
 use super::{AppEntry, ContactEntry, Home, StoreError, APPS_FILE, CONTACTS_FILE, POLICY_FILE};
 
@@ -93,11 +92,12 @@ impl Directory for Snapshot {
             self.policy
         }
     }
-    fn permission(&self, key: &PublicKey) -> Option<Permission> {
-        self.contact(key).map(|c| c.permission)
-    }
-    fn is_registered(&self, application: &ApplicationId) -> bool {
-        self.fault.is_none() && self.app(application).is_some()
+    fn facts(&self, inviter: &PublicKey, application: &ApplicationId) -> Facts {
+        Facts {
+            policy: self.policy(),
+            permission: self.contact(inviter).map(|c| c.permission),
+            registered: self.fault.is_none() && self.app(application).is_some(),
+        }
     }
 }
 
@@ -515,12 +515,15 @@ impl Drop for StoreDirectory {
     }
 }
 
-/// A listener judges each input by one snapshot (`beckon_tokio`'s
-/// [`DirectorySource`]): [`StoreDirectory::view`].
-impl DirectorySource for StoreDirectory {
-    fn with_view(&self, f: &mut dyn FnMut(&dyn Directory)) {
-        let view = self.view();
-        f(&*view);
+/// Each question a session asks is answered from one snapshot
+/// ([`StoreDirectory::view`]), so no verdict mixes two versions of the
+/// files.
+impl Directory for StoreDirectory {
+    fn policy(&self) -> Policy {
+        self.view().policy()
+    }
+    fn facts(&self, inviter: &PublicKey, application: &ApplicationId) -> Facts {
+        self.view().facts(inviter, application)
     }
 }
 

@@ -183,7 +183,7 @@ impl Decide for Device {
                 log!("decide: ignoring it (it will expire)");
                 core::future::pending::<()>().await;
             }
-            Decision::Accept { message: ANSWER }
+            Decision::Accept { message: Message::new(ANSWER).unwrap() }
         }
     }
 

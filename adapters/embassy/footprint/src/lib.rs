@@ -109,7 +109,7 @@ pub fn exchange_in_memory() -> Result<(), Failure> {
     }
     now += Duration::from_secs(3);
     invitee
-        .handle_decision(now, Decision::Accept { message: "Sure" })
+        .handle_decision(now, Decision::Accept { message: Message::new("Sure").unwrap() })
         .map_err(|_| Failure::Decision)?;
     pump(inviter, invitee, directory, now)?;
 
@@ -180,7 +180,7 @@ fn pump(
         let n = inviter.poll_transmit(&mut buf);
         invitee.handle_input(now, buf.get(..n).unwrap_or(&[]), directory);
         let m = invitee.poll_transmit(&mut buf);
-        inviter.handle_input(now, buf.get(..m).unwrap_or(&[]));
+        inviter.handle_input(now, buf.get(..m).unwrap_or(&[]), &());
         if n == 0 && m == 0 {
             return Ok(());
         }

@@ -425,7 +425,7 @@ impl Bob {
     /// Accepts after two seconds.
     pub(crate) fn accepting() -> Self {
         Bob::new(
-            Some(Decision::Accept { message: "Sure" }),
+            Some(Decision::Accept { message: Message::new("Sure").unwrap() }),
             Duration::from_secs(2),
         )
     }

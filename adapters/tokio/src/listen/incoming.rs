@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use beckon_core::{refusal_frame, Refusal};
+use beckon_core::wire::{refusal_frame, ClearRefusal};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -52,7 +52,7 @@ impl Incoming for TcpListener {
                 _ => break,
             }
         }
-        let _ = stream.try_write(&refusal_frame(Refusal::Busy));
+        let _ = stream.try_write(&refusal_frame(ClearRefusal::Busy));
         if let Ok(stream) = stream.into_std() {
             let _ = stream.shutdown(std::net::Shutdown::Write);
         }
@@ -75,7 +75,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Incoming
         tokio::spawn(async move {
             let _permit = permit;
             let _ = tokio::time::timeout(REFUSAL_LINGER, async {
-                stream.write_all(&refusal_frame(Refusal::Busy)).await?;
+                stream.write_all(&refusal_frame(ClearRefusal::Busy)).await?;
                 stream.shutdown().await?;
                 let mut sink = [0u8; 512];
                 while stream.read(&mut sink).await? > 0 {}

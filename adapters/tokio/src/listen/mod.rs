@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, Instrument};
 
 use crate::clock::Clock;
-use crate::driver::DirectorySource;
+use beckon_core::Directory;
 use crate::prompt::IncomingInvitation;
 use admission::Handshakes;
 use incoming::Incoming;
@@ -179,7 +179,7 @@ impl Listener {
         cfg: ListenerConfig,
     ) -> io::Result<Listener>
     where
-        D: DirectorySource + ?Sized,
+        D: Directory + Send + Sync + 'static,
     {
         in_runtime()?;
         let std_listener = std::net::TcpListener::bind(addr)?;
@@ -200,7 +200,7 @@ impl Listener {
         cfg: ListenerConfig,
     ) -> io::Result<Listener>
     where
-        D: DirectorySource + ?Sized,
+        D: Directory + Send + Sync + 'static,
     {
         let local_addr = listener.local_addr()?;
         Listener::start(listener, local_addr, identity, directory, cfg)
@@ -222,7 +222,7 @@ impl Listener {
     ) -> io::Result<Listener>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        D: DirectorySource + ?Sized,
+        D: Directory + Send + Sync + 'static,
     {
         Listener::start(incoming, local_addr, identity, directory, cfg)
     }
@@ -236,7 +236,7 @@ impl Listener {
     ) -> io::Result<Listener>
     where
         I: Incoming,
-        D: DirectorySource + ?Sized,
+        D: Directory + Send + Sync + 'static,
     {
         in_runtime()?;
         cfg.config

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use beckon_core::{
-    Config, Decision, EphemeralSecret, Error, Identity, Invitee, InviteeEvent, InviteeOutcome,
-    Refusal,
+    Config, Decision, Directory, EphemeralSecret, Error, Identity, Invitee, InviteeEvent,
+    InviteeOutcome, Message, Refusal, SessionError,
 };
 use embassy_time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -19,8 +19,8 @@ use super::admission::{Admitted, Handshakes, Slot};
 use super::incoming::Incoming;
 use super::SessionReport;
 use crate::clock::{to_std, Clock};
-use crate::driver::{drive, Connection, DirectorySource, Handler, InviteeSession};
-use crate::prompt::{Command, IncomingInvitation, Withdrawn};
+use crate::driver::{drive, Connection, Handler};
+use crate::prompt::{AnswerError, Command, IncomingInvitation, Withdrawn};
 
 /// How long the accept loop pauses after a failed accept (out of file
 /// descriptors, say) so it does not spin.
@@ -43,7 +43,7 @@ impl Drop for Live {
 }
 
 /// What every session shares.
-pub(super) struct Shared<D: ?Sized> {
+pub(super) struct Shared<D> {
     pub(super) identity: Identity,
     pub(super) config: Config,
     pub(super) clock: Clock,
@@ -64,7 +64,7 @@ pub(super) async fn accept_loop<I, D>(
     shared: Arc<Shared<D>>,
 ) where
     I: Incoming,
-    D: DirectorySource + ?Sized,
+    D: Directory + Send + Sync + 'static,
 {
     loop {
         let (stream, peer) = match incoming.accept().await {
@@ -111,12 +111,13 @@ pub(super) async fn serve<S, D>(
     shared: Arc<Shared<D>>,
 ) where
     S: AsyncRead + AsyncWrite + Send + 'static,
-    D: DirectorySource + ?Sized,
+    D: Directory + Send + Sync + 'static,
 {
     let _live = Live::new(&shared.live);
     let clock = shared.clock;
     let ephemeral = EphemeralSecret::generate(&mut rand::rng());
-    let invitee = match Invitee::new(shared.config, &shared.identity, ephemeral, clock.now()) {
+    // Boxed: the invitee holds a 16 KiB buffer for the invitation.
+    let mut invitee = match Invitee::new(shared.config, &shared.identity, ephemeral, clock.now()) {
         Ok(invitee) => Box::new(invitee),
         Err(e) => {
             // The config was validated when the listener started.
@@ -125,7 +126,6 @@ pub(super) async fn serve<S, D>(
         }
     };
     debug!("connection accepted");
-    let mut machine = InviteeSession::new(invitee, Arc::clone(&shared.directory));
     let (command_tx, command_rx) = oneshot::channel();
     let (withdrawn_tx, withdrawn_rx) = watch::channel(None);
     let Admitted { slot, evicted, .. } = admitted;
@@ -134,7 +134,6 @@ pub(super) async fn serve<S, D>(
         peer,
         handshake: Some(slot),
         closing: None,
-        evicted_as: None,
         prompt: Some((command_tx, withdrawn_rx)),
         withdrawn: withdrawn_tx,
     };
@@ -161,7 +160,8 @@ pub(super) async fn serve<S, D>(
         }
     };
     let mut conn = Connection::new(stream, clock, to_std(shared.config.grace));
-    drive(&mut conn, &mut machine, &mut prompter, signal).await;
+    let directory = Arc::clone(&shared.directory);
+    drive(&mut conn, &mut *invitee, &*directory, &mut prompter, signal).await;
 }
 
 /// What comes to a session from outside.
@@ -177,82 +177,49 @@ pub(super) enum Signal {
     Stop(u32, String),
 }
 
-/// Answers a prompt with an error code; a message over 255 characters is
-/// replaced by an empty one.
-pub(super) fn fail(
-    invitee: &mut Invitee,
-    now: Instant,
-    code: u32,
-    message: &str,
-) -> Result<(), Error> {
-    let result = invitee.handle_decision(now, Decision::Fail { code, message });
-    if let Err(Error::InvalidArgument(_)) = result {
-        return invitee.handle_decision(now, Decision::Fail { code, message: "" });
-    }
-    result
-}
-
 /// Turns a session's events into an [`IncomingInvitation`] and applies the
 /// application's answer.
-pub(super) struct Prompter<'a, D: ?Sized> {
+pub(super) struct Prompter<'a, D> {
     shared: &'a Shared<D>,
     peer: SocketAddr,
     /// Held while the connection is in its handshake.
     handshake: Option<Slot>,
     /// Held from an eviction until the task ends.
     closing: Option<OwnedSemaphorePermit>,
-    /// The outcome to report for an evicted session.
-    evicted_as: Option<InviteeOutcome>,
     /// What the prompt needs, until it is made.
     prompt: Option<(oneshot::Sender<Command>, watch::Receiver<Option<Withdrawn>>)>,
     withdrawn: watch::Sender<Option<Withdrawn>>,
 }
 
-impl<D: DirectorySource + ?Sized> Prompter<'_, D> {
+impl<D: Directory + Send + Sync + 'static> Prompter<'_, D> {
     /// A newer connection took this one's place in the handshakes.
-    fn evict(
-        &mut self,
-        machine: &mut InviteeSession<D>,
-        now: Instant,
-        permit: OwnedSemaphorePermit,
-    ) {
+    fn evict(&mut self, invitee: &mut Invitee, now: Instant, permit: OwnedSemaphorePermit) {
         self.closing = Some(permit);
         // Already out of the table.
         self.handshake = None;
-        if machine.invitee.outcome().is_some() {
+        if invitee.outcome().is_some() {
             // It ended on its own meanwhile (or was answered Busy as its
             // Invite came in): nothing to do.
             return;
         }
-        let busy = machine.evict(now);
+        invitee.evict(now);
         info!(
-            busy_sent = busy,
+            outcome = ?invitee.outcome(),
             "evicted from its handshake by a newer connection"
         );
-        self.evicted_as = Some(if busy {
-            InviteeOutcome::Refused(Refusal::Busy)
-        } else {
-            InviteeOutcome::Failed(Error::HandshakeTimeout)
-        });
     }
 
-    fn prompt(
-        &mut self,
-        machine: &mut InviteeSession<D>,
-        now: Instant,
-        prompt: beckon_core::Prompt,
-    ) {
+    fn prompt(&mut self, invitee: &mut Invitee, now: Instant, prompt: beckon_core::Prompt) {
         let inviter = prompt.inviter.fingerprint();
         let Some((command, withdrawn)) = self.prompt.take() else {
             return;
         };
         let Ok(permit) = Arc::clone(&self.shared.prompts).try_acquire_owned() else {
             info!(%inviter, "too many prompts pending: answering busy");
-            let _ = machine.invitee.handle_decision(now, Decision::Busy);
+            let _ = invitee.handle_decision(now, Decision::Busy);
             return;
         };
-        let (message, data) = machine
-            .invitee
+        let (message, data) = invitee
             .invitation()
             .map(|i| (i.message().to_owned(), i.data().to_vec()))
             .unwrap_or_default();
@@ -272,15 +239,36 @@ impl<D: DirectorySource + ?Sized> Prompter<'_, D> {
         if self.shared.prompt_tx.try_send(incoming).is_err() {
             // The listener is gone (the queue cannot be full: every queued
             // prompt holds a permit). Nobody can answer: busy.
-            let _ = machine.invitee.handle_decision(now, Decision::Busy);
+            let _ = invitee.handle_decision(now, Decision::Busy);
         }
     }
 }
 
-impl<D: DirectorySource + ?Sized> Handler<InviteeSession<D>> for Prompter<'_, D> {
+/// The application's answer, with a message that has already been
+/// checked or replaced, and what to tell the application.
+fn answer(invitee: &mut Invitee, now: Instant, decision: Decision<'_>) -> Result<(), AnswerError> {
+    invitee.handle_decision(now, decision).map_err(|e| {
+        AnswerError::Withdrawn(match (e, invitee.outcome()) {
+            (Error::Expired, _) => Withdrawn::Expired,
+            (Error::Cancelled, _) => Withdrawn::Cancelled,
+            (_, Some(InviteeOutcome::Failed(e))) => Withdrawn::Failed(e),
+            // Over for another reason (it was evicted, say): the
+            // connection is gone for this prompt.
+            _ => Withdrawn::Failed(SessionError::ConnectionClosed),
+        })
+    })
+}
+
+/// A message for an answer that must go out whatever the application
+/// gave: one over 255 characters is replaced by an empty one.
+fn or_empty(message: &str) -> Message<'_> {
+    Message::new(message).unwrap_or(Message::EMPTY)
+}
+
+impl<D: Directory + Send + Sync + 'static> Handler<Invitee> for Prompter<'_, D> {
     type Command = Signal;
 
-    fn on_event(&mut self, machine: &mut InviteeSession<D>, now: Instant, event: InviteeEvent) {
+    fn on_event(&mut self, invitee: &mut Invitee, now: Instant, event: InviteeEvent) {
         match event {
             InviteeEvent::Prompt(prompt) => {
                 // Past the policy: no longer a handshake. If a newer
@@ -289,16 +277,13 @@ impl<D: DirectorySource + ?Sized> Handler<InviteeSession<D>> for Prompter<'_, D>
                 let evicted = self.handshake.take().is_some_and(|mut slot| !slot.leave());
                 if evicted {
                     info!("evicted as its invitation came in: answering busy");
-                    let _ = machine.invitee.handle_decision(now, Decision::Busy);
+                    invitee.evict(now);
                     return;
                 }
-                self.prompt(machine, now, prompt);
+                self.prompt(invitee, now, prompt);
             }
             InviteeEvent::Finished(outcome) => {
-                // An evicted session's invitee ended as on a closed
-                // connection; report the eviction instead.
-                let outcome = self.evicted_as.take().unwrap_or(outcome);
-                let inviter = machine.invitee.inviter();
+                let inviter = invitee.inviter();
                 let who = inviter.map(|k| k.fingerprint());
                 let withdrawn = match outcome {
                     InviteeOutcome::Expired => Some(Withdrawn::Expired),
@@ -311,7 +296,7 @@ impl<D: DirectorySource + ?Sized> Handler<InviteeSession<D>> for Prompter<'_, D>
                 }
                 match outcome {
                     InviteeOutcome::Failed(
-                        e @ (Error::HandshakeTimeout | Error::ConnectionClosed),
+                        e @ (SessionError::HandshakeTimeout | SessionError::ConnectionClosed),
                     ) if inviter.is_none() => {
                         debug!(error = %e, "session ended before an invitation")
                     }
@@ -329,39 +314,33 @@ impl<D: DirectorySource + ?Sized> Handler<InviteeSession<D>> for Prompter<'_, D>
         }
     }
 
-    fn on_command(&mut self, machine: &mut InviteeSession<D>, now: Instant, signal: Signal) {
+    fn on_command(&mut self, invitee: &mut Invitee, now: Instant, signal: Signal) {
         let command = match signal {
-            Signal::Evicted(permit) => return self.evict(machine, now, permit),
+            Signal::Evicted(permit) => return self.evict(invitee, now, permit),
             Signal::Stop(code, message) => {
-                if machine.invitee.is_prompting() {
+                if invitee.is_prompting() {
                     info!(
                         code,
                         "the listener stops: answering the prompt with an error"
                     );
-                    let _ = fail(&mut machine.invitee, now, code, &message);
-                } else if machine.invitee.outcome().is_none() {
-                    let busy = machine.evict(now);
-                    info!(busy_sent = busy, "the listener stops: closing a handshake");
+                    let message = or_empty(&message);
+                    let _ = answer(invitee, now, Decision::Error { code, message });
+                } else if invitee.outcome().is_none() {
+                    invitee.evict(now);
+                    info!(outcome = ?invitee.outcome(), "the listener stops: closing a handshake");
                 }
                 return;
             }
             Signal::Command(command) => command,
         };
-        let invitee = &mut machine.invitee;
         match command {
             Ok(Command::Accept { message, reply }) => {
-                let result = invitee.handle_decision(now, Decision::Accept { message: &message });
-                if let Err(Error::InvalidArgument(_)) = result {
-                    let _ = invitee.handle_decision(now, Decision::Decline { message: "" });
-                }
+                // The prompt checked the message before sending it.
+                let result = answer(invitee, now, Decision::Accept { message: or_empty(&message) });
                 let _ = reply.send(result);
             }
             Ok(Command::Decline { message, reply }) => {
-                let mut result =
-                    invitee.handle_decision(now, Decision::Decline { message: &message });
-                if let Err(Error::InvalidArgument(_)) = result {
-                    result = invitee.handle_decision(now, Decision::Decline { message: "" });
-                }
+                let result = answer(invitee, now, Decision::Decline { message: or_empty(&message) });
                 let _ = reply.send(result);
             }
             Ok(Command::Fail {
@@ -369,22 +348,23 @@ impl<D: DirectorySource + ?Sized> Handler<InviteeSession<D>> for Prompter<'_, D>
                 message,
                 reply,
             }) => {
-                let _ = reply.send(fail(invitee, now, code, &message));
+                let message = or_empty(&message);
+                let _ = reply.send(answer(invitee, now, Decision::Error { code, message }));
             }
             Err(_) => {
                 if invitee.is_prompting() {
                     debug!("prompt dropped unanswered: declining");
-                    let _ = invitee.handle_decision(now, Decision::Decline { message: "" });
+                    let _ = answer(invitee, now, Decision::Decline { message: Message::EMPTY });
                 }
             }
         }
     }
 
-    fn on_written(&mut self, machine: &mut InviteeSession<D>, _now: Instant) {
-        if machine.has_answered_hello() {
-            if let Some(slot) = &mut self.handshake {
-                slot.spoke();
-            }
+    fn on_written(&mut self, _invitee: &mut Invitee, _now: Instant) {
+        // Bytes went out, and an invitee's first bytes are its answer to a
+        // complete Hello (the Proof, or a clear refusal).
+        if let Some(slot) = &mut self.handshake {
+            slot.spoke();
         }
     }
 }

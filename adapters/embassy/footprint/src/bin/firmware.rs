@@ -155,7 +155,7 @@ struct AcceptAll {
 
 impl Decide for AcceptAll {
     async fn decide(&self, _prompt: Prompt) -> Decision<'_> {
-        Decision::Accept { message: "Sure" }
+        Decision::Accept { message: Message::new("Sure").unwrap() }
     }
     fn launch(&self, launch: &Launch, invitation: &Invitation<'_>) {
         self.launched
