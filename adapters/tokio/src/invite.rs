@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use beckon_core::{
-    Config, EphemeralSecret, Identity, Invitation, Inviter, InviterEvent, Machine, Output, PublicKey,
-    SessionError, Target,
+    Config, EphemeralSecret, Identity, Invitation, Inviter, InviterEvent, Machine, Output,
+    PublicKey, SessionError, Target,
 };
 use embassy_time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -190,7 +190,9 @@ where
             responder,
             message: inviter.answer_message().unwrap_or_default().to_owned(),
         }),
-        (Some(Err(SessionError::ConnectionClosed)), _, Some(io_error)) => Err(InviteError::Io(io_error)),
+        (Some(Err(SessionError::ConnectionClosed)), _, Some(io_error)) => {
+            Err(InviteError::Io(io_error))
+        }
         (Some(Err(error)), responder, _) => Err(InviteError::Failed { error, responder }),
         // The core only answers after the responder proved its key, and
         // always ends with an outcome; anything else is a broken invariant.

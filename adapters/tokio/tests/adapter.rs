@@ -8,13 +8,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use beckon_core::wire::{refusal_frame, ClearRefusal};
 use beckon_core::{
-    refusal_frame, ApplicationId, Config, Contact, EphemeralSecret, Error, FixedDirectory,
-    Identity, Invitation, InviteeOutcome, Inviter, Policy, PublicKey, Refusal, Response, Target,
+    ApplicationId, Config, Contact, EphemeralSecret, FixedDirectory, Identity, Invitation,
+    InviteeOutcome, Inviter, Machine, Policy, PublicKey, Refusal, Response, SessionError, Target,
 };
 use beckon_tokio::{
-    invite, invite_tcp, Answer, CancelToken, IncomingInvitation, InviteError, InviteOptions,
-    LaunchInfo, Listener, ListenerConfig, Progress, SessionReport, Withdrawn,
+    invite, invite_tcp, Answer, AnswerError, CancelToken, IncomingInvitation, InviteError,
+    InviteOptions, LaunchInfo, Listener, ListenerConfig, Progress, SessionReport, Withdrawn,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpStream;
@@ -44,17 +45,18 @@ fn ended(result: &Result<Answer, InviteError>) -> Ended {
             Response::Expired => Ended::Expired,
         },
         Err(InviteError::Connect(_) | InviteError::Io(_)) => Ended::ConnectionFailed,
+        Err(InviteError::Invalid(_)) => Ended::Other,
         Err(InviteError::Failed { error, .. }) => match error {
-            SessionError::Timeout | Error::Expired => Ended::Expired,
+            SessionError::Timeout => Ended::Expired,
             SessionError::Refused { .. } => Ended::Refused,
             SessionError::ContactMismatch => Ended::ContactMismatch,
-            Error::Cancelled => Ended::Cancelled,
+            SessionError::Cancelled => Ended::Cancelled,
             SessionError::HandshakeTimeout
             | SessionError::ConnectionClosed
             | SessionError::PeerSilent
             | SessionError::Protocol(_)
             | SessionError::UnsupportedVersion { .. } => Ended::ConnectionFailed,
-            _ => Ended::Other,
+            SessionError::Internal => Ended::Other,
         },
     }
 }
@@ -182,7 +184,7 @@ fn reports_now(reports: &mut broadcast::Receiver<SessionReport>) -> Vec<SessionR
 }
 
 fn busy() -> Vec<u8> {
-    refusal_frame(Refusal::Busy).to_vec()
+    refusal_frame(ClearRefusal::Busy).to_vec()
 }
 
 type Progresses = Arc<Mutex<Vec<Progress>>>;
@@ -219,7 +221,7 @@ fn spawn_invite(
     })
 }
 
-fn failed(result: &Result<Answer, InviteError>) -> (Error, Option<PublicKey>) {
+fn failed(result: &Result<Answer, InviteError>) -> (SessionError, Option<PublicKey>) {
     match result {
         Err(InviteError::Failed { error, responder }) => (*error, *responder),
         other => panic!("expected a core error, got {other:?}"),
@@ -442,7 +444,10 @@ async fn an_unanswered_invitation_expires_after_five_minutes() {
     let result = inviting.await.unwrap();
     assert_eq!(ended(&result), Ended::Expired);
     assert_eq!(result.unwrap().response, Response::Expired);
-    assert_eq!(incoming.accept("too late").await, Err(Error::Expired));
+    assert_eq!(
+        incoming.accept("too late").await,
+        Err(AnswerError::Withdrawn(Withdrawn::Expired))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -462,7 +467,10 @@ async fn an_inviter_without_an_answer_gives_up_a_grace_after_the_response_timeou
 
     let result = inviting.await.unwrap();
     assert_eq!(Instant::now(), start + FIVE_MINUTES + GRACE);
-    assert_eq!(failed(&result), (SessionError::Timeout, Some(bob().public_key())));
+    assert_eq!(
+        failed(&result),
+        (SessionError::Timeout, Some(bob().public_key()))
+    );
     assert_eq!(ended(&result), Ended::Expired);
     assert_eq!(
         incoming.withdrawn().await,
@@ -488,11 +496,14 @@ async fn cancelling_withdraws_the_prompt_and_ends_with_cancelled() {
     let result = inviting.await.unwrap();
     assert_eq!(
         failed(&result),
-        (Error::Cancelled, Some(bob().public_key()))
+        (SessionError::Cancelled, Some(bob().public_key()))
     );
     assert_eq!(ended(&result), Ended::Cancelled);
     assert_eq!(Instant::now(), start, "the acknowledgement came at once");
-    assert_eq!(incoming.accept("").await, Err(Error::Cancelled));
+    assert_eq!(
+        incoming.accept("").await,
+        Err(AnswerError::Withdrawn(Withdrawn::Cancelled))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -520,7 +531,7 @@ async fn cancelling_before_the_invite_is_sent_shows_the_invitee_nothing() {
         ..InviteOptions::default()
     };
     let result = spawn_invite(net.connect().await, options).await.unwrap();
-    assert_eq!(failed(&result), (Error::Cancelled, None));
+    assert_eq!(failed(&result), (SessionError::Cancelled, None));
     let report = report_where(&mut reports, |_| true).await;
     assert_eq!(report.inviter, None);
     assert!(matches!(report.outcome, InviteeOutcome::Failed(_)));
@@ -668,13 +679,10 @@ async fn a_full_handshake_table_evicts_silent_connections_first_then_the_oldest_
             if kind == "hello" {
                 // After its Proof nothing more goes out in clear.
                 assert!(!held.got.is_empty() && !held.got.ends_with(&busy()));
-                assert_eq!(
-                    report.outcome,
-                    InviteeOutcome::Failed(SessionError::HandshakeTimeout)
-                );
+                assert_eq!(report.outcome, InviteeOutcome::Evicted { busy_sent: false });
             } else {
                 assert_eq!(held.got, busy(), "a silent connection gets the clear Busy");
-                assert_eq!(report.outcome, InviteeOutcome::Refused(Refusal::Busy));
+                assert_eq!(report.outcome, InviteeOutcome::Evicted { busy_sent: true });
             }
         }
         assert!(ended.is_empty(), "no other session ended: {ended:?}");
@@ -733,10 +741,7 @@ async fn a_full_handshake_table_evicts_silent_connections_first_then_the_oldest_
     assert_eq!(ended.len(), 2, "{ended:?}");
     assert_eq!(
         (ended[0].peer, ended[0].outcome),
-        (
-            table[0].peer,
-            InviteeOutcome::Failed(SessionError::HandshakeTimeout)
-        )
+        (table[0].peer, InviteeOutcome::Evicted { busy_sent: false })
     );
     assert!(matches!(ended[1].outcome, InviteeOutcome::Accepted(_)));
     assert!(Instant::now() - start < Duration::from_secs(1));
@@ -787,7 +792,7 @@ async fn only_when_nothing_can_be_evicted_is_a_connection_refused_busy_in_clear(
     assert_eq!(ended.len(), 1, "{ended:?}");
     assert_eq!(
         (ended[0].peer, ended[0].outcome),
-        (stuck_peer, InviteeOutcome::Refused(Refusal::Busy))
+        (stuck_peer, InviteeOutcome::Evicted { busy_sent: true })
     );
 
     let (mut third, third_peer) = net.open(64 * 1024).await;
@@ -814,7 +819,7 @@ async fn only_when_nothing_can_be_evicted_is_a_connection_refused_busy_in_clear(
     let report = report_where(&mut reports, |_| true).await;
     assert_eq!(
         (report.peer, report.outcome),
-        (second_peer, InviteeOutcome::Refused(Refusal::Busy))
+        (second_peer, InviteeOutcome::Evicted { busy_sent: true })
     );
 }
 

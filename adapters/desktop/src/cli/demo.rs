@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use beckon_core::{Error, Identity, Invitation, InviteeOutcome, Policy, Refusal, Response, Target};
+use beckon_core::{
+    Identity, Invitation, InviteeOutcome, Policy, Refusal, Response, SessionError, Target,
+};
 use beckon_tokio::{
     invite_tcp, Answer, InviteError, InviteOptions, Listener, ListenerConfig, Progress,
     SessionReport,
@@ -103,12 +105,8 @@ async fn invite(
     message: &str,
     data: &[u8],
 ) -> Result<Answer, InviteError> {
-    let invitation = Invitation::new(app_id_for_name("chess"), message, data).map_err(|error| {
-        InviteError::Failed {
-            error,
-            responder: None,
-        }
-    })?;
+    let invitation =
+        Invitation::new(app_id_for_name("chess"), message, data).map_err(InviteError::Invalid)?;
     let name = from.name;
     say(name, &format!("connecting to {to}"));
     invite_tcp(

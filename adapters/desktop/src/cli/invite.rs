@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use beckon_core::limits::MAX_DATA_LEN;
-use beckon_core::{ApplicationId, Error, Invitation, PublicKey, Refusal, Response, Target};
+use beckon_core::{ApplicationId, Invitation, PublicKey, Refusal, Response, SessionError, Target};
 use beckon_tokio::{invite_tcp, Answer, CancelToken, InviteError, InviteOptions, Progress};
 use clap::Args;
 use serde_json::json;
@@ -79,8 +79,6 @@ fn refusal_word(reason: Refusal) -> &'static str {
         Refusal::InvitationsOff => "invitations_off",
         Refusal::Busy => "busy",
         Refusal::TooLarge => "too_large",
-        Refusal::UnsupportedVersion => "unsupported_version",
-        _ => "other",
     }
 }
 
@@ -230,7 +228,7 @@ pub(crate) async fn run(home: Home, args: InviteArgs) -> CliResult {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let (Some(stop), Err(e)) = (stop, &result) {
-        if e.core_error() == Some(Error::Cancelled) {
+        if e.core_error() == Some(SessionError::Cancelled) {
             code = stop.exit_code();
         }
     }
@@ -273,7 +271,7 @@ pub(crate) async fn run(home: Home, args: InviteArgs) -> CliResult {
                     "authenticated": authenticated,
                 });
             }
-            if let Some(Error::Cancelled) = e.core_error() {
+            if let Some(SessionError::Cancelled) = e.core_error() {
                 object["invitation_sent"] = json!(was_sent);
             }
         }
@@ -294,13 +292,18 @@ fn outcome_word(result: &Result<Answer, InviteError>) -> &'static str {
         },
         Err(InviteError::Connect(_)) => "connect_failed",
         Err(InviteError::Io(_)) => "connection_failed",
+        Err(InviteError::Invalid(_)) => "failed",
         Err(InviteError::Failed { error, .. }) => match error {
             SessionError::Timeout => "timeout",
-            Error::Expired => "expired",
             SessionError::Refused { .. } => "refused",
             SessionError::ContactMismatch => "contact_mismatch",
-            Error::Cancelled => "cancelled",
-            _ => "failed",
+            SessionError::Cancelled => "cancelled",
+            SessionError::HandshakeTimeout
+            | SessionError::UnsupportedVersion { .. }
+            | SessionError::Protocol(_)
+            | SessionError::ConnectionClosed
+            | SessionError::PeerSilent
+            | SessionError::Internal => "failed",
         },
     }
 }
@@ -332,10 +335,10 @@ fn print_result(
         }
         Err(e) => {
             let message = match (e, e.core_error()) {
-                (_, Some(Error::Cancelled)) if was_sent => {
+                (_, Some(SessionError::Cancelled)) if was_sent => {
                     "cancelled: the invitation was withdrawn from the invitee".to_owned()
                 }
-                (_, Some(Error::Cancelled)) => {
+                (_, Some(SessionError::Cancelled)) => {
                     "cancelled before the invitation was sent: nothing reached the invitee"
                         .to_owned()
                 }

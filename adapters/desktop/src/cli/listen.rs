@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use std::io::IsTerminal;
 
-use beckon_core::{Config, Error, Identity, InviteeOutcome, Policy, Response};
-use beckon_tokio::{IncomingInvitation, Listener, ListenerConfig, SessionReport, Withdrawn};
+use beckon_core::{Config, Identity, InviteeOutcome, Policy, Response, SessionError};
+use beckon_tokio::{
+    AnswerError, IncomingInvitation, Listener, ListenerConfig, SessionReport, Withdrawn,
+};
 use clap::Args;
 
 use super::addr::{self, Addr, Role};
@@ -220,7 +222,7 @@ pub(crate) async fn run(home: Home, args: ListenArgs) -> CliResult {
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// What became of an answer, for the line that reports it.
-fn told_line(told: &Result<(), Error>) -> String {
+fn told_line(told: &Result<(), AnswerError>) -> String {
     match told {
         Ok(()) => String::new(),
         Err(e) => format!(" (too late to tell them: {e})"),
@@ -501,6 +503,17 @@ async fn print_reports(
                 ),
                 Some(NoiseKind::Failed),
             ),
+            InviteeOutcome::Evicted { busy_sent: true } => (
+                format!("refused a connection from {from} as busy: evicted from its handshake to make room"),
+                Some(NoiseKind::Refused),
+            ),
+            InviteeOutcome::Evicted { busy_sent: false } => (
+                format!(
+                    "a connection from {} was evicted from its handshake to make room",
+                    report.peer
+                ),
+                Some(NoiseKind::Failed),
+            ),
             _ => continue,
         };
         match kind {
@@ -663,11 +676,13 @@ impl Ctx {
             let _ = child.start_kill();
             let _ = child.wait().await;
             let line = match e {
-                Error::Expired => {
+                AnswerError::Withdrawn(Withdrawn::Expired) => {
                     format!("expired: too late to accept; {from} was told it expired")
                 }
-                Error::Cancelled => format!("cancelled: {from} withdrew the invitation"),
-                SessionError::ConnectionClosed => {
+                AnswerError::Withdrawn(Withdrawn::Cancelled) => {
+                    format!("cancelled: {from} withdrew the invitation")
+                }
+                AnswerError::Withdrawn(Withdrawn::Failed(SessionError::ConnectionClosed)) => {
                     format!("withdrawn: the connection to {from} was lost")
                 }
                 e => format!("could not accept: {e}"),

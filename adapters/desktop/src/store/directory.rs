@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread;
 use std::time::Duration;
 
-use beckon_core::{ApplicationId, Directory, Facts, Policy, PublicKey};
+use beckon_core::{ApplicationId, Directory, Facts, Permission, Policy, PublicKey};
 
 use super::{AppEntry, ContactEntry, Home, StoreError, APPS_FILE, CONTACTS_FILE, POLICY_FILE};
 
@@ -82,6 +82,18 @@ impl Snapshot {
     pub fn app(&self, id: &ApplicationId) -> Option<&AppEntry> {
         self.apps.iter().find(|a| &a.id == id)
     }
+
+    /// The permission of the contact with this key, `None` if it is not a
+    /// contact.
+    pub fn permission(&self, key: &PublicKey) -> Option<Permission> {
+        self.contact(key).map(|c| c.permission)
+    }
+
+    /// Whether this application may be invited to: registered, and the
+    /// files read without a fault.
+    pub fn is_registered(&self, application: &ApplicationId) -> bool {
+        self.fault.is_none() && self.app(application).is_some()
+    }
 }
 
 impl Directory for Snapshot {
@@ -95,8 +107,8 @@ impl Directory for Snapshot {
     fn facts(&self, inviter: &PublicKey, application: &ApplicationId) -> Facts {
         Facts {
             policy: self.policy(),
-            permission: self.contact(inviter).map(|c| c.permission),
-            registered: self.fault.is_none() && self.app(application).is_some(),
+            permission: self.permission(inviter),
+            registered: self.is_registered(application),
         }
     }
 }

@@ -25,9 +25,9 @@ use tokio::task::JoinHandle;
 use tracing::{debug, Instrument};
 
 use crate::clock::Clock;
-use beckon_core::Directory;
 use crate::prompt::IncomingInvitation;
 use admission::Handshakes;
+use beckon_core::Directory;
 use incoming::Incoming;
 use serve::{accept_loop, Shared};
 

@@ -336,11 +336,23 @@ impl<D: Directory + Send + Sync + 'static> Handler<Invitee> for Prompter<'_, D> 
         match command {
             Ok(Command::Accept { message, reply }) => {
                 // The prompt checked the message before sending it.
-                let result = answer(invitee, now, Decision::Accept { message: or_empty(&message) });
+                let result = answer(
+                    invitee,
+                    now,
+                    Decision::Accept {
+                        message: or_empty(&message),
+                    },
+                );
                 let _ = reply.send(result);
             }
             Ok(Command::Decline { message, reply }) => {
-                let result = answer(invitee, now, Decision::Decline { message: or_empty(&message) });
+                let result = answer(
+                    invitee,
+                    now,
+                    Decision::Decline {
+                        message: or_empty(&message),
+                    },
+                );
                 let _ = reply.send(result);
             }
             Ok(Command::Fail {
@@ -354,7 +366,13 @@ impl<D: Directory + Send + Sync + 'static> Handler<Invitee> for Prompter<'_, D> 
             Err(_) => {
                 if invitee.is_prompting() {
                     debug!("prompt dropped unanswered: declining");
-                    let _ = answer(invitee, now, Decision::Decline { message: Message::EMPTY });
+                    let _ = answer(
+                        invitee,
+                        now,
+                        Decision::Decline {
+                            message: Message::EMPTY,
+                        },
+                    );
                 }
             }
         }
