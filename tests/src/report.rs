@@ -99,8 +99,13 @@ pub struct Report {
     pub inviter_outcomes: BTreeMap<String, u64>,
     /// Invitee outcomes by kind.
     pub invitee_outcomes: BTreeMap<String, u64>,
-    /// Faults injected, by kind.
+    /// Faults injected, by label (what exactly happened: "bit flip",
+    /// "partition give-up", ...).
     pub faults: BTreeMap<&'static str, u64>,
+    /// Faults injected, by kind: the command-line names of
+    /// [`FAULT_KINDS`](crate::FAULT_KINDS) ("split", "tamper", ...). A
+    /// kind absent here was never injected.
+    pub fault_kinds: BTreeMap<&'static str, u64>,
     /// Prompted invitations whose invitee gave a final answer.
     pub answered: u64,
     /// Of those, the ones where the inviter reported something else.
@@ -137,8 +142,10 @@ pub struct Summary {
     pub inviter_outcomes: BTreeMap<String, u64>,
     /// Invitee outcomes by kind.
     pub invitee_outcomes: BTreeMap<String, u64>,
-    /// Faults by kind.
+    /// Faults by label.
     pub faults: BTreeMap<&'static str, u64>,
+    /// Faults by kind (the names of [`FAULT_KINDS`](crate::FAULT_KINDS)).
+    pub fault_kinds: BTreeMap<&'static str, u64>,
     /// Answered prompts.
     pub answered: u64,
     /// Disagreements.
@@ -171,6 +178,9 @@ impl Summary {
         for (k, v) in &r.faults {
             *self.faults.entry(k).or_default() += v;
         }
+        for (k, v) in &r.fault_kinds {
+            *self.fault_kinds.entry(k).or_default() += v;
+        }
         self.answered += r.answered;
         self.disagreements += r.disagreements;
         self.link_disagreements += r.link_disagreements;
@@ -200,6 +210,9 @@ impl Summary {
         }
         for (k, v) in o.faults {
             *self.faults.entry(k).or_default() += v;
+        }
+        for (k, v) in o.fault_kinds {
+            *self.fault_kinds.entry(k).or_default() += v;
         }
         self.answered += o.answered;
         self.disagreements += o.disagreements;
