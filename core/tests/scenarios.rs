@@ -173,10 +173,24 @@ fn the_exchange_works_when_bytes_arrive_one_at_a_time() {
 fn the_prompt_expires_exactly_five_minutes_after_the_invite_arrives() {
     let mut pair: Pair = Pair::default_pair();
     let prompt = pair.drive_to_prompt();
-    assert_eq!(pair.now, invite_sent() + LATENCY);
-    assert_eq!(prompt.deadline, pair.now + FIVE_MINUTES);
+    let arrived = pair.now;
+    assert_eq!(arrived, invite_sent() + LATENCY);
+    assert_eq!(prompt.deadline, arrived + FIVE_MINUTES);
     // The first keepalive comes before the deadline.
-    assert_eq!(pair.invitee.poll_timeout(), Some(pair.now + KEEPALIVE));
+    assert_eq!(pair.invitee.poll_timeout(), Some(arrived + KEEPALIVE));
+
+    // Nobody answers. One tick before the five minutes the prompt is
+    // still up; at the five minutes it expires, and Expired is sent.
+    pair.drive_until(arrived + FIVE_MINUTES - TICK);
+    assert!(pair.invitee.is_prompting());
+    assert_eq!(pair.invitee_outcome(), None);
+    pair.drive_until(arrived + FIVE_MINUTES);
+    assert!(!pair.invitee.is_prompting());
+    assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Expired));
+    assert_eq!(pair.inviter_result(), None, "Expired is in flight");
+    pair.drive_until(arrived + FIVE_MINUTES + LATENCY);
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Expired)));
+    pair.assert_each_side_finished_once();
 }
 
 #[test]
