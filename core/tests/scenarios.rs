@@ -138,6 +138,13 @@ fn an_invitation_at_the_reference_limits_of_255_characters_and_16_kib_goes_throu
     assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
     assert_eq!(pair.inviter.answer_message(), Ok(message.as_str()));
     pair.assert_each_side_finished_once();
+    // The Invite (and the Answer, with its message) went in pieces of 1000
+    // bytes: every write arrived in as many pieces as it has thousands.
+    for (side, wire) in [&pair.from_inviter, &pair.from_invitee].iter().enumerate() {
+        let pieces: usize = wire.writes.iter().map(|w| w.len().div_ceil(1000)).sum();
+        assert!(pieces > wire.writes.len(), "no write was split");
+        assert_eq!(pair.delivered[side], pieces, "side {side}");
+    }
 }
 
 #[test]
@@ -165,6 +172,13 @@ fn the_exchange_works_when_bytes_arrive_one_at_a_time() {
     assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
     assert_eq!(pair.inviter.answer_message(), Ok("ok"));
     pair.assert_each_side_finished_once();
+    // Each side got every byte the other sent, and each one on its own.
+    let sent = [
+        pair.from_inviter.bytes().len(),
+        pair.from_invitee.bytes().len(),
+    ];
+    assert!(sent[0] > 1 && sent[1] > 1, "{sent:?}");
+    assert_eq!(pair.delivered, sent);
 }
 
 // --- The 5-minute answer deadline ----------------------------------------
