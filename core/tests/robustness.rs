@@ -1,5 +1,5 @@
 //! Robustness of both state machines against hostile and oddly chunked
-//! bytes (issue 2, "Robustness tests").
+//! bytes.
 //!
 //! * **Bit flips.** An accepted exchange, a refused one (the inviter is not
 //!   trusted) and one refused in clear (invitations off) are recorded with

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// An invariant of issue 5.
+/// An invariant the world checks after every step: six of safety,
+/// liveness, and the call contract of `docs/protocol.md` §8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Invariant {
     /// Safety 1: an inviter reports an authenticated answer only if that
