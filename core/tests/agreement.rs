@@ -1,6 +1,6 @@
-//! Both sides always agree on how an invitation ended (issue 2: "proptest:
+//! Both sides always agree on how an invitation ended: a proptest that
 //! random chunking, decision times and cancel times always give outcomes
-//! on which both sides agree").
+//! on which both sides agree.
 //!
 //! Each case runs an inviter and an invitee on a virtual network (one-way
 //! latency, bytes split into chunks) with a random user decision (accept,

@@ -1,5 +1,5 @@
 //! Robustness of both state machines against hostile and oddly chunked
-//! bytes (issue 2, "Robustness tests").
+//! bytes.
 //!
 //! * **Bit flips.** An accepted exchange, a refused one (the inviter is not
 //!   trusted) and one refused in clear (invitations off) are recorded with
@@ -1397,9 +1397,10 @@ fn frame_level_fields_reaching_the_invitee_give_typed_errors() {
         ),
         ("a low-order key", hello(1, &[0; 32]), p(LowOrderPoint)),
     ] {
-        // Whole, and one byte at a time.
+        // Whole, and one byte at a time (in more than one piece).
         let (_, r) = poke_invitee(&invitee, &dir, &input);
         assert_invitee_fails(&r, error, what);
+        assert!(input.len() > 1, "{what}: {input:?}");
         let mut m = invitee.clone();
         for b in &input {
             m.handle_input(T0, std::slice::from_ref(b), &dir);
@@ -1867,6 +1868,7 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
     ] {
         let (_, r) = poke_inviter(at, &input);
         assert_inviter_fails(&r, error, what);
+        assert!(input.len() > 1, "{what}: {input:?}");
         let mut m = at.clone();
         for b in &input {
             m.handle_input(T0, std::slice::from_ref(b), &());
@@ -1992,11 +1994,18 @@ fn invitee_split(cuts: Range<usize>, bytewise: bool) {
     // The unsplit run is the recorded exchange.
     assert_eq!(whole.sent, rec.honest.sent[1]);
     assert_eq!(&whole.events[..], &rec.honest.invitee_events[..]);
-    for cut in cuts.start.max(1)..cuts.end.min(stream.len()) {
+    let boundaries = cuts.start.max(1)..cuts.end.min(stream.len());
+    assert!(
+        !boundaries.is_empty(),
+        "no boundary of {cuts:?} in {} bytes",
+        stream.len()
+    );
+    for cut in boundaries {
         assert_eq!(feed_invitee(&dir, stream, &[cut]), whole, "cut at {cut}");
     }
     if bytewise {
         let all: Vec<usize> = (1..stream.len()).collect();
+        assert!(all.len() > 1);
         assert_eq!(feed_invitee(&dir, stream, &all), whole, "byte by byte");
     }
 }
@@ -2008,11 +2017,18 @@ fn inviter_split(cuts: Range<usize>, bytewise: bool) {
     let whole = feed_inviter(stream, &[]);
     assert_eq!(whole.sent, rec.honest.sent[0]);
     assert_eq!(&whole.events[..], &rec.honest.inviter_events[..]);
-    for cut in cuts.start.max(1)..cuts.end.min(stream.len()) {
+    let boundaries = cuts.start.max(1)..cuts.end.min(stream.len());
+    assert!(
+        !boundaries.is_empty(),
+        "no boundary of {cuts:?} in {} bytes",
+        stream.len()
+    );
+    for cut in boundaries {
         assert_eq!(feed_inviter(stream, &[cut]), whole, "cut at {cut}");
     }
     if bytewise {
         let all: Vec<usize> = (1..stream.len()).collect();
+        assert!(all.len() > 1);
         assert_eq!(feed_inviter(stream, &all), whole, "byte by byte");
     }
 }
@@ -2046,6 +2062,8 @@ fn a_refusal_in_clear_is_the_same_whatever_the_chunking() {
     for (stream, way) in [(&rec.honest.sent[0], 0), (&rec.honest.sent[1], 1)] {
         let all: Vec<usize> = (1..stream.len()).collect();
         let mut splits: Vec<Vec<usize>> = (1..stream.len()).map(|c| vec![c]).collect();
+        // At least two cuts, so that one byte at a time is not a single cut.
+        assert!(all.len() > 1, "a {}-byte stream", stream.len());
         splits.push(all);
         if way == 0 {
             let whole = feed_invitee(&dir, stream, &[]);

@@ -137,6 +137,13 @@ fn an_invitation_at_the_reference_limits_of_255_characters_and_16_kib_goes_throu
     assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
     assert_eq!(pair.inviter.answer_message(), Ok(message.as_str()));
     pair.assert_each_side_finished_once();
+    // The Invite (and the Answer, with its message) went in pieces of 1000
+    // bytes: every write arrived in as many pieces as it has thousands.
+    for (side, wire) in [&pair.from_inviter, &pair.from_invitee].iter().enumerate() {
+        let pieces: usize = wire.writes.iter().map(|w| w.len().div_ceil(1000)).sum();
+        assert!(pieces > wire.writes.len(), "no write was split");
+        assert_eq!(pair.delivered[side], pieces, "side {side}");
+    }
 }
 
 #[test]
@@ -164,6 +171,13 @@ fn the_exchange_works_when_bytes_arrive_one_at_a_time() {
     assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
     assert_eq!(pair.inviter.answer_message(), Ok("ok"));
     pair.assert_each_side_finished_once();
+    // Each side got every byte the other sent, and each one on its own.
+    let sent = [
+        pair.from_inviter.bytes().len(),
+        pair.from_invitee.bytes().len(),
+    ];
+    assert!(sent[0] > 1 && sent[1] > 1, "{sent:?}");
+    assert_eq!(pair.delivered, sent);
 }
 
 // --- The 5-minute answer deadline ----------------------------------------
@@ -172,10 +186,24 @@ fn the_exchange_works_when_bytes_arrive_one_at_a_time() {
 fn the_prompt_expires_exactly_five_minutes_after_the_invite_arrives() {
     let mut pair: Pair = Pair::default_pair();
     let prompt = pair.drive_to_prompt();
-    assert_eq!(pair.now, invite_sent() + LATENCY);
-    assert_eq!(prompt.deadline, pair.now + FIVE_MINUTES);
+    let arrived = pair.now;
+    assert_eq!(arrived, invite_sent() + LATENCY);
+    assert_eq!(prompt.deadline, arrived + FIVE_MINUTES);
     // The first keepalive comes before the deadline.
-    assert_eq!(pair.invitee.poll_timeout(), Some(pair.now + KEEPALIVE));
+    assert_eq!(pair.invitee.poll_timeout(), Some(arrived + KEEPALIVE));
+
+    // Nobody answers. One tick before the five minutes the prompt is
+    // still up; at the five minutes it expires, and Expired is sent.
+    pair.drive_until(arrived + FIVE_MINUTES - TICK);
+    assert!(pair.invitee.is_prompting());
+    assert_eq!(pair.invitee_outcome(), None);
+    pair.drive_until(arrived + FIVE_MINUTES);
+    assert!(!pair.invitee.is_prompting());
+    assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Expired));
+    assert_eq!(pair.inviter_result(), None, "Expired is in flight");
+    pair.drive_until(arrived + FIVE_MINUTES + LATENCY);
+    assert_eq!(pair.inviter_result(), Some(Ok(Response::Expired)));
+    pair.assert_each_side_finished_once();
 }
 
 #[test]

@@ -10,11 +10,12 @@
 //! to the next deadline. One seed determines everything; the same seed
 //! always gives the same trace, and its hash.
 //!
-//! After every step the world checks the invariants of issue 5 (see
-//! [`Invariant`]); the first one broken stops the run and is reported with
-//! the step and the simulated time. [`shrink`] then looks for a smaller
-//! world (fewer nodes, invitations, attackers and fault kinds, fewer steps)
-//! that breaks the same invariant.
+//! After every step the world checks its invariants (see [`Invariant`]:
+//! six safety properties, liveness, and the call contract of
+//! `docs/protocol.md` §8); the first one broken stops the run and is
+//! reported with the step and the simulated time. [`shrink`] then looks
+//! for a smaller world (fewer nodes, invitations, attackers and fault
+//! kinds, fewer steps) that breaks the same invariant.
 //!
 //! ```
 //! use beckon_sim::{run, Overrides};

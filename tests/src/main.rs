@@ -267,6 +267,12 @@ fn print_summary(s: &Summary, wall: f64, jobs: usize) {
     for (k, v) in &s.faults {
         println!("  {k:<44} {v}");
     }
+    // Every kind, those never injected too (tests/ci.sh checks them).
+    println!("fault kinds injected:");
+    for (_, name, _) in FAULT_KINDS {
+        let n = s.fault_kinds.get(name).copied().unwrap_or(0);
+        println!("  {name:<44} {n}");
+    }
     println!("cases covered:");
     for (k, v) in &s.cases {
         println!("  {k:<60} {v}");

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// An invariant of issue 5.
+/// An invariant the world checks after every step: six of safety,
+/// liveness, and the call contract of `docs/protocol.md` §8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Invariant {
     /// Safety 1: an inviter reports an authenticated answer only if that
@@ -99,8 +100,13 @@ pub struct Report {
     pub inviter_outcomes: BTreeMap<String, u64>,
     /// Invitee outcomes by kind.
     pub invitee_outcomes: BTreeMap<String, u64>,
-    /// Faults injected, by kind.
+    /// Faults injected, by label (what exactly happened: "bit flip",
+    /// "partition give-up", ...).
     pub faults: BTreeMap<&'static str, u64>,
+    /// Faults injected, by kind: the command-line names of
+    /// [`FAULT_KINDS`](crate::FAULT_KINDS) ("split", "tamper", ...). A
+    /// kind absent here was never injected.
+    pub fault_kinds: BTreeMap<&'static str, u64>,
     /// Prompted invitations whose invitee gave a final answer.
     pub answered: u64,
     /// Of those, the ones where the inviter reported something else.
@@ -137,8 +143,10 @@ pub struct Summary {
     pub inviter_outcomes: BTreeMap<String, u64>,
     /// Invitee outcomes by kind.
     pub invitee_outcomes: BTreeMap<String, u64>,
-    /// Faults by kind.
+    /// Faults by label.
     pub faults: BTreeMap<&'static str, u64>,
+    /// Faults by kind (the names of [`FAULT_KINDS`](crate::FAULT_KINDS)).
+    pub fault_kinds: BTreeMap<&'static str, u64>,
     /// Answered prompts.
     pub answered: u64,
     /// Disagreements.
@@ -171,6 +179,9 @@ impl Summary {
         for (k, v) in &r.faults {
             *self.faults.entry(k).or_default() += v;
         }
+        for (k, v) in &r.fault_kinds {
+            *self.fault_kinds.entry(k).or_default() += v;
+        }
         self.answered += r.answered;
         self.disagreements += r.disagreements;
         self.link_disagreements += r.link_disagreements;
@@ -200,6 +211,9 @@ impl Summary {
         }
         for (k, v) in o.faults {
             *self.faults.entry(k).or_default() += v;
+        }
+        for (k, v) in o.fault_kinds {
+            *self.fault_kinds.entry(k).or_default() += v;
         }
         self.answered += o.answered;
         self.disagreements += o.disagreements;

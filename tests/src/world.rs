@@ -19,7 +19,7 @@ use beckon_core::{
 use embassy_time::{Duration, Instant};
 
 use crate::evil::{self, EvilInitiator, InviteLie, ProofLie};
-use crate::options::{Bug, Faults, Options, Overrides, STEP_LIMIT};
+use crate::options::{Bug, Faults, Options, Overrides, FAULT_KINDS, STEP_LIMIT};
 use crate::report::{Invariant, Report, Violation};
 use crate::rng::{Fnv, Rng};
 
@@ -373,6 +373,7 @@ pub(crate) struct World {
     in_phase2: bool,
     violation: Option<Violation>,
     faults: std::collections::BTreeMap<&'static str, u64>,
+    fault_kinds: std::collections::BTreeMap<&'static str, u64>,
     cases: std::collections::BTreeMap<&'static str, u64>,
     trace_on: bool,
     trace: Vec<String>,
@@ -511,6 +512,7 @@ impl World {
             in_phase2: false,
             violation: None,
             faults: Default::default(),
+            fault_kinds: Default::default(),
             cases: Default::default(),
             trace_on,
             trace: Vec::new(),
@@ -835,8 +837,13 @@ impl World {
         *self.cases.entry(name).or_default() += 1;
     }
 
-    fn fault(&mut self, name: &'static str) {
-        *self.faults.entry(name).or_default() += 1;
+    /// Counts a fault injected, by its label and by its kind (one of
+    /// [`FAULT_KINDS`], or [`Faults::NONE`] for an event of no one kind).
+    fn fault(&mut self, kind: Faults, label: &'static str) {
+        *self.faults.entry(label).or_default() += 1;
+        if let Some((_, name, _)) = FAULT_KINDS.iter().find(|(k, _, _)| *k == kind) {
+            *self.fault_kinds.entry(name).or_default() += 1;
+        }
     }
 
     fn latency(&mut self, c: ConnId) -> Duration {
@@ -915,7 +922,7 @@ impl World {
                 if !self.conns[c].dead {
                     self.conns[c].pipes[d].stall_until = Some(self.now + len);
                     self.conns[c].delayed = true;
-                    self.fault("stall");
+                    self.fault(Faults::STALL, "stall");
                     self.log(format!(
                         "c{c}: direction {d} stalls for {}ms",
                         len.as_millis()
@@ -923,7 +930,7 @@ impl World {
                 }
             }
             Ev::PartitionStart(p) => {
-                self.fault("partition");
+                self.fault(Faults::PARTITION, "partition");
                 self.log(format!("partition {p} starts"));
                 let give_up = self.now + TCP_GIVE_UP;
                 if give_up < self.partitions[p].heal {
@@ -1065,7 +1072,8 @@ impl World {
             stream,
         });
         if attack != Attack::None {
-            self.fault("attacked connection");
+            // Any of the attack kinds (or none but a tap): not one kind.
+            self.fault(Faults::NONE, "attacked connection");
         }
         let lat = self.latency(c);
         self.schedule(self.now + lat, Ev::Accept(c));
@@ -1139,7 +1147,7 @@ impl World {
                 let s = self.new_invitee(x, c);
                 self.conns[c].ends[1] = End::Session(s);
                 self.conns[c].tampered = true;
-                self.fault("impersonation");
+                self.fault(Faults::IMPERSONATE, "impersonation");
                 self.log(format!(
                     "c{c}: attacker {} answers in place of {}",
                     self.nodes[x].name, self.nodes[b].name
@@ -1159,7 +1167,7 @@ impl World {
                 let id = self.new_script(c, 1, kind);
                 self.conns[c].ends[1] = End::Script(id);
                 self.conns[c].tampered = true;
-                self.fault("forged proof");
+                self.fault(Faults::IMPERSONATE, "forged proof");
                 self.log(format!(
                     "c{c}: attacker {} answers with its own Noise, lying: {lie:?}",
                     self.nodes[x].name
@@ -1196,7 +1204,7 @@ impl World {
                 let id = self.new_script(c, 1, ScriptKind::ReplayProof(proof, answer));
                 self.conns[c].ends[1] = End::Script(id);
                 self.conns[c].tampered = true;
-                self.fault("replayed proof");
+                self.fault(Faults::REPLAY, "replayed proof");
                 self.log(format!("c{c}: attacker answers with a replayed Proof"));
             }
             _ => {
@@ -1206,7 +1214,8 @@ impl World {
                         "c{c}: {} is full ({} sessions), refuses with a clear Busy",
                         self.nodes[b].name, self.nodes[b].live
                     ));
-                    self.fault("listener busy");
+                    // Not injected: a full pool, which healthy worlds see too.
+                    self.fault(Faults::NONE, "listener busy");
                     let frame = refusal_frame(Refusal::Busy).to_vec();
                     self.send(c, 1, frame);
                     self.close_end(c, 1);
@@ -1286,7 +1295,7 @@ impl World {
                     pieces.push(rest[..n].to_vec());
                     rest = &rest[n..];
                 }
-                self.fault("split write");
+                self.fault(Faults::SPLIT, "split write");
             } else {
                 pieces.push(w);
             }
@@ -1404,7 +1413,7 @@ impl World {
                 if !ops.is_empty() {
                     self.conns[c].tampered = true;
                     for op in &ops {
-                        self.fault(op);
+                        self.fault(Faults::TAMPER, op);
                     }
                     self.log(format!(
                         "c{c}: attacker on direction {d}: {}",
@@ -1419,7 +1428,7 @@ impl World {
                 let drop = reflect && rng.chance(400);
                 if reflect {
                     self.conns[c].tampered = true;
-                    self.fault("reflection");
+                    self.fault(Faults::REFLECT, "reflection");
                     self.log(format!(
                         "c{c}: attacker reflects {} bytes back to end {d}{}",
                         bytes.len(),
@@ -1563,13 +1572,13 @@ impl World {
             p.q.clear();
         }
         if half_open {
-            self.fault("half-open");
+            self.fault(Faults::HALF_OPEN, "half-open");
             self.log(format!(
                 "c{c}: half-open: end {side} vanishes, end {} is never told",
                 1 - side
             ));
         } else {
-            self.fault("reset");
+            self.fault(Faults::RESET, "reset");
             self.log(format!("c{c}: reset at end {side}"));
             let lat = self.latency(c);
             self.schedule(self.now + lat, Ev::CloseNotify(c, 1 - side));
@@ -1597,7 +1606,7 @@ impl World {
                 continue;
             }
             self.log(format!("c{c}: TCP gives up under partition {p}"));
-            self.fault("partition give-up");
+            self.fault(Faults::PARTITION, "partition give-up");
             self.conns[c].dead = true;
             self.conns[c].broke = Some(self.now);
             for pipe in &mut self.conns[c].pipes {
@@ -1676,7 +1685,7 @@ impl World {
                     self.send(c, side, bytes);
                 }
                 if stop {
-                    self.fault("backpressure");
+                    self.fault(Faults::BACKPRESSURE, "backpressure");
                     self.sessions[s].drain_pending = true;
                     let later = Duration::from_millis(self.rng.range(1, 200));
                     self.schedule(self.now + later, Ev::Drain(s));
@@ -1740,7 +1749,7 @@ impl World {
                 self.sess_name(s),
                 (t - now).as_micros()
             ));
-            self.fault("early timeout");
+            self.fault(Faults::EARLY_TIMEOUT, "early timeout");
             match &mut self.sessions[s].machine {
                 Machine::Inviter(m) => m.handle_timeout(now),
                 Machine::Invitee(m) => m.handle_timeout(now),
@@ -2427,7 +2436,7 @@ impl World {
                     at + Duration::from_micros(delta as u64)
                 };
                 self.schedule(t.max(self.now), Ev::Cancel(a));
-                self.fault("cancel racing the answer");
+                self.fault(Faults::CANCEL, "cancel racing the answer");
             }
         }
     }
@@ -2549,7 +2558,7 @@ impl World {
             Machine::Invitee(_) => return,
         };
         self.log(format!("{name}: the inviter cancels"));
-        self.fault("cancel");
+        self.fault(Faults::CANCEL, "cancel");
         self.drain(s);
         let case = if finished {
             "cancel after the end"
@@ -2648,13 +2657,14 @@ impl World {
             let c = self.open_conn(x, b, End::Gone, false);
             let id = self.new_script(c, 0, kind);
             self.conns[c].ends[0] = End::Script(id);
-            self.fault(match what {
-                "replay" => "replayed stream",
-                "forge" => "forged handshake",
-                "evil" => "forged invite in a real handshake",
-                "version" => "wrong-version hello",
-                _ => "idle connection",
-            });
+            let (kind, label) = match what {
+                "replay" => (Faults::REPLAY, "replayed stream"),
+                "forge" => (Faults::FLOOD, "forged handshake"),
+                "evil" => (Faults::FLOOD, "forged invite in a real handshake"),
+                "version" => (Faults::FLOOD, "wrong-version hello"),
+                _ => (Faults::FLOOD, "idle connection"),
+            };
+            self.fault(kind, label);
             self.log(format!(
                 "attacker {} opens c{c} to {}: {what}",
                 self.nodes[x].name, self.nodes[b].name
@@ -2896,7 +2906,7 @@ impl World {
                 format!("unregister {}: {r:?}", app_name(&app))
             }
         };
-        self.fault("directory change");
+        self.fault(Faults::POLICY, "directory change");
         let name = self.nodes[n].name.clone();
         self.log(format!("{name} changes its directory: {what}"));
     }
@@ -3123,6 +3133,7 @@ impl World {
             }
         }
         r.faults = std::mem::take(&mut self.faults);
+        r.fault_kinds = std::mem::take(&mut self.fault_kinds);
         r.cases = std::mem::take(&mut self.cases);
         r.violation = self.violation.take();
         self.emit(format!("end after {} steps", self.step));

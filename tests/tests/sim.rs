@@ -6,7 +6,9 @@
 //! about a hundred times slower than in release, so the worlds here are
 //! small; `tests/ci.sh` runs thousands of full-size seeds in release.
 
-use beckon_sim::{run, run_traced, shrink, Bug, Faults, Invariant, Options, Overrides};
+use beckon_sim::{
+    run, run_traced, shrink, Bug, Faults, Invariant, Options, Overrides, FAULT_KINDS,
+};
 
 /// Small worlds for unoptimised builds, the seed's own size otherwise.
 fn small() -> Overrides {
@@ -77,10 +79,19 @@ fn every_fault_kind_at_once_holds_every_invariant() {
         ..small()
     };
     let mut faults = std::collections::BTreeSet::new();
+    let mut kinds = std::collections::BTreeSet::new();
     for seed in seeds() {
         let r = run(seed, &o);
         assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
         faults.extend(r.faults.keys().copied());
+        kinds.extend(r.fault_kinds.keys().copied());
+    }
+    // Every kind the simulation knows was injected, not only switched on.
+    for (_, kind, _) in FAULT_KINDS {
+        assert!(
+            kinds.contains(kind),
+            "{kind} never injected; kinds injected: {kinds:?}; faults: {faults:?}"
+        );
     }
     for f in ["attacked connection", "split write"] {
         assert!(faults.contains(f), "{f} never happened: {faults:?}");

@@ -408,13 +408,20 @@ fn sigterm_and_sighup_on_invite_cancel_like_ctrl_c() {
 fn an_unanswered_invitation_expires() {
     let (alice, bob) = alice_and_bob();
     let (mut listener, addr) = listen(&bob, &["--answer-within", "2s"]);
+    // Alice waits 5 s (and the grace): Expired must come from Bob's 2 s
+    // deadline, before she gives up on her own with "timeout". That is an
+    // order of two deadlines, not a speed: how soon after the 2 s it comes
+    // is for benchmarks. (A slow machine only makes it later, so it is
+    // never before the 2 s.)
     let started = Instant::now();
-    let out = invite(&alice, &["bob", &addr, "--app", "chess", "--json"]);
+    let out = invite(
+        &alice,
+        &["bob", &addr, "--app", "chess", "--wait", "5s", "--json"],
+    );
     let took = started.elapsed();
     assert_eq!(code(&out), 2, "{}", text(&out.stderr));
     assert_eq!(json(&out)["outcome"], "expired");
     assert!(took >= Duration::from_millis(1900), "{took:?}");
-    assert!(took < Duration::from_secs(10), "{took:?}");
     listener.expect_line("expired: nobody answered in time", WAIT);
 }
 
@@ -638,10 +645,10 @@ fn the_demo_tells_its_three_stories_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = e2e_support::beckon(dir.path());
     cmd.arg("demo");
-    let started = Instant::now();
+    // Its own steps are bounded (it fails a step that takes too long), so
+    // a demo that ends and exits 0 did not hang; how fast is not checked.
     let out = run(cmd);
     assert_eq!(code(&out), 0, "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(started.elapsed() < Duration::from_secs(15));
     let stdout = text(&out.stdout);
     for needle in [
         "ACCEPTED by bob",

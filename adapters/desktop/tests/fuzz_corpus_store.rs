@@ -1,4 +1,4 @@
-//! The `directory_file` fuzz target on the stable toolchain (issue 7).
+//! The `directory_file` fuzz target of `fuzz/`, on the stable toolchain.
 //!
 //! * **Replay.** Every file under `fuzz/corpus/directory_file/` goes
 //!   through the same harness function as the cargo-fuzz target

@@ -6,6 +6,13 @@
 #   bash adapters/embassy/footprint/measure.sh            # the table
 #   bash adapters/embassy/footprint/measure.sh --frames   # and the largest
 #                                                         # stack frames
+#   bash adapters/embassy/footprint/measure.sh --figures \
+#       A_FLASH B_FLASH A_RAM B_RAM A_STACK B_STACK       # no measuring
+#
+# `--figures` takes the six figures of the table, in bytes and in its
+# order, instead of building and measuring, and checks them as a real run
+# does: measure_test.sh feeds it figures over budget and figures of 0 to
+# see the checks fail.
 #
 # Images (see Cargo.toml here): (a) core-only, (b) firmware. Both built for
 # thumbv7em-none-eabihf with opt-level "s", fat LTO, panic=abort and a
@@ -18,8 +25,9 @@
 #   longer painted (QEMU's mps2-an386, output through semihosting).
 #
 # Every budget fails the run when exceeded, the 8 KiB stack of one exchange
-# included. The exact byte counts are printed too (`--bytes`), for the
-# margins.
+# included, and so does a figure of 0 or none, which is what a failed
+# measurement gives (a missing section, no stack line from QEMU). The exact
+# byte counts are printed too, for the margins.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -37,11 +45,6 @@ need() { # command, Debian package
     fi
     command -v "$1" >/dev/null 2>&1 || { echo "measure.sh: $1 ($2) is needed" >&2; exit 1; }
 }
-need arm-none-eabi-size binutils-arm-none-eabi
-need qemu-system-arm qemu-system-arm
-rustup target add thumbv7em-none-eabihf >/dev/null 2>&1 || true
-
-cargo build --release --locked --bins >&2
 target_dir="${CARGO_TARGET_DIR:-$here/target}"
 elf() { echo "$target_dir/thumbv7em-none-eabihf/release/$1"; }
 
@@ -63,29 +66,57 @@ peak_stack() { # image -> peak stack in bytes; fails if the exchange failed
 
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
 
+if [ "${1:-}" = "--figures" ]; then
+    [ "$#" -eq 7 ] || { echo "measure.sh: --figures takes six figures" >&2; exit 2; }
+    a_flash=$2 b_flash=$3 a_ram=$4 b_ram=$5 a_stack=$6 b_stack=$7
+else
+    need arm-none-eabi-size binutils-arm-none-eabi
+    need qemu-system-arm qemu-system-arm
+    rustup target add thumbv7em-none-eabihf >/dev/null 2>&1 || true
+    cargo build --release --locked --bins >&2
+    a_flash=$(flash "$(elf core-only)")
+    a_ram=$(ram "$(elf core-only)")
+    b_flash=$(flash "$(elf firmware)")
+    b_ram=$(ram "$(elf firmware)")
+    a_stack=$(peak_stack core-only)
+    b_stack=$(peak_stack firmware)
+fi
+
+# The checks, in this shell: a failure noted inside the table's $(...) was
+# lost with its subshell. Each figure must be a number above 0 and within
+# its budget, if it has one.
 failed=0
-status() { # measured, limit -> ok | OVER (and remember the failure)
-    if [ "$1" -le "$2" ]; then echo "ok"; else failed=1; echo "**OVER**"; fi
+check() { # name, figure, budget or "" -> verdict_<name>: ok, **OVER** or ""
+    local verdict=""
+    if ! [[ "$2" =~ ^[0-9]+$ ]] || [ "$2" -eq 0 ]; then
+        echo "measure.sh: $1: no figure (\"$2\"): the measurement failed" >&2
+        failed=1
+        verdict="**NO FIGURE**"
+    elif [ -n "$3" ] && [ "$2" -gt "$3" ]; then
+        echo "measure.sh: $1: $2 bytes, over its budget of $3" >&2
+        failed=1
+        verdict="**OVER**"
+    elif [ -n "$3" ]; then
+        verdict="ok"
+    fi
+    printf -v "verdict_$1" '%s' "$verdict"
 }
-
-a_flash=$(flash "$(elf core-only)")
-a_ram=$(ram "$(elf core-only)")
-b_flash=$(flash "$(elf firmware)")
-b_ram=$(ram "$(elf firmware)")
-a_stack=$(peak_stack core-only)
-b_stack=$(peak_stack firmware)
-[ -n "$a_stack" ] && [ -n "$b_stack" ] || { echo "measure.sh: no stack figure" >&2; exit 1; }
-
+check a_flash "$a_flash" "$FLASH_A_BUDGET"
+check b_flash "$b_flash" "$FLASH_B_BUDGET"
+check a_ram "$a_ram" "$RAM_A_BUDGET"
+check b_ram "$b_ram" ""
+check a_stack "$a_stack" "$STACK_BUDGET"
+check b_stack "$b_stack" ""
 
 cat <<EOF
 | Budget | Binary | Limit | Measured | |
 | --- | --- | --- | --- | --- |
-| Flash (\`.text\` + \`.rodata\`) | (a) core only | $(kib "$FLASH_A_BUDGET") | $(kib "$a_flash") | $(status "$a_flash" "$FLASH_A_BUDGET") |
-| Flash (\`.text\` + \`.rodata\`) | (b) firmware-shaped | $(kib "$FLASH_B_BUDGET") | $(kib "$b_flash") | $(status "$b_flash" "$FLASH_B_BUDGET") |
-| Static RAM (\`.data\` + \`.bss\`) | (a) core only | $(kib "$RAM_A_BUDGET") | $(kib "$a_ram") | $(status "$a_ram" "$RAM_A_BUDGET") |
-| Static RAM (\`.data\` + \`.bss\`) | (b) firmware-shaped | — | $(kib "$b_ram") | |
-| Peak stack of one exchange | (a) core only | $(kib "$STACK_BUDGET") | $(kib "$a_stack") | $(status "$a_stack" "$STACK_BUDGET") |
-| Peak stack | (b) firmware-shaped | — | $(kib "$b_stack") | |
+| Flash (\`.text\` + \`.rodata\`) | (a) core only | $(kib "$FLASH_A_BUDGET") | $(kib "$a_flash") | $verdict_a_flash |
+| Flash (\`.text\` + \`.rodata\`) | (b) firmware-shaped | $(kib "$FLASH_B_BUDGET") | $(kib "$b_flash") | $verdict_b_flash |
+| Static RAM (\`.data\` + \`.bss\`) | (a) core only | $(kib "$RAM_A_BUDGET") | $(kib "$a_ram") | $verdict_a_ram |
+| Static RAM (\`.data\` + \`.bss\`) | (b) firmware-shaped | — | $(kib "$b_ram") |${verdict_b_ram:+ $verdict_b_ram} |
+| Peak stack of one exchange | (a) core only | $(kib "$STACK_BUDGET") | $(kib "$a_stack") | $verdict_a_stack |
+| Peak stack | (b) firmware-shaped | — | $(kib "$b_stack") |${verdict_b_stack:+ $verdict_b_stack} |
 
 Cortex-M4 (\`thumbv7em-none-eabihf\`), opt-level "s", fat LTO, panic=abort,
 512-byte application data; curve25519-dalek without precomputed tables.

@@ -112,6 +112,10 @@ pub struct Pair<const BUF: usize = DEFAULT_BUFFER, const INVITEE_BUF: usize = BU
     pub latency: Duration,
     /// Largest write handed to the peer at once (bytes are split).
     pub chunk: usize,
+    /// Pieces the link has handed over so far (`handle_input` calls; the
+    /// `inject_*` ones not counted): to the invitee, to the inviter. What
+    /// shows that `chunk` really split the writes.
+    pub delivered: [usize; 2],
     to_invitee: VecDeque<(Instant, Vec<u8>)>,
     to_inviter: VecDeque<(Instant, Vec<u8>)>,
     pub inviter_events: Vec<InviterEvent>,
@@ -208,6 +212,7 @@ impl<const BUF: usize, const INVITEE_BUF: usize> Pair<BUF, INVITEE_BUF> {
             directory: setup.directory,
             latency: Duration::from_millis(10),
             chunk: usize::MAX,
+            delivered: [0, 0],
             to_invitee: VecDeque::new(),
             to_inviter: VecDeque::new(),
             inviter_events: Vec::new(),
@@ -280,11 +285,13 @@ impl<const BUF: usize, const INVITEE_BUF: usize> Pair<BUF, INVITEE_BUF> {
         while self.to_invitee.front().is_some_and(|(t, _)| *t <= self.now) {
             let (_, bytes) = self.to_invitee.pop_front().unwrap();
             self.invitee.handle_input(self.now, &bytes, &self.directory);
+            self.delivered[0] += 1;
             moved = true;
         }
         while self.to_inviter.front().is_some_and(|(t, _)| *t <= self.now) {
             let (_, bytes) = self.to_inviter.pop_front().unwrap();
             self.inviter.handle_input(self.now, &bytes, &());
+            self.delivered[1] += 1;
             moved = true;
         }
         if self.inviter.poll_timeout().is_some_and(|t| t <= self.now) {

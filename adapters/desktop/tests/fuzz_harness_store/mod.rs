@@ -1,4 +1,4 @@
-//! The harness of the `directory_file` fuzz target (issue 7): the desktop's
+//! The harness of the `directory_file` fuzz target: the desktop's
 //! file parsers, [`beckon_desktop::store`], in one file shared by two users:
 //!
 //! * the cargo-fuzz crate in `fuzz/`, whose target
