@@ -11,9 +11,12 @@
 //! them in turn (the scaling measurement). [`exchange`] is the same code
 //! with N = 1 on the stack.
 
+use std::fmt;
+
 use beckon_core::{
     ApplicationId, Config, Contact, Decision, EphemeralSecret, Error, FixedDirectory, Identity,
-    Invitation, Invitee, InviteeEvent, Inviter, InviterEvent, Policy, Response, Target,
+    Invitation, Invitee, InviteeEvent, Inviter, InviterEvent, Machine, Message, Policy, Response,
+    SessionError, Target,
 };
 use embassy_time::Instant;
 
@@ -165,12 +168,44 @@ impl Wire {
     }
 }
 
+/// Why an exchange did not end with the inviter's authenticated Accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeError {
+    /// A state machine could not be made.
+    Setup(Error),
+    /// The inviter's session ended without an answer.
+    Session(SessionError),
+    /// The inviter got an answer, but not Accepted.
+    Answer(Response),
+    /// The inviter had no outcome after the most steps an exchange may take.
+    Unfinished,
+}
+
+impl From<Error> for ExchangeError {
+    fn from(e: Error) -> Self {
+        ExchangeError::Setup(e)
+    }
+}
+
+impl fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExchangeError::Setup(e) => write!(f, "setting up: {e}"),
+            ExchangeError::Session(e) => write!(f, "the session ended: {e}"),
+            ExchangeError::Answer(r) => write!(f, "answered {r:?}, not Accepted"),
+            ExchangeError::Unfinished => f.write_str("no outcome"),
+        }
+    }
+}
+
+impl std::error::Error for ExchangeError {}
+
 /// One exchange in progress.
 pub struct Pair {
     inviter: Inviter,
     invitee: Invitee,
     wire: Wire,
-    outcome: Option<Result<Response, Error>>,
+    outcome: Option<Result<Response, SessionError>>,
 }
 
 /// The instant every in-memory exchange runs at: the core reads no clock,
@@ -180,7 +215,7 @@ const NOW: Instant = Instant::from_secs(0);
 impl Pair {
     /// A new exchange of `case`, with ephemeral keys from `rng`; the Hello
     /// is ready.
-    pub fn new(fx: &Fixture, case: Case, rng: &mut BenchRng) -> Result<Self, Error> {
+    pub fn new(fx: &Fixture, case: Case, rng: &mut BenchRng) -> Result<Self, ExchangeError> {
         let inviter = Inviter::new(
             Config::default(),
             &fx.alice,
@@ -208,31 +243,18 @@ impl Pair {
     /// has to send goes to the inviter. Returns whether the inviter has its
     /// outcome. An exchange takes two steps.
     pub fn step(&mut self, fx: &Fixture, buf: &mut [u8; CHUNK]) -> bool {
-        loop {
-            let n = self.inviter.poll_transmit(buf);
-            if n == 0 {
-                break;
-            }
-            self.wire.a_to_b += n;
-            self.invitee.handle_input(NOW, &buf[..n], &fx.directory);
-        }
+        self.wire.a_to_b += carry(&mut self.inviter, &mut self.invitee, &fx.directory, buf);
         while let Some(event) = self.invitee.poll_event() {
             if let InviteeEvent::Prompt(_) = event {
-                // The decision cannot fail with a prompt up and an empty
-                // message; if it did, the outcome check below reports it.
-                let _ = self
-                    .invitee
-                    .handle_decision(NOW, Decision::Accept { message: Message::EMPTY });
+                // The decision cannot fail with a prompt up; if it did, the
+                // outcome check below reports it.
+                let accept = Decision::Accept {
+                    message: Message::EMPTY,
+                };
+                let _ = self.invitee.handle_decision(NOW, accept);
             }
         }
-        loop {
-            let n = self.invitee.poll_transmit(buf);
-            if n == 0 {
-                break;
-            }
-            self.wire.b_to_a += n;
-            self.inviter.handle_input(NOW, &buf[..n], &());
-        }
+        self.wire.b_to_a += carry(&mut self.invitee, &mut self.inviter, &(), buf);
         while let Some(event) = self.inviter.poll_event() {
             if let InviterEvent::Finished(outcome) = event {
                 self.outcome = Some(outcome);
@@ -243,13 +265,33 @@ impl Pair {
 
     /// The bytes moved, once finished; an error unless the inviter got an
     /// authenticated Accepted.
-    pub fn result(&self) -> Result<Wire, Error> {
+    pub fn result(&self) -> Result<Wire, ExchangeError> {
         match self.outcome {
             Some(Ok(Response::Accepted)) => Ok(self.wire),
-            Some(Ok(_)) => Err(Error::InvalidState),
-            Some(Err(e)) => Err(e),
-            None => Err(Error::InvalidState),
+            Some(Ok(other)) => Err(ExchangeError::Answer(other)),
+            Some(Err(e)) => Err(ExchangeError::Session(e)),
+            None => Err(ExchangeError::Unfinished),
         }
+    }
+}
+
+/// Moves everything `from` has to send into `to`, in reads of at most
+/// [`CHUNK`] bytes, as a socket would; returns how many bytes. The same
+/// for both directions: any [`Machine`] to any other.
+fn carry<A: Machine, B: Machine>(
+    from: &mut A,
+    to: &mut B,
+    context: &B::Context,
+    buf: &mut [u8; CHUNK],
+) -> usize {
+    let mut moved = 0;
+    loop {
+        let n = from.poll_transmit(buf);
+        if n == 0 {
+            return moved;
+        }
+        moved += n;
+        to.handle_input(NOW, &buf[..n], context);
     }
 }
 
@@ -258,7 +300,7 @@ const MAX_STEPS: usize = 8;
 
 /// One whole exchange of `case`, on the stack. Returns the bytes moved.
 #[inline(never)]
-pub fn exchange(fx: &Fixture, case: Case, rng: &mut BenchRng) -> Result<Wire, Error> {
+pub fn exchange(fx: &Fixture, case: Case, rng: &mut BenchRng) -> Result<Wire, ExchangeError> {
     let mut buf = [0u8; CHUNK];
     let mut pair = Pair::new(fx, case, rng)?;
     for _ in 0..MAX_STEPS {
@@ -279,7 +321,7 @@ pub fn run_concurrent(
     n: usize,
     rng: &mut BenchRng,
     sessions: &mut Vec<Pair>,
-) -> Result<(), Error> {
+) -> Result<(), ExchangeError> {
     sessions.clear();
     for _ in 0..n {
         sessions.push(Pair::new(fx, Case::Empty, rng)?);

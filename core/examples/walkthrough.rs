@@ -20,9 +20,9 @@ use std::fmt::Write as _;
 
 use beckon_core::internal::frame::FrameKind;
 use beckon_core::{
-    ApplicationId, Config, Contact, Decision, Directory, EphemeralSecret, Error, FixedDirectory,
-    Identity, Invitation, Invitee, InviteeEvent, InviteeOutcome, Inviter, InviterEvent, Permission,
-    Policy, Prompt, PublicKey, Refusal, Response, Target,
+    ApplicationId, Config, Contact, Decision, Directory, EphemeralSecret, FixedDirectory, Identity,
+    Invitation, Invitee, InviteeEvent, InviteeOutcome, Inviter, InviterEvent, Machine, Permission,
+    Policy, Prompt, PublicKey, Refusal, Response, SessionError, Target,
 };
 use embassy_time::{Duration, Instant};
 use rand_chacha::rand_core::SeedableRng;
@@ -121,7 +121,7 @@ fn main() -> Result<()> {
     );
     session
         .invitee
-        .handle_decision(session.now, Decision::Accept { message: Message::new(reply).unwrap() })?;
+        .handle_decision(session.now, Decision::accept(reply)?)?;
     let events = session.pump(&directory);
     for event in &events.invitee {
         if let InviteeEvent::Finished(InviteeOutcome::Accepted(launch)) = event {
@@ -134,7 +134,7 @@ fn main() -> Result<()> {
             );
         }
     }
-    let result = session.inviter_result(&events);
+    let result = session.inviter_result(&events)?;
     println!();
     println!("Alice's result: {}", describe_result(&result));
     let verified = session
@@ -172,7 +172,7 @@ fn main() -> Result<()> {
         &mut rng,
     )?;
     let events = session.pump(&directory);
-    let result = session.inviter_result(&events);
+    let result = session.inviter_result(&events)?;
     println!();
     println!("Carol's result: {}", describe_result(&result));
     println!(
@@ -210,7 +210,7 @@ fn main() -> Result<()> {
         &mut rng,
     )?;
     let mut events = session.pump(&carols_directory);
-    let result = session.inviter_result(&events);
+    let result = session.inviter_result(&events)?;
     let responder = session
         .inviter
         .responder()
@@ -316,7 +316,7 @@ impl<'a> Session<'a> {
     /// Carries bytes both ways, one hop of latency each, printing every
     /// frame, until neither side has anything to send. Follows the call
     /// contract: after each input, drain `poll_transmit`, then `poll_event`.
-    fn pump(&mut self, directory: &impl Directory) -> Events {
+    fn pump(&mut self, directory: &Dir) -> Events {
         let mut events = Events::default();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -410,8 +410,11 @@ impl<'a> Session<'a> {
             .ok_or_else(|| format!("no prompt; events: {:?}", events.invitee).into())
     }
 
-    /// How the inviter's session ended.
-    fn inviter_result(&self, events: &Events) -> std::result::Result<Response, Error> {
+    /// How the inviter's session ended, or an error if it has not.
+    fn inviter_result(
+        &self,
+        events: &Events,
+    ) -> Result<std::result::Result<Response, SessionError>> {
         events
             .inviter
             .iter()
@@ -419,7 +422,7 @@ impl<'a> Session<'a> {
                 InviterEvent::Finished(r) => Some(*r),
                 _ => None,
             })
-            .unwrap_or(Err(Error::InvalidState))
+            .ok_or_else(|| format!("{} has no result", self.inviter_name).into())
     }
 }
 
@@ -504,7 +507,7 @@ fn describe_application(directory: &Dir, id: ApplicationId) -> String {
     }
 }
 
-fn describe_result(result: &std::result::Result<Response, Error>) -> String {
+fn describe_result(result: &std::result::Result<Response, SessionError>) -> String {
     match result {
         Ok(response) => format!("{response:?}"),
         Err(e) => format!("{e} [{}]", e.reference_code()),

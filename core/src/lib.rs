@@ -17,7 +17,8 @@
 //!
 //! * An [`Inviter`] sends one [`Invitation`] to a [`Target`]: a contact
 //!   whose key the responder must prove, or any endpoint (whose key is then
-//!   reported). It ends with the answer ([`Response`]) or an [`Error`].
+//!   reported). It ends with the answer ([`Response`]) or a
+//!   [`SessionError`].
 //! * An [`Invitee`] serves one incoming connection: it proves its identity,
 //!   checks the inviter against its [`Directory`] (policy, trusted
 //!   contacts, blocked contacts, registered applications), prompts the user
@@ -60,7 +61,7 @@
 //!     let n = inviter.poll_transmit(&mut buf);
 //!     invitee.handle_input(now, &buf[..n], &directory);
 //!     let m = invitee.poll_transmit(&mut buf);
-//!     inviter.handle_input(now, &buf[..m]);
+//!     inviter.handle_input(now, &buf[..m], &());
 //!     if n == 0 && m == 0 { break }
 //! };
 //! pump(&mut inviter, &mut invitee);
@@ -69,7 +70,7 @@
 //! let Some(InviteeEvent::Prompt(prompt)) = invitee.poll_event() else { panic!() };
 //! assert_eq!(prompt.inviter, alice.public_key());
 //! assert_eq!(invitee.invitation().unwrap().message(), "A game?");
-//! invitee.handle_decision(now + Duration::from_secs(3), Decision::Accept { message: "Sure" })?;
+//! invitee.handle_decision(now + Duration::from_secs(3), Decision::accept("Sure")?)?;
 //! pump(&mut inviter, &mut invitee);
 //!
 //! assert_eq!(inviter.poll_event(), Some(InviterEvent::Verified(bob.public_key())));

@@ -18,12 +18,13 @@
 //! gives up with `Timeout` before an answer can arrive, and cannot know
 //! what the invitee did: that is what `Timeout` means.)
 //!
-//! Speed: the cryptography of a handshake takes tens of milliseconds in a
-//! debug build. The machines are pure values, so each (config, latency,
-//! chunking) runs once without any action, keeping a snapshot after every
-//! step; a case resumes from the last snapshot before its first action.
-//! `cached_runs_equal_runs_from_scratch` checks that this changes nothing.
-//! Set `BECKON_AGREEMENT_CASES` for a longer run.
+//! Each (config, latency, chunking) runs once without any action, noting
+//! the clock after every step; a case replays that action-free run up to
+//! the last step before its first action (the machines hold keys and are
+//! not `Clone`, so a snapshot is the number of steps to replay, not a
+//! copy), then acts from there. `cached_runs_equal_runs_from_scratch`
+//! checks that this changes nothing. Set `BECKON_AGREEMENT_CASES` for a
+//! longer run.
 
 mod common;
 
@@ -32,12 +33,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use beckon_core::wire::buffer_size;
 use beckon_core::*;
-use common::{Dir, CHESS, SEALED};
+use common::{deliver_due, drain_output, fire_due, Dir, CHESS, SEALED};
 use embassy_time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-/// Room for the small invitation used here; keeps snapshots small.
+/// Room for the small invitation used here.
 const BUF: usize = buffer_size(64);
 const START: Instant = Instant::from_secs(1000);
 
@@ -110,27 +111,18 @@ fn cast() -> &'static Cast {
     })
 }
 
-/// Alice's inviter for Bob under config `c` (made once per config).
+/// Alice's inviter for Bob under config `c`.
 fn inviter(c: usize) -> Inviter<BUF> {
-    static INVITERS: OnceLock<Vec<Inviter<BUF>>> = OnceLock::new();
-    INVITERS.get_or_init(|| {
-        configs()
-            .iter()
-            .map(|config| {
-                let invitation = Invitation::new(CHESS, "A game?", b"board=standard").unwrap();
-                Inviter::new(
-                    *config,
-                    &cast().alice,
-                    Target::Contact(cast().bob_key),
-                    &invitation,
-                    EphemeralSecret::from_bytes([0xE1; 32]),
-                    START,
-                )
-                .unwrap()
-            })
-            .collect()
-    })[c]
-        .clone()
+    let invitation = Invitation::new(CHESS, "A game?", b"board=standard").unwrap();
+    Inviter::new_sized(
+        configs()[c],
+        &cast().alice,
+        Target::Contact(cast().bob_key),
+        &invitation,
+        EphemeralSecret::from_bytes([0xE1; 32]),
+        START,
+    )
+    .unwrap()
 }
 
 // ---------------------------------------------------------------------------
@@ -148,11 +140,9 @@ enum Choice {
 impl Choice {
     fn decision(self) -> Decision<'static> {
         match self {
-            Choice::Accept => Decision::Accept { message: Message::new("Sure").unwrap() },
-            Choice::Decline => Decision::Decline { message: Message::new("Not now").unwrap() },
-            Choice::Fail(code) => Decision::Error {
-                code,
-                message: Message::new("Oops").unwrap(), },
+            Choice::Accept => Decision::accept("Sure").unwrap(),
+            Choice::Decline => Decision::decline("Not now").unwrap(),
+            Choice::Fail(code) => Decision::error(code, "Oops").unwrap(),
             Choice::Busy => Decision::Busy,
         }
     }
@@ -307,7 +297,6 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 /// arrives `latency` later, split into chunks of at most `chunk` bytes;
 /// each step drains both sides, delivers what is due and fires due timers,
 /// or else moves the clock to the next scheduled instant.
-#[derive(Clone)]
 struct Net {
     now: Instant,
     inviter: Inviter<BUF>,
@@ -331,7 +320,7 @@ impl Net {
         Net {
             now: START,
             inviter: inviter(sc.config),
-            invitee: Invitee::new(
+            invitee: Invitee::new_sized(
                 sc.config(),
                 &cast().bob,
                 EphemeralSecret::from_bytes([0xE2; 32]),
@@ -352,64 +341,47 @@ impl Net {
     }
 
     fn drain(&mut self) -> bool {
-        let mut moved = false;
         let mut buf = [0u8; 4096];
-        let at = self.now + self.latency;
-        loop {
-            let n = self.inviter.poll_transmit(&mut buf);
-            if n == 0 {
-                break;
-            }
-            moved = true;
-            self.inviter_sent.push((self.now, buf[..n].to_vec()));
-            for c in buf[..n].chunks(self.chunk) {
-                self.to_invitee.push_back((at, c.to_vec()));
-            }
-        }
-        loop {
-            let n = self.invitee.poll_transmit(&mut buf);
-            if n == 0 {
-                break;
-            }
-            moved = true;
-            self.invitee_sent.push((self.now, buf[..n].to_vec()));
-            for c in buf[..n].chunks(self.chunk) {
-                self.to_inviter.push_back((at, c.to_vec()));
-            }
-        }
-        while let Some(e) = self.inviter.poll_event() {
-            moved = true;
-            self.inviter_events.push((self.now, e));
-        }
-        while let Some(e) = self.invitee.poll_event() {
-            moved = true;
-            self.invitee_events.push((self.now, e));
-        }
-        moved
+        let (now, chunk) = (self.now, self.chunk);
+        let at = now + self.latency;
+        let a = drain_output(
+            &mut self.inviter,
+            &mut buf,
+            |w| {
+                self.inviter_sent.push((now, w.to_vec()));
+                for c in w.chunks(chunk) {
+                    self.to_invitee.push_back((at, c.to_vec()));
+                }
+            },
+            |e| self.inviter_events.push((now, e)),
+        );
+        let b = drain_output(
+            &mut self.invitee,
+            &mut buf,
+            |w| {
+                self.invitee_sent.push((now, w.to_vec()));
+                for c in w.chunks(chunk) {
+                    self.to_inviter.push_back((at, c.to_vec()));
+                }
+            },
+            |e| self.invitee_events.push((now, e)),
+        );
+        a || b
     }
 
     fn deliver(&mut self) -> bool {
-        let mut moved = false;
-        while self.to_invitee.front().is_some_and(|(t, _)| *t <= self.now) {
-            let (_, bytes) = self.to_invitee.pop_front().unwrap();
-            self.invitee
-                .handle_input(self.now, &bytes, &cast().directory);
-            moved = true;
-        }
-        while self.to_inviter.front().is_some_and(|(t, _)| *t <= self.now) {
-            let (_, bytes) = self.to_inviter.pop_front().unwrap();
-            self.inviter.handle_input(self.now, &bytes, &());
-            moved = true;
-        }
-        if self.inviter.poll_timeout().is_some_and(|t| t <= self.now) {
-            self.inviter.handle_timeout(self.now);
-            moved = true;
-        }
-        if self.invitee.poll_timeout().is_some_and(|t| t <= self.now) {
-            self.invitee.handle_timeout(self.now);
-            moved = true;
-        }
-        moved
+        let pieces = [
+            deliver_due(
+                &mut self.invitee,
+                &mut self.to_invitee,
+                self.now,
+                &cast().directory,
+            ),
+            deliver_due(&mut self.inviter, &mut self.to_inviter, self.now, &()),
+        ];
+        let inviter_timer = fire_due(&mut self.inviter, self.now);
+        let invitee_timer = fire_due(&mut self.invitee, self.now);
+        pieces != [0, 0] || inviter_timer || invitee_timer
     }
 
     fn next_event(&self) -> Option<Instant> {
@@ -494,38 +466,55 @@ impl Net {
     }
 }
 
-/// The snapshots of the action-free run of `sc`'s network, after every
-/// step (computed once per config, latency and chunking).
-fn honest_run(sc: &Scenario) -> Arc<Vec<Net>> {
-    type Cache = Mutex<HashMap<(usize, usize, usize), Arc<Vec<Net>>>>;
+/// The action-free run of a network: the clock after every step (the
+/// first entry is the start), and the prompt, if one came.
+struct HonestRun {
+    nows: Vec<Instant>,
+    prompt: Option<(Instant, Instant)>,
+}
+
+/// The action-free run of `sc`'s network (computed once per config,
+/// latency and chunking).
+fn honest_run(sc: &Scenario) -> Arc<HonestRun> {
+    type Cache = Mutex<HashMap<(usize, usize, usize), Arc<HonestRun>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(run) = cache.lock().unwrap().get(&sc.key()) {
         return run.clone();
     }
     let mut net = Net::new(sc);
-    let mut snapshots = vec![net.clone()];
+    let mut nows = vec![net.now];
     while net.step_until(Instant::MAX) {
-        snapshots.push(net.clone());
-        assert!(snapshots.len() < 10_000);
+        nows.push(net.now);
+        assert!(nows.len() < 10_000);
     }
-    let run = Arc::new(snapshots);
+    let run = Arc::new(HonestRun {
+        nows,
+        prompt: net.prompt(),
+    });
     cache.lock().unwrap().insert(sc.key(), run.clone());
     run
 }
 
-/// Runs `sc`, from the last action-free snapshot before its first action.
+/// Runs `sc`, from the last action-free step before its first action.
 /// Until then the run is the action-free one step for step: the first
-/// action's instant only bounds how far the clock may jump.
+/// action's instant only bounds how far the clock may jump. That prefix is
+/// replayed step by step (the snapshot), then the actions run.
 fn run(sc: &Scenario) -> Net {
-    let snapshots = honest_run(sc);
-    let last = snapshots.last().unwrap();
-    let (decision, cancel) = sc.resolve(last.prompt());
-    let start = match [decision, cancel].into_iter().flatten().min() {
-        None => last,
-        Some(first) => snapshots.iter().rev().find(|s| s.now <= first).unwrap(),
+    let honest = honest_run(sc);
+    let (decision, cancel) = sc.resolve(honest.prompt);
+    let steps = match [decision, cancel].into_iter().flatten().min() {
+        None => honest.nows.len() - 1,
+        Some(first) => honest.nows.iter().rposition(|t| *t <= first).unwrap(),
     };
-    let mut net = start.clone();
+    let mut net = Net::new(sc);
+    for _ in 0..steps {
+        assert!(
+            net.step_until(Instant::MAX),
+            "the action-free run went idle early"
+        );
+    }
+    assert_eq!(net.now, honest.nows[steps], "not the action-free run");
     net.drive(sc);
     net
 }
@@ -549,7 +538,7 @@ fn run_from_scratch(sc: &Scenario) -> Net {
 /// | `Ok(Accepted)`                          | `Accepted(launch)`               |
 /// | `Ok(Declined)`                          | `Declined`                       |
 /// | `Ok(Expired)`                           | `Expired`                        |
-/// | `Ok(Error { code })`                    | `Errored { code }` (same code)   |
+/// | `Ok(Error { code })`                    | `Error { code }` (same code)     |
 /// | `Err(Refused { Busy, authenticated })`  | `Refused(Busy)`                  |
 /// | `Err(Cancelled)`                        | `Cancelled`                      |
 /// | `Err(Cancelled)`                        | never prompted: the handshake    |
@@ -557,13 +546,13 @@ fn run_from_scratch(sc: &Scenario) -> Net {
 ///
 /// Within the network's assumptions there is no `Timeout`, no other
 /// refusal, and no failure on either side.
-fn agree(inviter: Result<Response, Error>, invitee: InviteeOutcome, prompted: bool) -> bool {
+fn agree(inviter: Result<Response, SessionError>, invitee: InviteeOutcome, prompted: bool) -> bool {
     use InviteeOutcome as B;
     match (inviter, invitee) {
         (Ok(Response::Accepted), B::Accepted(_)) => prompted,
         (Ok(Response::Declined), B::Declined) => prompted,
         (Ok(Response::Expired), B::Expired) => prompted,
-        (Ok(Response::Error { code }), B::Errored { code: c }) => prompted && code == c,
+        (Ok(Response::Error { code }), B::Error { code: c }) => prompted && code == c,
         (
             Err(SessionError::Refused {
                 reason: Refusal::Busy,
@@ -571,8 +560,8 @@ fn agree(inviter: Result<Response, Error>, invitee: InviteeOutcome, prompted: bo
             }),
             B::Refused(Refusal::Busy),
         ) => prompted,
-        (Err(Error::Cancelled), B::Cancelled) => prompted,
-        (Err(Error::Cancelled), B::Failed(SessionError::HandshakeTimeout)) => !prompted,
+        (Err(SessionError::Cancelled), B::Cancelled) => prompted,
+        (Err(SessionError::Cancelled), B::Failed(SessionError::HandshakeTimeout)) => !prompted,
         _ => false,
     }
 }
@@ -700,7 +689,7 @@ fn check(sc: &Scenario, net: &Net) -> Result<(), TestCaseError> {
             if c < proof_in {
                 prop_assert!(!prompted);
                 prop_assert_eq!(sealed, 0);
-                prop_assert_eq!(a, Err(Error::Cancelled));
+                prop_assert_eq!(a, Err(SessionError::Cancelled));
             } else {
                 prop_assert!(prompted);
                 // A Cancel follows the Invite only while no answer is in.

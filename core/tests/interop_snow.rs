@@ -18,13 +18,15 @@
 //! Then snow plays each role in a whole exchange against the real other
 //! side, with payloads from empty to the 16 KiB data limit.
 
+mod common;
+
 use beckon_core::internal::handshake::PROTOCOL_NAME;
 use beckon_core::internal::handshake::{INVITEE_LABEL, INVITER_LABEL, PROLOGUE_PREFIX};
-use beckon_core::limits::{MAX_DATA_LEN, PROTOCOL_VERSION};
 use beckon_core::internal::payload::{
     self, AnswerMessage, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload,
     SignatureBytes, CANCEL_TAG,
 };
+use beckon_core::limits::{MAX_DATA_LEN, PROTOCOL_VERSION};
 use beckon_core::*;
 use ed25519_dalek::{Signer, SigningKey};
 use embassy_time::Instant;
@@ -66,17 +68,9 @@ fn now() -> Instant {
 
 // --- Frames ---
 
-/// Drains a `poll_transmit` into one byte string.
-fn drain(mut poll: impl FnMut(&mut [u8]) -> usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 1000];
-    loop {
-        let n = poll(&mut buf);
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
+/// Everything a side has to transmit, as one byte string.
+fn drain<M: Machine>(m: &mut M) -> Vec<u8> {
+    common::transmitted(m, 1000)
 }
 
 /// Splits a byte stream into `(kind, body)` frames; it must end on a frame
@@ -298,18 +292,18 @@ fn run_beckon(case: &Case) -> Recorded {
     )
     .unwrap();
 
-    let hello = drain(|b| inviter.poll_transmit(b));
+    let hello = drain(&mut inviter);
     invitee.handle_input(now(), &hello, &dir);
-    let proof = drain(|b| invitee.poll_transmit(b));
+    let proof = drain(&mut invitee);
     assert!(invitee.poll_event().is_none());
     inviter.handle_input(now(), &proof, &());
-    let invite = drain(|b| inviter.poll_transmit(b));
+    let invite = drain(&mut inviter);
     assert_eq!(
         inviter.poll_event(),
         Some(InviterEvent::Verified(bob().public_key()))
     );
     invitee.handle_input(now(), &invite, &dir);
-    assert!(drain(|b| invitee.poll_transmit(b)).is_empty());
+    assert!(drain(&mut invitee).is_empty());
     let Some(InviteeEvent::Prompt(prompt)) = invitee.poll_event() else {
         panic!("no prompt")
     };
@@ -318,23 +312,19 @@ fn run_beckon(case: &Case) -> Recorded {
 
     let cancel = if case.cancel {
         inviter.handle_cancel(now());
-        let cancel = drain(|b| inviter.poll_transmit(b));
+        let cancel = drain(&mut inviter);
         invitee.handle_input(now(), &cancel, &dir);
         Some(only_frame(&cancel, SEALED))
     } else {
         invitee
-            .handle_decision(
-                now(),
-                Decision::Accept {
-                    message: Message::new(case.answer).unwrap(), },
-            )
+            .handle_decision(now(), Decision::accept(case.answer).unwrap())
             .unwrap();
         None
     };
-    let answer = drain(|b| invitee.poll_transmit(b));
+    let answer = drain(&mut invitee);
     inviter.handle_input(now(), &answer, &());
     let expected = if case.cancel {
-        Err(Error::Cancelled)
+        Err(SessionError::Cancelled)
     } else {
         Ok(Response::Accepted)
     };
@@ -490,7 +480,7 @@ fn snow_inviter_against_beckon_invitee(ephemeral: Option<&[u8; 32]>, message: &s
     );
 
     // Proof: snow opens it and checks the invitee's proof itself.
-    let proof_body = only_frame(&drain(|b| invitee.poll_transmit(b)), PROOF);
+    let proof_body = only_frame(&drain(&mut invitee), PROOF);
     let plaintext = snow_read(&mut i, &proof_body);
     let proof: ProofPayload = payload::decode(&plaintext).unwrap();
     assert_eq!(&proof.key, bob_key.as_bytes());
@@ -515,7 +505,7 @@ fn snow_inviter_against_beckon_invitee(ephemeral: Option<&[u8; 32]>, message: &s
     let mut plaintext = vec![0u8; MAX_MSG];
     let n = payload::encode(&invite, &mut plaintext).unwrap();
     invitee.handle_input(now(), &frame(SEALED, &seal(&mut it, &plaintext[..n])), &dir);
-    assert!(drain(|b| invitee.poll_transmit(b)).is_empty());
+    assert!(drain(&mut invitee).is_empty());
     let Some(InviteeEvent::Prompt(prompt)) = invitee.poll_event() else {
         panic!("no prompt: {:?}", invitee.outcome())
     };
@@ -528,9 +518,9 @@ fn snow_inviter_against_beckon_invitee(ephemeral: Option<&[u8; 32]>, message: &s
 
     // Answer.
     invitee
-        .handle_decision(now(), Decision::Accept { message: Message::new("Sure").unwrap() })
+        .handle_decision(now(), Decision::accept("Sure").unwrap())
         .unwrap();
-    let answer_body = only_frame(&drain(|b| invitee.poll_transmit(b)), SEALED);
+    let answer_body = only_frame(&drain(&mut invitee), SEALED);
     let plaintext = open(&mut it, &answer_body);
     assert_eq!(
         payload::decode::<AnswerMessage<'_>>(&plaintext).unwrap(),
@@ -571,7 +561,7 @@ fn a_beckon_invitee_refuses_an_inviter_proof_over_the_wrong_hash() {
         &frame(HELLO, &[&[PROTOCOL_VERSION], &m1[..]].concat()),
         &dir,
     );
-    let proof_body = only_frame(&drain(|b| invitee.poll_transmit(b)), PROOF);
+    let proof_body = only_frame(&drain(&mut invitee), PROOF);
     snow_read(&mut i, &proof_body);
     // Sign the hash after `e, ee` (what the invitee signed), not the final
     // one: the signature is Alice's and well formed, but for the wrong hash.
@@ -591,7 +581,7 @@ fn a_beckon_invitee_refuses_an_inviter_proof_over_the_wrong_hash() {
     let mut plaintext = [0u8; 256];
     let n = payload::encode(&invite, &mut plaintext).unwrap();
     invitee.handle_input(now(), &frame(SEALED, &seal(&mut it, &plaintext[..n])), &dir);
-    assert!(drain(|b| invitee.poll_transmit(b)).is_empty());
+    assert!(drain(&mut invitee).is_empty());
     assert_eq!(
         invitee.outcome(),
         Some(InviteeOutcome::Failed(SessionError::Protocol(
@@ -617,7 +607,7 @@ fn snow_invitee_against_beckon_inviter(ephemeral: &[u8; 32], data: &[u8]) {
     let mut r = snow_responder(ephemeral);
 
     // Hello.
-    let hello = only_frame(&drain(|b| inviter.poll_transmit(b)), HELLO);
+    let hello = only_frame(&drain(&mut inviter), HELLO);
     assert_eq!(hello[0], PROTOCOL_VERSION);
     assert!(snow_read(&mut r, &hello[1..]).is_empty());
     let h1 = r.get_handshake_hash().to_vec();
@@ -642,7 +632,7 @@ fn snow_invitee_against_beckon_inviter(ephemeral: &[u8; 32], data: &[u8]) {
     let mut rt = r.into_transport_mode().unwrap();
 
     // Invite.
-    let invite_body = only_frame(&drain(|b| inviter.poll_transmit(b)), SEALED);
+    let invite_body = only_frame(&drain(&mut inviter), SEALED);
     let plaintext = open(&mut rt, &invite_body);
     let InviterMessage::Invite(invite) = payload::decode(&plaintext).unwrap() else {
         panic!("not an Invite")

@@ -18,10 +18,13 @@
 //!   chunks split at every byte boundary, and one byte at a time: the
 //!   events and every transmitted byte are those of the unsplit run.
 //!
-//! The state machines are pure, deterministic values, so a replay starts
-//! from a clone of the honest run taken just before the tampered frame is
-//! delivered rather than from the very beginning; the test
-//! `snapshot_replays_equal_replays_from_scratch` checks that this is so.
+//! The state machines are deterministic but not `Clone` (they hold keys),
+//! so a replay runs the honest exchange again up to just before the
+//! tampered frame is delivered, stops there, and resumes with the flip;
+//! the test `snapshot_replays_equal_replays_from_scratch` checks that this
+//! is the same as one run with the flip from the start. Likewise a machine
+//! to poke is rebuilt from the inputs that made it ([`InviteeAt`],
+//! [`InviterAt`]).
 
 mod common;
 
@@ -30,15 +33,20 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use beckon_core::internal::handshake::{INVITEE_LABEL, INVITER_LABEL};
 use beckon_core::internal::frame::{ANSWER_FRAME_MAX, PROOF_FRAME_LEN};
+use beckon_core::internal::handshake::{INVITEE_LABEL, INVITER_LABEL};
+use beckon_core::internal::payload::SealedRefusal;
 use beckon_core::internal::payload::{
     self, AnswerMessage, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload,
     SignatureBytes,
 };
-use beckon_core::wire::{buffer_size, max_data_for};
+use beckon_core::wire::{buffer_size, max_data_for, refusal_frame, ClearRefusal, DEFAULT_BUFFER};
 use beckon_core::*;
-use common::{Dir, CHESS};
+use common::{
+    clear_refusal_with_tag, drain_events, transmit_all, Dir, CHESS,
+    REFUSAL_TAG_APPLICATION_NOT_REGISTERED, REFUSAL_TAG_BLOCKED, REFUSAL_TAG_NOT_TRUSTED,
+    REFUSAL_TAG_TOO_LARGE,
+};
 use ed25519_dalek::{Signer, SigningKey};
 use embassy_time::Instant;
 use sha2::{Digest, Sha512};
@@ -123,27 +131,22 @@ fn closed() -> Dir {
     dir
 }
 
-/// Alice's inviter for Bob, Hello queued (cloned from one made once).
+/// Alice's inviter for Bob, Hello queued.
 fn fresh_inviter() -> Inviter {
-    static INVITER: OnceLock<Inviter> = OnceLock::new();
-    INVITER
-        .get_or_init(|| {
-            let invitation = Invitation::new(CHESS, "A game?", b"board=standard").unwrap();
-            Inviter::new(
-                Config::default(),
-                &cast().alice,
-                Target::Contact(cast().bob_key),
-                &invitation,
-                EphemeralSecret::from_bytes(INVITER_EPHEMERAL),
-                T0,
-            )
-            .unwrap()
-        })
-        .clone()
+    let invitation = Invitation::new(CHESS, "A game?", b"board=standard").unwrap();
+    Inviter::new(
+        Config::default(),
+        &cast().alice,
+        Target::Contact(cast().bob_key),
+        &invitation,
+        EphemeralSecret::from_bytes(INVITER_EPHEMERAL),
+        T0,
+    )
+    .unwrap()
 }
 
 fn fresh_invitee<const BUF: usize>() -> Invitee<BUF> {
-    Invitee::new(
+    Invitee::new_sized(
         Config::default(),
         &cast().bob,
         EphemeralSecret::from_bytes(INVITEE_EPHEMERAL),
@@ -182,38 +185,14 @@ fn split_frames(stream: &[u8]) -> Vec<(usize, usize)> {
     frames
 }
 
-fn drain_inviter<const BUF: usize>(m: &mut Inviter<BUF>, out: &mut Vec<u8>) {
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = m.poll_transmit(&mut buf);
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
+/// Appends everything `m` has to transmit to `out` (its events stay
+/// queued).
+fn drain<M: Machine>(m: &mut M, out: &mut Vec<u8>) {
+    transmit_all(m, 1 << 16, out);
 }
 
-fn drain_invitee<const BUF: usize>(m: &mut Invitee<BUF>, out: &mut Vec<u8>) {
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = m.poll_transmit(&mut buf);
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-}
-
-fn inviter_events<const BUF: usize>(m: &mut Inviter<BUF>) -> Vec<InviterEvent> {
-    std::iter::from_fn(|| m.poll_event()).collect()
-}
-
-fn invitee_events<const BUF: usize>(m: &mut Invitee<BUF>) -> Vec<InviteeEvent> {
-    std::iter::from_fn(|| m.poll_event()).collect()
-}
-
-/// A directory that counts how often the per-inviter questions were asked
-/// (everything but the policy).
+/// A directory that counts how often the per-inviter question was asked
+/// (the facts; not the policy).
 struct Spy {
     inner: Dir,
     consulted: AtomicUsize,
@@ -249,13 +228,9 @@ impl Directory for Spy {
     fn policy(&self) -> Policy {
         self.inner.policy()
     }
-    fn permission(&self, key: &PublicKey) -> Option<Permission> {
+    fn facts(&self, inviter: &PublicKey, application: &ApplicationId) -> Facts {
         self.consult();
-        self.inner.permission(key)
-    }
-    fn is_registered(&self, application: &ApplicationId) -> bool {
-        self.consult();
-        self.inner.is_registered(application)
+        self.inner.facts(inviter, application)
     }
 }
 
@@ -281,7 +256,6 @@ struct Flip {
 /// wait in a queue and are delivered whole, one queue per step; the user
 /// accepts as soon as prompted; when nothing moves, the clock jumps to the
 /// next deadline.
-#[derive(Clone)]
 struct Run<D> {
     now: Instant,
     inviter: Inviter,
@@ -296,7 +270,16 @@ struct Run<D> {
     decisions: Vec<Result<(), Error>>,
 }
 
-impl<D: Directory + Clone> Run<D> {
+/// What a hook tells [`Run::go`] just before a delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hook {
+    /// Deliver, and go on.
+    Go,
+    /// Stop before this delivery; `go` may be called again to resume.
+    Stop,
+}
+
+impl<D: Directory + Clone + 'static> Run<D> {
     fn new(directory: D) -> Self {
         Run {
             now: T0,
@@ -312,8 +295,9 @@ impl<D: Directory + Clone> Run<D> {
         }
     }
 
-    /// Runs to the end. `hook` sees the run just before each delivery.
-    fn go(&mut self, flip: Option<Flip>, hook: &mut dyn FnMut(Way, usize, &Self)) {
+    /// Runs to the end, or until `hook`, which sees the run just before
+    /// each delivery, says to stop.
+    fn go(&mut self, flip: Option<Flip>, hook: &mut dyn FnMut(Way, usize, &Self) -> Hook) {
         let mut buf = vec![0u8; 1 << 16];
         for _ in 0..10_000 {
             // 1. Deliver what is queued, one direction at a time.
@@ -322,7 +306,9 @@ impl<D: Directory + Clone> Run<D> {
                 .find(|w| !self.queue[*w as usize].is_empty())
             {
                 let w = way as usize;
-                hook(way, self.delivered[w], self);
+                if hook(way, self.delivered[w], self) == Hook::Stop {
+                    return;
+                }
                 let mut bytes = std::mem::take(&mut self.queue[w]);
                 let start = self.delivered[w];
                 if let Some(f) = flip.filter(|f| f.way == way) {
@@ -365,7 +351,7 @@ impl<D: Directory + Clone> Run<D> {
                 if let InviteeEvent::Prompt(_) = e {
                     let r = self
                         .invitee
-                        .handle_decision(self.now, Decision::Accept { message: Message::new("Sure").unwrap() });
+                        .handle_decision(self.now, Decision::accept("Sure").unwrap());
                     self.decisions.push(r);
                 }
             }
@@ -394,7 +380,7 @@ impl<D: Directory + Clone> Run<D> {
         panic!("the run never went idle");
     }
 
-    fn inviter_result(&self) -> Option<Result<Response, Error>> {
+    fn inviter_result(&self) -> Option<Result<Response, SessionError>> {
         self.inviter_events.iter().find_map(|e| match e {
             InviterEvent::Finished(r) => Some(*r),
             _ => None,
@@ -410,7 +396,7 @@ impl<D: Directory + Clone> Run<D> {
 
     /// Exactly one `Finished` on each side, as the last event, after at
     /// most one `Verified` / `Prompt`; returns both results.
-    fn finished_once(&self) -> Result<(Result<Response, Error>, InviteeOutcome), String> {
+    fn finished_once(&self) -> Result<(Result<Response, SessionError>, InviteeOutcome), String> {
         let a = &self.inviter_events;
         let b = &self.invitee_events;
         let a_fin = a
@@ -459,18 +445,22 @@ struct Frame {
     len: usize,
 }
 
-/// An honest exchange, its frames, and the run just before each delivery.
+/// An honest exchange, its frames, and where each delivery began (the
+/// points a replay may resume from).
 struct Recording<D> {
+    /// The directory as it was at the start.
+    directory: D,
     honest: Run<D>,
     frames: Vec<Frame>,
-    snapshots: Vec<(Way, usize, Run<D>)>,
+    snapshots: Vec<(Way, usize)>,
 }
 
-fn record<D: Directory + Clone>(directory: D) -> Recording<D> {
-    let mut honest = Run::new(directory);
+fn record<D: Directory + Clone + 'static>(directory: D) -> Recording<D> {
+    let mut honest = Run::new(directory.clone());
     let mut snapshots = Vec::new();
-    honest.go(None, &mut |way, offset, run| {
-        snapshots.push((way, offset, run.clone()))
+    honest.go(None, &mut |way, offset, _| {
+        snapshots.push((way, offset));
+        Hook::Go
     });
     let mut frames = Vec::new();
     for way in [Way::ToInvitee, Way::ToInviter] {
@@ -493,13 +483,14 @@ fn record<D: Directory + Clone>(directory: D) -> Recording<D> {
         }
     }
     Recording {
+        directory,
         honest,
         frames,
         snapshots,
     }
 }
 
-impl<D: Directory + Clone> Recording<D> {
+impl<D: Directory + Clone + 'static> Recording<D> {
     fn frame(&self, name: &str) -> &Frame {
         self.frames.iter().find(|f| f.name == name).unwrap()
     }
@@ -509,17 +500,27 @@ impl<D: Directory + Clone> Recording<D> {
         &self.honest.sent[f.way as usize][f.start..f.start + f.len]
     }
 
-    /// Replays the exchange with `flip`, from the last snapshot before the
-    /// flipped byte is delivered.
+    /// Replays the exchange with `flip`: runs it honestly to the last
+    /// delivery that begins before the flipped byte, stops there (the
+    /// snapshot), then resumes with the flip.
     fn replay(&self, flip: Flip) -> Run<D> {
-        let (_, _, snap) = self
+        let snap = self
             .snapshots
             .iter()
-            .rev()
-            .find(|(w, off, _)| *w == flip.way && *off <= flip.offset)
+            .rposition(|(w, off)| *w == flip.way && *off <= flip.offset)
             .expect("no snapshot before the flip");
-        let mut run = snap.clone();
-        run.go(Some(flip), &mut |_, _, _| {});
+        let mut run = Run::new(self.directory.clone());
+        let mut deliveries = 0;
+        run.go(None, &mut |way, offset, _| {
+            if deliveries == snap {
+                assert_eq!((way, offset), self.snapshots[snap], "not the honest run");
+                return Hook::Stop;
+            }
+            deliveries += 1;
+            Hook::Go
+        });
+        assert_eq!(deliveries, snap, "the honest run ended early");
+        run.go(Some(flip), &mut |_, _, _| Hook::Go);
         run
     }
 }
@@ -545,7 +546,7 @@ fn part(byte: usize) -> Part {
 }
 
 /// How the inviter ended.
-type InviterEnd = Result<Response, Error>;
+type InviterEnd = Result<Response, SessionError>;
 
 /// What a flip check says: why it is wrong, if it is.
 type Verdict = Result<(), String>;
@@ -558,7 +559,7 @@ type Check<'a, D> = &'a dyn Fn(&Frame, Part, u8, &Run<D>, InviterEnd, InviteeOut
 /// no panic, one `Finished` per side, the inviter never reports an answer,
 /// and the receiver of a corrupted Hello or Invite never accepts; then
 /// `check` for what is specific to the exchange.
-fn flip_every_bit<D: Directory + Clone>(
+fn flip_every_bit<D: Directory + Clone + 'static>(
     rec: &Recording<D>,
     names: &[&str],
     bytes: Range<usize>,
@@ -617,7 +618,7 @@ fn flip_every_bit<D: Directory + Clone>(
     );
 }
 
-fn expect(ok: bool, a: Result<Response, Error>, b: InviteeOutcome) -> Result<(), String> {
+fn expect(ok: bool, a: Result<Response, SessionError>, b: InviteeOutcome) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
@@ -631,8 +632,8 @@ fn expect(ok: bool, a: Result<Response, Error>, b: InviteeOutcome) -> Result<(),
 fn after_handshake_check<D>(
     honest: InviteeOutcome,
 ) -> impl Fn(&Frame, Part, u8, &Run<D>, InviterEnd, InviteeOutcome) -> Verdict {
-    use Error::*;
     use ProtocolError::*;
+    use SessionError::*;
     move |frame, part, mask, _run, a, b| {
         let ok = match (frame.name, part) {
             // The invitee rejects the Hello, or waits for more of it; the
@@ -716,6 +717,12 @@ fn accepted_recording() -> &'static Recording<Spy> {
         );
         let names: Vec<_> = rec.frames.iter().map(|f| f.name).collect();
         assert_eq!(names, ["Hello", "Invite", "Proof", "Answer"]);
+        // The directory's facts are asked once, when the Invite is in.
+        assert_eq!(
+            rec.honest.directory.consulted(),
+            1,
+            "one facts call per Invite"
+        );
         rec
     })
 }
@@ -781,6 +788,11 @@ fn every_bit_flip_of_a_refused_exchange_ends_in_a_typed_error() {
         assert_eq!(rec.frame_bytes(name), accepted.frame_bytes(name), "{name}");
     }
     assert_eq!(rec.honest.directory.policy(), Policy::TrustedOnly);
+    assert_eq!(
+        rec.honest.directory.consulted(),
+        1,
+        "one facts call per Invite"
+    );
     let honest = rec.honest.invitee_outcome().unwrap();
     flip_every_bit(
         &rec,
@@ -792,8 +804,8 @@ fn every_bit_flip_of_a_refused_exchange_ends_in_a_typed_error() {
 
 #[test]
 fn every_bit_flip_of_an_exchange_refused_in_clear_ends_in_a_typed_error() {
-    use Error::*;
     use ProtocolError::*;
+    use SessionError::*;
     let rec = record(closed());
     let off = Refused {
         reason: Refusal::InvitationsOff,
@@ -864,7 +876,7 @@ fn snapshot_replays_equal_replays_from_scratch() {
             };
             let from_snapshot = rec.replay(flip);
             let mut from_scratch = Run::new(Spy::new(trusting()));
-            from_scratch.go(Some(flip), &mut |_, _, _| {});
+            from_scratch.go(Some(flip), &mut |_, _, _| Hook::Go);
             assert_eq!(
                 from_snapshot.summary(),
                 from_scratch.summary(),
@@ -945,38 +957,116 @@ impl Reaction<InviteeEvent> {
     }
 }
 
-/// Feeds `input` to a clone of `invitee` at `T0` and collects what it does.
+/// Everything `m` had to say after an input: its bytes and its events.
+fn react<M: Machine>(mut m: M) -> (M, Reaction<M::Event>) {
+    let mut sent = Vec::new();
+    drain(&mut m, &mut sent);
+    let events = drain_events(&mut m);
+    (m, Reaction { events, sent })
+}
+
+/// An invitee as the inputs that made it: fresh, then each input fed
+/// whole at `T0` with `directory`, and everything it had to say drained
+/// after each. Machines hold keys and are not `Clone`; being
+/// deterministic, one made again from the same inputs is the same
+/// machine, so each poke gets its own.
+#[derive(Clone)]
+struct InviteeAt<const BUF: usize> {
+    directory: Dir,
+    inputs: Vec<Vec<u8>>,
+}
+
+impl<const BUF: usize> InviteeAt<BUF> {
+    /// A fresh invitee, which will read with `directory`.
+    fn fresh(directory: &Dir) -> Self {
+        InviteeAt {
+            directory: directory.clone(),
+            inputs: Vec::new(),
+        }
+    }
+
+    /// This invitee after one more input.
+    fn then(&self, input: &[u8]) -> Self {
+        let mut next = self.clone();
+        next.inputs.push(input.to_vec());
+        next
+    }
+
+    fn make(&self) -> Invitee<BUF> {
+        let mut m = fresh_invitee::<BUF>();
+        for input in &self.inputs {
+            m.handle_input(T0, input, &self.directory);
+            (m, _) = react(m);
+        }
+        m
+    }
+}
+
+/// What an [`InviterAt`] was given.
+#[derive(Clone, Debug)]
+enum Step {
+    Input(Vec<u8>),
+    Cancel,
+}
+
+/// An inviter as the steps that made it, as [`InviteeAt`]: Alice's fresh
+/// inviter with its Hello sent, then each step at `T0`, and everything it
+/// had to say drained after each.
+#[derive(Clone, Default)]
+struct InviterAt {
+    steps: Vec<Step>,
+}
+
+impl InviterAt {
+    /// This inviter after one more step.
+    fn then(&self, step: Step) -> Self {
+        let mut next = self.clone();
+        next.steps.push(step);
+        next
+    }
+
+    fn make(&self) -> Inviter {
+        let mut m = fresh_inviter();
+        let mut hello = Vec::new();
+        drain(&mut m, &mut hello);
+        for step in &self.steps {
+            match step {
+                Step::Input(input) => m.handle_input(T0, input, &()),
+                Step::Cancel => m.handle_cancel(T0),
+            }
+            (m, _) = react(m);
+        }
+        m
+    }
+}
+
+/// Feeds `input` to its own copy of `invitee` at `T0` and collects what it
+/// does.
 fn poke_invitee<const BUF: usize>(
-    invitee: &Invitee<BUF>,
+    invitee: &InviteeAt<BUF>,
     directory: &Dir,
     input: &[u8],
 ) -> (Invitee<BUF>, Reaction<InviteeEvent>) {
-    let mut m = invitee.clone();
+    let mut m = invitee.make();
     m.handle_input(T0, input, directory);
-    let mut sent = Vec::new();
-    drain_invitee(&mut m, &mut sent);
-    let events = invitee_events(&mut m);
-    (m, Reaction { events, sent })
+    react(m)
 }
 
-fn poke_inviter(inviter: &Inviter, input: &[u8]) -> (Inviter, Reaction<InviterEvent>) {
-    let mut m = inviter.clone();
+fn poke_inviter(inviter: &InviterAt, input: &[u8]) -> (Inviter, Reaction<InviterEvent>) {
+    let mut m = inviter.make();
     m.handle_input(T0, input, &());
-    let mut sent = Vec::new();
-    drain_inviter(&mut m, &mut sent);
-    let events = inviter_events(&mut m);
-    (m, Reaction { events, sent })
+    react(m)
 }
 
 /// A protocol error.
-fn p(e: ProtocolError) -> Error {
+fn p(e: ProtocolError) -> SessionError {
     SessionError::Protocol(e)
 }
 
 /// A failure of the invitee: exactly this error, one `Finished`, no prompt,
 /// nothing sent.
 #[track_caller]
-fn assert_invitee_fails(r: &Reaction<InviteeEvent>, error: Error, what: &str) {
+fn assert_invitee_fails(r: &Reaction<InviteeEvent>, error: SessionError, what: &str) {
     assert_eq!(
         r.events,
         [InviteeEvent::Finished(InviteeOutcome::Failed(error))],
@@ -988,7 +1078,7 @@ fn assert_invitee_fails(r: &Reaction<InviteeEvent>, error: Error, what: &str) {
 /// A failure of the inviter: exactly this error, one `Finished`, nothing
 /// sent (in particular no Invite).
 #[track_caller]
-fn assert_inviter_fails(r: &Reaction<InviterEvent>, error: Error, what: &str) {
+fn assert_inviter_fails(r: &Reaction<InviterEvent>, error: SessionError, what: &str) {
     assert_eq!(r.events, [InviterEvent::Finished(Err(error))], "{what}");
     assert!(r.sent.is_empty(), "{what}: the inviter sent {:?}", r.sent);
 }
@@ -996,7 +1086,8 @@ fn assert_inviter_fails(r: &Reaction<InviterEvent>, error: Error, what: &str) {
 /// An adversarial inviter: `snow` has completed the handshake with a real
 /// invitee, which now waits for the Invite.
 struct FakeInviter<const BUF: usize> {
-    invitee: Invitee<BUF>,
+    /// The invitee after the Hello.
+    invitee: InviteeAt<BUF>,
     channel: snow::StatelessTransportState,
     /// The final handshake hash, which the inviter signs.
     hash: Vec<u8>,
@@ -1013,8 +1104,9 @@ impl<const BUF: usize> FakeInviter<BUF> {
         let mut invitee = fresh_invitee::<BUF>();
         invitee.handle_input(T0, &hello, directory);
         let mut proof = Vec::new();
-        drain_invitee(&mut invitee, &mut proof);
-        assert!(invitee_events(&mut invitee).is_empty());
+        drain(&mut invitee, &mut proof);
+        assert!(drain_events(&mut invitee).is_empty());
+        let invitee = InviteeAt::fresh(directory).then(&hello);
         assert_eq!(proof.len(), PROOF_FRAME_LEN);
         assert_eq!(proof[2], KIND_PROOF);
         let mut plain = [0u8; 256];
@@ -1288,8 +1380,9 @@ fn a_fake_inviter_cannot_send_anything_but_a_cancel_to_a_prompt() {
     let fake = FakeInviter::<DEFAULT_BUFFER>::new(&dir);
     let alice = cast().alice_key.to_bytes();
     let invite = invite_plaintext("A game?", b"", alice, fake.alice_signature());
-    let (prompting, r) = fake.send(&dir, &invite);
-    assert!(r.prompted() && prompting.is_prompting());
+    let (m, r) = fake.send(&dir, &invite);
+    assert!(r.prompted() && m.is_prompting());
+    let prompting = fake.invitee.then(&fake.seal(0, &invite));
 
     // Control: a Cancel withdraws the prompt, and says so.
     let (m, r) = poke_invitee(&prompting, &dir, &fake.seal(1, &[payload::CANCEL_TAG]));
@@ -1330,7 +1423,7 @@ fn a_fake_inviter_cannot_send_anything_but_a_cancel_to_a_prompt() {
         ),
         (
             "a clear refusal",
-            refusal_frame(Refusal::Busy).to_vec(),
+            refusal_frame(ClearRefusal::Busy).to_vec(),
             UnexpectedFrame,
         ),
         ("a Hello", frame(KIND_HELLO, &[1; 33]), FrameLength),
@@ -1346,7 +1439,7 @@ fn a_fake_inviter_cannot_send_anything_but_a_cancel_to_a_prompt() {
 fn frame_level_fields_reaching_the_invitee_give_typed_errors() {
     use ProtocolError::*;
     let dir = trusting();
-    let invitee = fresh_invitee::<DEFAULT_BUFFER>();
+    let invitee = InviteeAt::<DEFAULT_BUFFER>::fresh(&dir);
     let e = [9u8; 32];
     let hello = |version: u8, e: &[u8]| frame(KIND_HELLO, &[&[version], e].concat());
     for (what, input, error) in [
@@ -1401,7 +1494,7 @@ fn frame_level_fields_reaching_the_invitee_give_typed_errors() {
         let (_, r) = poke_invitee(&invitee, &dir, &input);
         assert_invitee_fails(&r, error, what);
         assert!(input.len() > 1, "{what}: {input:?}");
-        let mut m = invitee.clone();
+        let mut m = invitee.make();
         for b in &input {
             m.handle_input(T0, std::slice::from_ref(b), &dir);
         }
@@ -1417,7 +1510,7 @@ fn frame_level_fields_reaching_the_invitee_give_typed_errors() {
         let (_, r) = poke_invitee(&invitee, &dir, &hello(2, body));
         let outcome = InviteeOutcome::Failed(SessionError::UnsupportedVersion { peer: 2 });
         assert_eq!(r.events, [InviteeEvent::Finished(outcome)]);
-        assert_eq!(r.sent, refusal_frame(Refusal::UnsupportedVersion));
+        assert_eq!(r.sent, refusal_frame(ClearRefusal::UnsupportedVersion));
     }
     // A length longer than what comes: the invitee waits, and the handshake
     // timeout ends it.
@@ -1434,7 +1527,7 @@ fn frame_level_fields_reaching_the_invitee_give_typed_errors() {
 /// An adversarial invitee: `snow` answers a real inviter's Hello.
 struct FakeInvitee {
     /// The inviter, its Hello sent.
-    inviter: Inviter,
+    inviter: InviterAt,
     hello_e: [u8; 32],
     responder_e: [u8; 32],
 }
@@ -1443,8 +1536,10 @@ impl FakeInvitee {
     fn new() -> Self {
         let mut inviter = fresh_inviter();
         let mut hello = Vec::new();
-        drain_inviter(&mut inviter, &mut hello);
+        drain(&mut inviter, &mut hello);
         assert_eq!(hello.len(), 36);
+        assert!(drain_events(&mut inviter).is_empty());
+        let inviter = InviterAt::default();
         let secret = x25519_dalek::StaticSecret::from(ADVERSARY_EPHEMERAL);
         FakeInvitee {
             inviter,
@@ -1486,9 +1581,10 @@ impl FakeInvitee {
     /// Completes a genuine handshake as Bob: the inviter has sent its
     /// Invite and waits for the answer. Also returns the Invite's length
     /// field.
-    fn handshake(&self) -> (Inviter, snow::StatelessTransportState, u32) {
+    fn handshake(&self) -> (InviterAt, snow::StatelessTransportState, u32) {
         let (proof, noise) = self.proof(&self.bobs_payload());
-        let (inviter, r) = poke_inviter(&self.inviter, &proof);
+        let (_, r) = poke_inviter(&self.inviter, &proof);
+        let inviter = self.inviter.then(Step::Input(proof));
         assert_eq!(r.events, [InviterEvent::Verified(cast().bob_key)]);
         let final_hash = noise.get_handshake_hash().to_vec();
         let channel = noise.into_stateless_transport_mode().unwrap();
@@ -1618,7 +1714,7 @@ fn a_fake_invitee_gets_the_specific_error_for_every_bad_answer_field() {
             Ok(Response::Error { code: u32::MAX }),
         ),
         (
-            AnswerMessage::Refused(Refusal::Blocked),
+            AnswerMessage::Refused(SealedRefusal::Blocked),
             refused(Refusal::Blocked),
         ),
         (
@@ -1658,7 +1754,7 @@ fn a_fake_invitee_gets_the_specific_error_for_every_bad_answer_field() {
             code: 0x1234_5678,
             message: "oops",
         },
-        AnswerMessage::Refused(Refusal::NotTrusted),
+        AnswerMessage::Refused(SealedRefusal::NotTrusted),
         AnswerMessage::TooLarge { invite_len },
     ] {
         let p = answer_plaintext(&a);
@@ -1716,10 +1812,12 @@ fn a_fake_invitee_gets_the_specific_error_for_every_bad_answer_field() {
 
     // After a Cancel: `Cancelled` is the acknowledgement, and an answer that
     // crossed the Cancel still counts.
-    let mut cancelling = waiting.clone();
-    cancelling.handle_cancel(T0);
+    let mut cancelled = waiting.make();
+    cancelled.handle_cancel(T0);
     let mut sent = Vec::new();
-    drain_inviter(&mut cancelling, &mut sent);
+    drain(&mut cancelled, &mut sent);
+    assert!(drain_events(&mut cancelled).is_empty());
+    let cancelling = waiting.then(Step::Cancel);
     let mut plain = [0u8; 8];
     let n = channel.read_message(1, &sent[3..], &mut plain).unwrap();
     assert_eq!(&plain[..n], &[payload::CANCEL_TAG]);
@@ -1727,7 +1825,7 @@ fn a_fake_invitee_gets_the_specific_error_for_every_bad_answer_field() {
     let accepted = answer_plaintext(&AnswerMessage::Accepted { message: "" });
     assert_eq!(
         ack(&[5]).events,
-        [InviterEvent::Finished(Err(Error::Cancelled))]
+        [InviterEvent::Finished(Err(SessionError::Cancelled))]
     );
     assert_eq!(
         ack(&accepted).events,
@@ -1759,11 +1857,13 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
     let (proof, _) = fake.proof(&fake.bobs_payload());
     let body = &proof[3..];
     let low_order = frame(KIND_PROOF, &[&[0; 32][..], &proof[35..]].concat());
-    let refusal = |version: u8, reason: Refusal| {
-        let mut f = refusal_frame(reason);
+    // A clear refusal with any reason's tag, even one never sent in clear.
+    let refusal = |version: u8, tag: u8| {
+        let mut f = clear_refusal_with_tag(tag);
         f[3] = version;
         f.to_vec()
     };
+    let tag = |reason: ClearRefusal| refusal_frame(reason)[4];
     for (what, at, input, error) in [
         (
             "length 0",
@@ -1850,7 +1950,7 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
         (
             "a clear refusal",
             &after,
-            refusal(1, Refusal::InvitationsOff),
+            refusal(1, tag(ClearRefusal::InvitationsOff)),
             p(UnexpectedFrame),
         ),
         (
@@ -1869,7 +1969,7 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
         let (_, r) = poke_inviter(at, &input);
         assert_inviter_fails(&r, error, what);
         assert!(input.len() > 1, "{what}: {input:?}");
-        let mut m = at.clone();
+        let mut m = at.make();
         for b in &input {
             m.handle_input(T0, std::slice::from_ref(b), &());
         }
@@ -1877,24 +1977,30 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
     }
     // Clear refusals: only those that can come before the handshake, and
     // then unauthenticated.
-    for reason in [Refusal::InvitationsOff, Refusal::Busy] {
-        let (_, r) = poke_inviter(before, &refusal(1, reason));
+    for (reason, clear) in [
+        (Refusal::InvitationsOff, ClearRefusal::InvitationsOff),
+        (Refusal::Busy, ClearRefusal::Busy),
+    ] {
+        let (_, r) = poke_inviter(before, &refusal(1, tag(clear)));
         let e = SessionError::Refused {
             reason,
             authenticated: false,
         };
         assert_eq!(r.events, [InviterEvent::Finished(Err(e))]);
     }
-    for reason in [
-        Refusal::NotTrusted,
-        Refusal::Blocked,
-        Refusal::ApplicationNotRegistered,
-        Refusal::TooLarge,
+    for (reason, tag) in [
+        (Refusal::NotTrusted, REFUSAL_TAG_NOT_TRUSTED),
+        (Refusal::Blocked, REFUSAL_TAG_BLOCKED),
+        (
+            Refusal::ApplicationNotRegistered,
+            REFUSAL_TAG_APPLICATION_NOT_REGISTERED,
+        ),
+        (Refusal::TooLarge, REFUSAL_TAG_TOO_LARGE),
     ] {
-        let (_, r) = poke_inviter(before, &refusal(1, reason));
+        let (_, r) = poke_inviter(before, &refusal(1, tag));
         assert_inviter_fails(&r, p(Malformed), &format!("{reason:?} in clear"));
     }
-    let (_, r) = poke_inviter(before, &refusal(7, Refusal::UnsupportedVersion));
+    let (_, r) = poke_inviter(before, &refusal(7, tag(ClearRefusal::UnsupportedVersion)));
     let e = SessionError::UnsupportedVersion { peer: 7 };
     assert_eq!(r.events, [InviterEvent::Finished(Err(e))]);
     // The longest answer frame is still read (and fails to open).
@@ -1931,16 +2037,16 @@ fn feed_invitee(directory: &Dir, stream: &[u8], cuts: &[usize]) -> Fed<InviteeEv
     for &to in cuts.iter().chain([stream.len()].iter()) {
         m.handle_input(T0, &stream[from..to], directory);
         from = to;
-        drain_invitee(&mut m, &mut sent);
-        for e in invitee_events(&mut m) {
+        drain(&mut m, &mut sent);
+        for e in drain_events(&mut m) {
             if let InviteeEvent::Prompt(_) = e {
-                decisions.push(m.handle_decision(T0, Decision::Accept { message: Message::new("Sure").unwrap() }));
-                drain_invitee(&mut m, &mut sent);
+                decisions.push(m.handle_decision(T0, Decision::accept("Sure").unwrap()));
+                drain(&mut m, &mut sent);
             }
             events.push(e);
         }
     }
-    events.extend(invitee_events(&mut m));
+    events.extend(drain_events(&mut m));
     let detail = format!(
         "{decisions:?} {:?} {:?} {:?} {}",
         m.invitation(),
@@ -1960,14 +2066,14 @@ fn feed_invitee(directory: &Dir, stream: &[u8], cuts: &[usize]) -> Fed<InviteeEv
 fn feed_inviter(stream: &[u8], cuts: &[usize]) -> Fed<InviterEvent> {
     let mut m = fresh_inviter();
     let mut sent = Vec::new();
-    drain_inviter(&mut m, &mut sent);
+    drain(&mut m, &mut sent);
     let mut events = Vec::new();
     let mut from = 0;
     for &to in cuts.iter().chain([stream.len()].iter()) {
         m.handle_input(T0, &stream[from..to], &());
         from = to;
-        drain_inviter(&mut m, &mut sent);
-        events.extend(inviter_events(&mut m));
+        drain(&mut m, &mut sent);
+        events.extend(drain_events(&mut m));
     }
     let detail = format!(
         "{:?} {:?} {:?} {}",

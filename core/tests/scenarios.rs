@@ -7,7 +7,7 @@
 
 mod common;
 
-use beckon_core::wire::buffer_size;
+use beckon_core::wire::{buffer_size, refusal_frame, ClearRefusal, DEFAULT_BUFFER};
 use beckon_core::*;
 use common::*;
 use embassy_time::{Duration, Instant};
@@ -49,7 +49,7 @@ fn invite_sent() -> Instant {
 }
 
 fn accept(message: &str) -> Decision<'_> {
-    Decision::Accept { message: Message::new(message).unwrap() }
+    Decision::accept(message).unwrap()
 }
 
 /// A directory in which anyone may invite to chess.
@@ -78,7 +78,7 @@ fn a_trusted_contact_accepts_and_the_inviter_learns_it_from_the_verified_contact
     assert_eq!(invitation.data(), b"board=standard");
 
     pair.advance(Duration::from_secs(5));
-    pair.decide(Decision::Accept { message: Message::new("Sure").unwrap() }).unwrap();
+    pair.decide(Decision::accept("Sure").unwrap()).unwrap();
     pair.drive();
 
     assert_eq!(
@@ -109,9 +109,7 @@ fn a_trusted_contact_accepts_and_the_inviter_learns_it_from_the_verified_contact
 fn a_declined_invitation_reports_declined_with_the_message() {
     let mut pair: Pair = Pair::default_pair();
     pair.drive_to_prompt();
-    pair.decide(Decision::Decline {
-        message: Message::new("Busy now").unwrap(), })
-    .unwrap();
+    pair.decide(Decision::decline("Busy now").unwrap()).unwrap();
     pair.drive();
     assert_eq!(pair.inviter_result(), Some(Ok(Response::Declined)));
     assert_eq!(pair.inviter.answer_message(), Ok("Busy now"));
@@ -270,7 +268,9 @@ fn a_decision_one_tick_after_the_deadline_is_refused_as_expired() {
     pair.now = deadline + TICK;
     assert_eq!(pair.decide(accept("")), Err(Error::Expired));
     assert_eq!(
-        pair.decide(Decision::Decline { message: Message::EMPTY }),
+        pair.decide(Decision::Decline {
+            message: Message::EMPTY
+        }),
         Err(Error::Expired)
     );
     pair.drive();
@@ -387,7 +387,10 @@ fn both_sides_keep_a_pending_invitation_alive_and_the_answer_still_comes() {
         "the Invite and the inviter's keepalives"
     );
     for frame in &pair.from_invitee.frames()[1..] {
-        assert_eq!(frame.len(), wire::frame::KEEPALIVE_FRAME_LEN);
+        assert_eq!(
+            frame.len(),
+            beckon_core::internal::frame::KEEPALIVE_FRAME_LEN
+        );
     }
     assert_eq!(prompt.deadline, invite_in + FIVE_MINUTES, "not moved");
     pair.decide(accept("after two minutes")).unwrap();
@@ -442,7 +445,7 @@ fn a_cancel_after_keepalives_is_still_sent_and_acknowledged() {
     pair.cancel();
     pair.drive();
     assert_eq!(pair.from_inviter.kinds(), then_sealed(&[HELLO], 3));
-    assert_eq!(pair.inviter_result(), Some(Err(Error::Cancelled)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::Cancelled)));
     assert_eq!(pair.invitee_outcome(), Some(InviteeOutcome::Cancelled));
     pair.assert_each_side_finished_once();
 }
@@ -485,7 +488,10 @@ fn a_stalled_handshake_is_dropped_on_both_sides_at_exactly_the_handshake_timeout
     assert_eq!(pair.invitee_outcome(), None);
 
     pair.drive_until(deadline);
-    assert_eq!(pair.inviter_result(), Some(Err(SessionError::HandshakeTimeout)));
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(SessionError::HandshakeTimeout))
+    );
     assert_eq!(
         pair.invitee_outcome(),
         Some(InviteeOutcome::Failed(SessionError::HandshakeTimeout))
@@ -508,7 +514,10 @@ fn an_invitee_that_never_hears_a_hello_drops_the_connection_at_the_handshake_tim
         pair.invitee_outcome(),
         Some(InviteeOutcome::Failed(SessionError::HandshakeTimeout))
     );
-    assert_eq!(pair.inviter_result(), Some(Err(SessionError::HandshakeTimeout)));
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(SessionError::HandshakeTimeout))
+    );
     assert!(pair.from_invitee.writes.is_empty());
     pair.assert_each_side_finished_once();
 }
@@ -520,7 +529,7 @@ fn cancelling_before_anything_is_sent_sends_nothing_at_all() {
     let mut pair: Pair = Pair::default_pair();
     pair.cancel();
     pair.drive();
-    assert_eq!(pair.inviter_result(), Some(Err(Error::Cancelled)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::Cancelled)));
     assert!(pair.from_inviter.writes.is_empty());
     assert!(!pair.prompted());
     assert_eq!(
@@ -540,13 +549,13 @@ fn cancelling_before_the_invite_is_sent_ends_the_invitation_and_nothing_of_it_re
     assert!(pair.inviter_events.is_empty());
 
     pair.cancel();
-    assert_eq!(pair.inviter_result(), Some(Err(Error::Cancelled)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::Cancelled)));
     pair.drive();
 
-    assert_eq!(pair.inviter_result(), Some(Err(Error::Cancelled)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::Cancelled)));
     assert_eq!(
         pair.inviter_events,
-        vec![InviterEvent::Finished(Err(Error::Cancelled))]
+        vec![InviterEvent::Finished(Err(SessionError::Cancelled))]
     );
     assert_eq!(pair.from_inviter.kinds(), vec![HELLO]);
     assert!(!pair.inviter_sent_sealed());
@@ -582,7 +591,7 @@ fn cancelling_after_the_invite_is_sent_withdraws_the_prompt_and_the_invitee_can_
         pair.invitee.handle_decision(pair.now, accept("yes!")),
         Err(Error::Cancelled)
     );
-    assert_eq!(pair.inviter_result(), Some(Err(Error::Cancelled)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::Cancelled)));
     // Ended by the invitee's acknowledgement, one round trip later.
     assert_eq!(pair.now, cancelled_at + LATENCY + LATENCY);
     pair.assert_each_side_finished_once();
@@ -599,7 +608,7 @@ fn a_cancel_that_is_never_acknowledged_ends_cancelled_after_the_grace_period() {
     pair.drive_until(deadline - TICK);
     assert_eq!(pair.inviter_result(), None);
     pair.drive_until(deadline);
-    assert_eq!(pair.inviter_result(), Some(Err(Error::Cancelled)));
+    assert_eq!(pair.inviter_result(), Some(Err(SessionError::Cancelled)));
 }
 
 #[test]
@@ -652,7 +661,7 @@ fn a_cancel_that_crosses_a_decline_in_flight_leaves_both_sides_agreeing_on_decli
     let mut pair: Pair = Pair::default_pair();
     pair.latency = Duration::from_secs(1);
     pair.drive_to_prompt();
-    pair.decide(Decision::Decline { message: Message::new("no").unwrap() }).unwrap();
+    pair.decide(Decision::decline("no").unwrap()).unwrap();
     pair.advance(Duration::from_millis(500));
     pair.cancel();
     pair.drive();
@@ -672,7 +681,10 @@ fn inviting_a_contact_fails_with_contact_mismatch_when_someone_else_answers_and_
     });
     pair.drive();
 
-    assert_eq!(pair.inviter_result(), Some(Err(SessionError::ContactMismatch)));
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(SessionError::ContactMismatch))
+    );
     assert_eq!(pair.inviter.responder(), Some(carol().public_key()));
     assert_eq!(
         pair.inviter_events,
@@ -800,7 +812,7 @@ fn with_invitations_off_the_invitee_refuses_in_clear_before_the_handshake_and_th
     // A 5-byte clear Refusal and no Proof: no handshake work was done.
     assert_eq!(
         pair.from_invitee.bytes(),
-        refusal_frame(Refusal::InvitationsOff).to_vec()
+        refusal_frame(ClearRefusal::InvitationsOff).to_vec()
     );
     assert_eq!(pair.from_invitee.bytes().len(), 5);
     assert_eq!(pair.from_invitee.kinds(), vec![REFUSAL]);
@@ -918,7 +930,7 @@ fn a_hello_with_an_unsupported_version_is_refused_in_clear_and_both_sides_report
     );
     assert_eq!(
         pair.from_invitee.bytes(),
-        refusal_frame(Refusal::UnsupportedVersion).to_vec()
+        refusal_frame(ClearRefusal::UnsupportedVersion).to_vec()
     );
     assert!(matches!(
         pair.inviter_result(),
@@ -932,7 +944,7 @@ fn a_hello_with_an_unsupported_version_is_refused_in_clear_and_both_sides_report
 #[test]
 fn a_version_2_hello_fed_to_an_invitee_gets_the_clear_version_refusal() {
     let pair: Pair = Pair::default_pair();
-    let mut inviter = pair.inviter.clone();
+    let mut inviter = pair.inviter;
     let mut buf = [0u8; 64];
     let n = inviter.poll_transmit(&mut buf);
     assert_eq!(n, 36);
@@ -950,7 +962,10 @@ fn a_version_2_hello_fed_to_an_invitee_gets_the_clear_version_refusal() {
     .unwrap();
     invitee.handle_input(START, &hello, &bobs_directory());
     let m = invitee.poll_transmit(&mut buf);
-    assert_eq!(&buf[..m], &refusal_frame(Refusal::UnsupportedVersion)[..]);
+    assert_eq!(
+        &buf[..m],
+        &refusal_frame(ClearRefusal::UnsupportedVersion)[..]
+    );
     assert_eq!(
         invitee.poll_event(),
         Some(InviteeEvent::Finished(InviteeOutcome::Failed(
@@ -973,7 +988,7 @@ fn a_version_2_hello_fed_to_an_invitee_gets_the_clear_version_refusal() {
 fn an_inviter_reports_the_version_named_in_a_clear_version_refusal() {
     let mut pair: Pair = Pair::default_pair();
     pair.step();
-    let mut refusal = refusal_frame(Refusal::UnsupportedVersion);
+    let mut refusal = refusal_frame(ClearRefusal::UnsupportedVersion);
     refusal[3] = 3; // an invitee that only speaks version 3
     pair.inject_to_inviter(&refusal);
     assert_eq!(
@@ -1067,7 +1082,10 @@ fn the_invitees_proof_reflected_back_to_the_invitee_fails() {
         pair.inject_to_invitee(&proof);
         let outcome = pair.invitee_outcome();
         assert!(
-            matches!(outcome, Some(InviteeOutcome::Failed(SessionError::Protocol(_)))),
+            matches!(
+                outcome,
+                Some(InviteeOutcome::Failed(SessionError::Protocol(_)))
+            ),
             "{relabel:?}: {outcome:?}"
         );
         pair.drive();
@@ -1118,9 +1136,13 @@ fn the_invite_reflected_back_to_the_inviter_is_never_taken_for_an_answer() {
 /// The invitee's answer frame (from `answer`) and the same invitee as it
 /// was while prompting, before it answered.
 fn answer_and_prompting_invitee(answer: impl FnOnce(&mut Pair)) -> (Vec<u8>, Invitee) {
+    // Machines cannot be cloned: a second, identical pair (same keys, same
+    // clock) is the same invitee as it was while prompting.
+    let mut twin: Pair = Pair::default_pair();
+    twin.drive_to_prompt();
+    let prompting = twin.invitee;
     let mut pair: Pair = Pair::default_pair();
     pair.drive_to_prompt();
-    let prompting = pair.invitee.clone();
     answer(&mut pair);
     let frame = pair.from_invitee.frames().last().unwrap().clone();
     assert_eq!(kind_of(&frame), SEALED);
@@ -1144,7 +1166,7 @@ fn reflect_to(mut invitee: Invitee, answer: &[u8]) -> Option<InviteeEvent> {
 fn the_answer_reflected_back_to_the_invitee_fails_and_never_launches() {
     // An Accept or a Decline with a message is longer than anything the
     // invitee takes while prompting (a Cancel).
-    for decision in [accept("yes"), Decision::Decline { message: Message::new("no").unwrap() }] {
+    for decision in [accept("yes"), Decision::decline("no").unwrap()] {
         let (answer, prompting) = answer_and_prompting_invitee(|p| {
             p.decide(decision).unwrap();
         });
@@ -1196,17 +1218,16 @@ fn an_answer_message_of_256_characters_is_an_argument_error_and_changes_nothing(
     pair.drive_to_prompt();
     let sent = pair.from_invitee.bytes();
     let too_long = "x".repeat(256);
+    // The message is checked when the decision is built: no decision with
+    // it can reach the invitee.
+    let too_long_error = Error::InvalidArgument(ArgumentError::TooLong);
+    assert_eq!(Message::new(&too_long), Err(too_long_error));
     for decision in [
-        accept(&too_long),
-        Decision::Decline { message: Message::new(&too_long).unwrap() },
-        Decision::Error {
-            code: 1,
-            message: Message::new(&too_long).unwrap(), },
+        Decision::accept(&too_long),
+        Decision::decline(&too_long),
+        Decision::error(1, &too_long),
     ] {
-        assert_eq!(
-            pair.decide(decision),
-            Err(Error::InvalidArgument(ArgumentError::TooLong))
-        );
+        assert_eq!(decision, Err(too_long_error));
     }
     assert!(pair.invitee.is_prompting());
     assert_eq!(pair.from_invitee.bytes(), sent);
@@ -1231,7 +1252,10 @@ fn a_decision_without_a_prompt_is_an_invalid_state() {
     assert_eq!(pair.from_invitee.kinds(), vec![PROOF]);
     // Nor after the answer.
     pair.drive_to_prompt();
-    pair.decide(Decision::Decline { message: Message::EMPTY }).unwrap();
+    pair.decide(Decision::Decline {
+        message: Message::EMPTY,
+    })
+    .unwrap();
     assert_eq!(pair.decide(accept("")), Err(Error::InvalidState));
     pair.drive();
     assert_eq!(pair.inviter_result(), Some(Ok(Response::Declined)));
@@ -1242,10 +1266,8 @@ fn a_decision_without_a_prompt_is_an_invalid_state() {
 fn a_failure_decision_reaches_the_inviter_as_an_error_response_with_its_code() {
     let mut pair: Pair = Pair::default_pair();
     pair.drive_to_prompt();
-    pair.decide(Decision::Error {
-        code: 0x8007_0002,
-        message: Message::new("chess is not installed").unwrap(), })
-    .unwrap();
+    pair.decide(Decision::error(0x8007_0002, "chess is not installed").unwrap())
+        .unwrap();
     pair.drive();
     assert_eq!(
         pair.inviter_result(),
@@ -1289,7 +1311,10 @@ fn closing_the_connection_while_prompting_withdraws_the_prompt_and_fails_both_si
         Some(InviteeOutcome::Failed(SessionError::ConnectionClosed))
     );
     assert!(!pair.invitee.is_prompting());
-    assert_eq!(pair.inviter_result(), Some(Err(SessionError::ConnectionClosed)));
+    assert_eq!(
+        pair.inviter_result(),
+        Some(Err(SessionError::ConnectionClosed))
+    );
     assert_eq!(pair.decide(accept("")), Err(Error::InvalidState));
     pair.drive();
     pair.assert_each_side_finished_once();
@@ -1307,7 +1332,10 @@ fn every_session_ends_with_exactly_one_finished_event_on_each_side() {
         }),
         ("declined", |p| {
             p.drive_to_prompt();
-            p.decide(Decision::Decline { message: Message::EMPTY }).unwrap();
+            p.decide(Decision::Decline {
+                message: Message::EMPTY,
+            })
+            .unwrap();
         }),
         ("busy", |p| {
             p.drive_to_prompt();
@@ -1384,7 +1412,7 @@ fn a_512_byte_build_carries_512_bytes_of_data() {
 fn a_512_byte_inviter_refuses_513_bytes_of_data_as_an_argument_error() {
     let data = [0x5A; 513];
     let invitation = Invitation::new(CHESS, "", &data).unwrap();
-    let result = Inviter::<SMALL>::new(
+    let result = Inviter::<SMALL>::new_sized(
         Config::default(),
         &alice(),
         Target::Contact(bob().public_key()),
@@ -1464,7 +1492,7 @@ fn cancelling_while_the_invite_is_queued_but_unsent_takes_it_back() {
     assert_eq!(inviter.poll_transmit(&mut buf), 0, "nothing may leave");
     assert_eq!(
         inviter.poll_event(),
-        Some(InviterEvent::Finished(Err(Error::Cancelled)))
+        Some(InviterEvent::Finished(Err(SessionError::Cancelled)))
     );
     assert!(inviter.is_finished());
 }
@@ -1510,7 +1538,10 @@ fn a_longer_hello_of_a_later_version_still_gets_the_version_refusal() {
     invitee.handle_input(START, &hello, &bobs_directory());
     let mut buf = [0u8; 64];
     let n = invitee.poll_transmit(&mut buf);
-    assert_eq!(&buf[..n], &refusal_frame(Refusal::UnsupportedVersion)[..]);
+    assert_eq!(
+        &buf[..n],
+        &refusal_frame(ClearRefusal::UnsupportedVersion)[..]
+    );
     assert_eq!(
         invitee.outcome(),
         Some(InviteeOutcome::Failed(SessionError::UnsupportedVersion {
@@ -1524,7 +1555,7 @@ fn a_clear_refusal_with_a_reason_only_sent_sealed_is_malformed() {
     let mut pair: Pair = Pair::default_pair();
     pair.advance(LATENCY / 2);
     // NotTrusted is only ever sent inside the channel.
-    pair.inject_to_inviter(&refusal_frame(Refusal::NotTrusted));
+    pair.inject_to_inviter(&clear_refusal_with_tag(REFUSAL_TAG_NOT_TRUSTED));
     assert_eq!(
         pair.inviter_result(),
         Some(Err(SessionError::Protocol(ProtocolError::Malformed)))

@@ -8,7 +8,8 @@
 use beckon_core::wire::buffer_size;
 use beckon_core::{
     ApplicationId, Config, Contact, Decision, EphemeralSecret, FixedDirectory, Identity,
-    Invitation, Invitee, InviteeEvent, Inviter, InviterEvent, Policy, Response, Target,
+    Invitation, Invitee, InviteeEvent, Inviter, InviterEvent, Machine, Message, Policy, Response,
+    Target,
 };
 use embassy_time::Instant;
 
@@ -155,7 +156,12 @@ fn an_accepted_exchange_with_an_empty_invitation_costs_338_bytes_on_the_wire() {
         Some(InviteeEvent::Prompt(_))
     ));
     invitee
-        .handle_decision(now, Decision::Accept { message: Message::EMPTY })
+        .handle_decision(
+            now,
+            Decision::Accept {
+                message: Message::EMPTY,
+            },
+        )
         .unwrap();
     pump(&mut inviter, &mut invitee, &mut frames);
     assert_eq!(

@@ -28,11 +28,15 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use base64ct::{Base64, Base64Unpadded, Encoding};
-use beckon_core::internal::payload::{self, AnswerMessage, InviterMessage};
-use beckon_core::wire::{frame, FrameKind};
+mod common;
+
+use beckon_core::internal::frame::{self, FrameKind};
+use beckon_core::internal::payload::{self, AnswerMessage, InviterMessage, SealedRefusal};
+use beckon_core::wire::{refusal_frame, ClearRefusal, DEFAULT_BUFFER};
 use beckon_core::*;
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
+use common::transmitted;
 use embassy_time::Instant;
 use hkdf::Hkdf;
 use sha2::{Digest, Sha256, Sha512};
@@ -254,12 +258,10 @@ fn refusal_name(reason: Refusal) -> String {
         Refusal::InvitationsOff => "invitations_off".into(),
         Refusal::Busy => "busy".into(),
         Refusal::TooLarge => "too_large".into(),
-        Refusal::UnsupportedVersion => "unsupported_version".into(),
-        other => format!("{other:?}"),
     }
 }
 
-fn inviter_result(outcome: Option<Result<Response, Error>>) -> String {
+fn inviter_result(outcome: Option<Result<Response, SessionError>>) -> String {
     match outcome {
         Some(Ok(Response::Accepted)) => "accepted".into(),
         Some(Ok(Response::Declined)) => "declined".into(),
@@ -277,7 +279,7 @@ fn inviter_result(outcome: Option<Result<Response, Error>>) -> String {
                 "unauthenticated"
             }
         ),
-        Some(Err(Error::Cancelled)) => "cancelled".into(),
+        Some(Err(SessionError::Cancelled)) => "cancelled".into(),
         other => format!("{other:?}"),
     }
 }
@@ -295,16 +297,8 @@ fn invitee_result(outcome: Option<InviteeOutcome>) -> String {
 }
 
 /// Everything a side has to transmit, drained through a small buffer.
-fn drain(mut poll_transmit: impl FnMut(&mut [u8]) -> usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = poll_transmit(&mut buf);
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
+fn drain<M: Machine>(m: &mut M) -> Vec<u8> {
+    transmitted(m, 1024)
 }
 
 /// Names a frame by its kind byte and direction, checking it is exactly
@@ -388,20 +382,20 @@ fn run_exchange(v: &Vector, report: &mut Report) {
         sequence.borrow_mut().push(name);
     };
 
-    let hello = drain(|b| inviter.poll_transmit(b));
+    let hello = drain(&mut inviter);
     record(&hello, true, false, report);
     invitee.handle_input(now, &hello, &directory);
-    let reply = drain(|b| invitee.poll_transmit(b));
+    let reply = drain(&mut invitee);
     record(&reply, false, false, report);
     inviter.handle_input(now, &reply, &());
 
-    let invite = drain(|b| inviter.poll_transmit(b));
+    let invite = drain(&mut inviter);
     if !invite.is_empty() {
         assert_eq!(inviter.responder(), Some(invitee_id.public_key()));
         record(&invite, true, false, report);
         invitee.handle_input(now, &invite, &directory);
         assert_eq!(invitee.inviter(), Some(inviter_id.public_key()));
-        let mut answer = drain(|b| invitee.poll_transmit(b));
+        let mut answer = drain(&mut invitee);
         if answer.is_empty() {
             assert!(invitee.is_prompting(), "no answer, so a prompt is up");
             let shown = invitee.invitation().expect("the invitation is readable");
@@ -418,10 +412,10 @@ fn run_exchange(v: &Vector, report: &mut Report) {
                 Some(decision) => {
                     now += Config::default().keepalive_interval;
                     inviter.handle_timeout(now);
-                    let keepalive = drain(|b| inviter.poll_transmit(b));
+                    let keepalive = drain(&mut inviter);
                     record_as(&keepalive, "keepalive_inviter", report);
                     invitee.handle_input(now, &keepalive, &directory);
-                    let keepalive = drain(|b| invitee.poll_transmit(b));
+                    let keepalive = drain(&mut invitee);
                     record_as(&keepalive, "keepalive_invitee", report);
                     inviter.handle_input(now, &keepalive, &());
                     assert!(invitee.is_prompting());
@@ -431,26 +425,29 @@ fn run_exchange(v: &Vector, report: &mut Report) {
             };
             match decision {
                 "accept" => invitee
-                    .handle_decision(now, Decision::Accept { message: Message::new(message).unwrap() })
+                    .handle_decision(now, Decision::accept(message).expect("a valid message"))
                     .expect("prompt up"),
                 "decline" => invitee
-                    .handle_decision(now, Decision::Decline { message: Message::new(message).unwrap() })
+                    .handle_decision(now, Decision::decline(message).expect("a valid message"))
                     .expect("prompt up"),
                 "fail" => {
                     let code = u32::from_str_radix(v.raw("answer_code"), 16).expect("hex code");
                     invitee
-                        .handle_decision(now, Decision::Error { code, message: Message::new(message).unwrap() })
+                        .handle_decision(
+                            now,
+                            Decision::error(code, message).expect("a valid message"),
+                        )
                         .expect("prompt up");
                 }
                 "cancel" => {
                     inviter.handle_cancel(now);
-                    let cancel = drain(|b| inviter.poll_transmit(b));
+                    let cancel = drain(&mut inviter);
                     record(&cancel, true, true, report);
                     invitee.handle_input(now, &cancel, &directory);
                 }
                 other => panic!("unknown decision {other}"),
             }
-            answer = drain(|b| invitee.poll_transmit(b));
+            answer = drain(&mut invitee);
         }
         record(&answer, false, false, report);
         inviter.handle_input(now, &answer, &());
@@ -775,8 +772,14 @@ fn the_vectors_follow_the_handshake_and_proofs_of_the_spec() {
         .concat(),
         PROLOGUE
     );
-    assert_eq!(&beckon_core::internal::handshake::INVITEE_LABEL[..], INVITEE_LABEL);
-    assert_eq!(&beckon_core::internal::handshake::INVITER_LABEL[..], INVITER_LABEL);
+    assert_eq!(
+        &beckon_core::internal::handshake::INVITEE_LABEL[..],
+        INVITEE_LABEL
+    );
+    assert_eq!(
+        &beckon_core::internal::handshake::INVITER_LABEL[..],
+        INVITER_LABEL
+    );
 
     let all = all_vectors();
     let mut report = Report::default();
@@ -877,26 +880,89 @@ fn the_encodings_of_the_spec_are_the_codes() {
         "answer_too_large_17541",
         enc(&AnswerMessage::TooLarge { invite_len: 17541 }),
     );
-    let reasons = [
-        Refusal::NotTrusted,
-        Refusal::Blocked,
-        Refusal::ApplicationNotRegistered,
-        Refusal::InvitationsOff,
-        Refusal::Busy,
-        Refusal::TooLarge,
-        Refusal::UnsupportedVersion,
-    ];
-    for reason in reasons {
-        let name = refusal_name(reason);
-        encode(
-            &format!("answer_refused_{name}"),
-            enc(&AnswerMessage::Refused(reason)),
-        );
-        encode(&format!("refusal_{name}"), refusal_frame(reason).to_vec());
+    // The refusals, one vector per reason for each of the two forms
+    // (§5.4); the reasons' tags are shared: 0 not_trusted, 1 blocked,
+    // 2 application_not_registered, 3 invitations_off, 4 busy, 5 too_large,
+    // 6 unsupported_version. The encoder builds the legal ones; the others
+    // are the same layout with that reason's tag, and must be rejected.
+    let tag_of = |name: &str| {
+        let names = [
+            "not_trusted",
+            "blocked",
+            "application_not_registered",
+            "invitations_off",
+            "busy",
+            "too_large",
+            "unsupported_version",
+        ];
+        u8::try_from(names.iter().position(|n| *n == name).expect("a reason")).unwrap()
+    };
+    // Sealed, in the Answer `Refused`: the first five reasons.
+    for reason in [
+        SealedRefusal::NotTrusted,
+        SealedRefusal::Blocked,
+        SealedRefusal::ApplicationNotRegistered,
+        SealedRefusal::InvitationsOff,
+        SealedRefusal::Busy,
+    ] {
+        let name = refusal_name(reason.refusal());
+        let bytes = enc(&AnswerMessage::Refused(reason));
+        assert_eq!(bytes, [4, tag_of(&name)], "{name}");
+        encode(&format!("answer_refused_{name}"), bytes);
     }
-    // Every encoding decodes back, and a trailing byte is refused.
+    // Too large (its own answer, `answer_too_large_*`) and an unsupported
+    // version (only in clear) are never a sealed `Refused`: such an answer
+    // does not decode.
+    for name in ["too_large", "unsupported_version"] {
+        let mut bytes = enc(&AnswerMessage::Refused(SealedRefusal::NotTrusted));
+        bytes[1] = tag_of(name);
+        encode(&format!("answer_refused_{name}"), bytes.clone());
+        assert_eq!(
+            payload::decode::<AnswerMessage<'_>>(&bytes),
+            Err(ProtocolError::Malformed),
+            "answer_refused_{name}"
+        );
+    }
+    // In clear, before the handshake: invitations off, busy, and an
+    // unsupported version.
+    for reason in [
+        ClearRefusal::InvitationsOff,
+        ClearRefusal::Busy,
+        ClearRefusal::UnsupportedVersion,
+    ] {
+        let name = match reason {
+            ClearRefusal::InvitationsOff => "invitations_off",
+            ClearRefusal::Busy => "busy",
+            ClearRefusal::UnsupportedVersion => "unsupported_version",
+        };
+        let bytes = refusal_frame(reason);
+        assert_eq!(bytes[frame::REFUSAL_FRAME_LEN - 1], tag_of(name), "{name}");
+        encode(&format!("refusal_{name}"), bytes.to_vec());
+    }
+    // The other reasons are only ever sent sealed: a clear Refusal frame
+    // naming one is malformed, and ends an inviter waiting for the Proof.
+    for name in [
+        "not_trusted",
+        "blocked",
+        "application_not_registered",
+        "too_large",
+    ] {
+        let mut bytes = refusal_frame(ClearRefusal::Busy);
+        bytes[frame::REFUSAL_FRAME_LEN - 1] = tag_of(name);
+        encode(&format!("refusal_{name}"), bytes.to_vec());
+        assert_eq!(
+            clear_refusal_to_inviter(&bytes),
+            Some(Err(SessionError::Protocol(ProtocolError::Malformed))),
+            "refusal_{name}"
+        );
+    }
+    // Every other encoding decodes back, and a trailing byte is refused.
     for (key, value) in &v.fields {
-        if key.starts_with("answer_") {
+        let never_sealed = [
+            "answer_refused_too_large",
+            "answer_refused_unsupported_version",
+        ];
+        if key.starts_with("answer_") && !never_sealed.contains(&key.as_str()) {
             let bytes = hex::decode(value).expect("hex");
             assert!(
                 payload::decode::<AnswerMessage<'_>>(&bytes).is_ok(),
@@ -910,6 +976,37 @@ fn the_encodings_of_the_spec_are_the_codes() {
         }
     }
     report.finish();
+}
+
+/// How an inviter that sent its Hello and waits for the Proof ends when
+/// `frame` comes instead.
+fn clear_refusal_to_inviter(frame: &[u8]) -> Option<Result<Response, SessionError>> {
+    let now = Instant::from_secs(0);
+    let invitee = Identity::from_seed(&[2; 32]).public_key();
+    let invitation = Invitation::new(ApplicationId::from_bytes([1; 16]), "", b"").unwrap();
+    let mut inviter: Inviter = Inviter::new(
+        Config::default(),
+        &Identity::from_seed(&[1; 32]),
+        Target::Contact(invitee),
+        &invitation,
+        EphemeralSecret::from_bytes([3; 32]),
+        now,
+    )
+    .unwrap();
+    let hello = drain(&mut inviter);
+    assert_eq!(frame_name(&hello, true, false), "hello");
+    inviter.handle_input(now, frame, &());
+    let events = common::drain_events(&mut inviter);
+    let outcome = inviter.outcome();
+    assert_eq!(
+        events,
+        outcome
+            .map(InviterEvent::Finished)
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+    assert!(drain(&mut inviter).is_empty(), "nothing is sent");
+    outcome
 }
 
 /// A payload's postcard encoding.

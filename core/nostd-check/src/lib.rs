@@ -14,8 +14,8 @@
 use beckon_core::wire::buffer_size;
 use beckon_core::{
     ApplicationId, Config, Contact, Decision, EphemeralSecret, FixedDirectory, Identity,
-    Invitation, Invitee, InviteeEvent, InviteeOutcome, Inviter, InviterEvent, Policy, Response,
-    Target,
+    Invitation, Invitee, InviteeEvent, InviteeOutcome, Inviter, InviterEvent, Machine, Policy,
+    Response, Target,
 };
 use core::hint::black_box;
 use embassy_time::{Duration, Instant};
@@ -75,7 +75,7 @@ fn exchange() -> Result<(), i32> {
 
     let mut now = Instant::from_secs(1);
     let invitation = Invitation::new(CHESS, "A game?", b"board=standard").map_err(setup)?;
-    let mut inviter = Inviter::<BUF>::new(
+    let mut inviter = Inviter::<BUF>::new_sized(
         Config::default(),
         &alice,
         Target::Contact(bob.public_key()),
@@ -84,7 +84,7 @@ fn exchange() -> Result<(), i32> {
         now,
     )
     .map_err(setup)?;
-    let mut invitee = Invitee::<BUF>::new(
+    let mut invitee = Invitee::<BUF>::new_sized(
         Config::default(),
         &bob,
         EphemeralSecret::from_bytes(black_box([0xE2; 32])),
@@ -123,8 +123,9 @@ fn exchange() -> Result<(), i32> {
     }
 
     now += Duration::from_secs(3);
+    let accept = Decision::accept("Sure").map_err(|_| STATUS_DECISION_FAILED)?;
     invitee
-        .handle_decision(now, Decision::Accept { message: Message::new("Sure").unwrap() })
+        .handle_decision(now, accept)
         .map_err(|_| STATUS_DECISION_FAILED)?;
     pump(&mut inviter, &mut invitee, now)?;
 

@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 
+use beckon_core::wire::DEFAULT_BUFFER;
 use beckon_core::*;
 use embassy_time::{Duration, Instant};
 
@@ -45,6 +46,26 @@ pub const PROOF: u8 = beckon_core::internal::frame::FrameKind::Proof as u8;
 pub const REFUSAL: u8 = beckon_core::internal::frame::FrameKind::Refusal as u8;
 pub const SEALED: u8 = beckon_core::internal::frame::FrameKind::Sealed as u8;
 
+/// The wire tags of the refusal reasons (`docs/protocol.md` §5.4), the
+/// sealed ones and the clear ones in one numbering.
+pub const REFUSAL_TAG_NOT_TRUSTED: u8 = 0;
+pub const REFUSAL_TAG_BLOCKED: u8 = 1;
+pub const REFUSAL_TAG_APPLICATION_NOT_REGISTERED: u8 = 2;
+pub const REFUSAL_TAG_INVITATIONS_OFF: u8 = 3;
+pub const REFUSAL_TAG_BUSY: u8 = 4;
+pub const REFUSAL_TAG_TOO_LARGE: u8 = 5;
+pub const REFUSAL_TAG_UNSUPPORTED_VERSION: u8 = 6;
+
+/// A clear Refusal frame with any reason tag, including those never sent
+/// in clear, which [`wire::refusal_frame`] cannot build: its frame with the
+/// last byte, the reason's tag, replaced.
+pub fn clear_refusal_with_tag(tag: u8) -> [u8; wire::REFUSAL_FRAME_LEN] {
+    let mut frame = wire::refusal_frame(wire::ClearRefusal::Busy);
+    assert_eq!(frame[wire::REFUSAL_FRAME_LEN - 1], REFUSAL_TAG_BUSY);
+    frame[wire::REFUSAL_FRAME_LEN - 1] = tag;
+    frame
+}
+
 /// One tick of the virtual clock: the smallest step there is.
 pub const TICK: Duration = Duration::from_ticks(1);
 
@@ -68,6 +89,80 @@ pub fn frames(bytes: &[u8]) -> Vec<Vec<u8>> {
 /// The kind byte of a frame (0 when it has none).
 pub fn kind_of(frame: &[u8]) -> u8 {
     frame.get(2).copied().unwrap_or(0)
+}
+
+/// Everything `m` has to say, through [`Machine::poll_output`] until it
+/// waits or is done: each write (as `poll_output` gave it, at most
+/// `buf.len()` bytes) to `on_write`, each event to `on_event`, in the
+/// contract's order. Returns whether anything came out. The one drain
+/// loop for both roles.
+pub fn drain_output<M: Machine>(
+    m: &mut M,
+    buf: &mut [u8],
+    mut on_write: impl FnMut(&[u8]),
+    mut on_event: impl FnMut(M::Event),
+) -> bool {
+    let mut moved = false;
+    loop {
+        match m.poll_output(buf) {
+            Output::Transmit(n) => on_write(&buf[..n]),
+            Output::Event(e) => on_event(e),
+            Output::Wait(_) | Output::Done => return moved,
+        }
+        moved = true;
+    }
+}
+
+/// Appends every byte `m` has to transmit to `out`, through a buffer of
+/// `chunk` bytes; its events stay queued.
+pub fn transmit_all<M: Machine>(m: &mut M, chunk: usize, out: &mut Vec<u8>) {
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let n = m.poll_transmit(&mut buf);
+        if n == 0 {
+            return;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Everything `m` has to transmit, as one byte string (drained through a
+/// buffer of `chunk` bytes); its events stay queued.
+pub fn transmitted<M: Machine>(m: &mut M, chunk: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    transmit_all(m, chunk, &mut out);
+    out
+}
+
+/// Every event `m` has queued, in order.
+pub fn drain_events<M: Machine>(m: &mut M) -> Vec<M::Event> {
+    std::iter::from_fn(|| m.poll_event()).collect()
+}
+
+/// Hands `m` every write on `queue` due at `now`, in order, with
+/// `context`. Returns how many it handed over.
+pub fn deliver_due<M: Machine>(
+    m: &mut M,
+    queue: &mut VecDeque<(Instant, Vec<u8>)>,
+    now: Instant,
+    context: &M::Context,
+) -> usize {
+    let mut pieces = 0;
+    while queue.front().is_some_and(|(t, _)| *t <= now) {
+        let (_, bytes) = queue.pop_front().unwrap();
+        m.handle_input(now, &bytes, context);
+        pieces += 1;
+    }
+    pieces
+}
+
+/// Fires `m`'s timer if it is due at `now`. Returns whether it did.
+pub fn fire_due<M: Machine>(m: &mut M, now: Instant) -> bool {
+    let due = m.poll_timeout().is_some_and(|t| t <= now);
+    if due {
+        m.handle_timeout(now);
+    }
+    due
 }
 
 /// What may happen to each frame on its way to the peer: return it
@@ -189,7 +284,7 @@ impl<const BUF: usize, const INVITEE_BUF: usize> Pair<BUF, INVITEE_BUF> {
     /// Like [`Pair::new`], but the invitee runs with its own timers.
     pub fn with_invitee_config(setup: Setup<'_>, invitee_config: Config) -> Self {
         let now = START;
-        let inviter = Inviter::new(
+        let inviter = Inviter::new_sized(
             setup.config,
             &setup.inviter,
             setup.target,
@@ -198,7 +293,7 @@ impl<const BUF: usize, const INVITEE_BUF: usize> Pair<BUF, INVITEE_BUF> {
             now,
         )
         .unwrap();
-        let invitee = Invitee::new(
+        let invitee = Invitee::new_sized(
             invitee_config,
             &setup.invitee,
             EphemeralSecret::from_bytes(setup.invitee_ephemeral),
@@ -232,77 +327,62 @@ impl<const BUF: usize, const INVITEE_BUF: usize> Pair<BUF, INVITEE_BUF> {
     /// Drains both sides' transmits into the network and their events into
     /// the logs. Returns whether anything moved.
     fn drain(&mut self) -> bool {
-        let mut moved = false;
         let mut buf = vec![0u8; 70_000];
-        loop {
-            let n = self.inviter.poll_transmit(&mut buf);
-            if n == 0 {
-                break;
-            }
-            moved = true;
-            self.from_inviter.writes.push(buf[..n].to_vec());
-            if self.connected {
-                send(
-                    &mut self.to_invitee,
-                    &mut self.tamper_to_invitee,
-                    self.now + self.latency,
-                    self.chunk,
-                    &buf[..n],
-                );
-            }
-        }
-        loop {
-            let n = self.invitee.poll_transmit(&mut buf);
-            if n == 0 {
-                break;
-            }
-            moved = true;
-            self.from_invitee.writes.push(buf[..n].to_vec());
-            if self.connected {
-                send(
-                    &mut self.to_inviter,
-                    &mut self.tamper_to_inviter,
-                    self.now + self.latency,
-                    self.chunk,
-                    &buf[..n],
-                );
-            }
-        }
-        while let Some(e) = self.inviter.poll_event() {
-            moved = true;
-            self.inviter_events.push(e);
-        }
-        while let Some(e) = self.invitee.poll_event() {
-            moved = true;
-            self.invitee_events.push(e);
-        }
-        moved
+        let at = self.now + self.latency;
+        let (connected, chunk) = (self.connected, self.chunk);
+        let a = drain_output(
+            &mut self.inviter,
+            &mut buf,
+            |w| {
+                self.from_inviter.writes.push(w.to_vec());
+                if connected {
+                    send(
+                        &mut self.to_invitee,
+                        &mut self.tamper_to_invitee,
+                        at,
+                        chunk,
+                        w,
+                    );
+                }
+            },
+            |e| self.inviter_events.push(e),
+        );
+        let b = drain_output(
+            &mut self.invitee,
+            &mut buf,
+            |w| {
+                self.from_invitee.writes.push(w.to_vec());
+                if connected {
+                    send(
+                        &mut self.to_inviter,
+                        &mut self.tamper_to_inviter,
+                        at,
+                        chunk,
+                        w,
+                    );
+                }
+            },
+            |e| self.invitee_events.push(e),
+        );
+        a || b
     }
 
     /// Delivers what is due and fires due timers at `now`.
     fn deliver(&mut self) -> bool {
-        let mut moved = false;
-        while self.to_invitee.front().is_some_and(|(t, _)| *t <= self.now) {
-            let (_, bytes) = self.to_invitee.pop_front().unwrap();
-            self.invitee.handle_input(self.now, &bytes, &self.directory);
-            self.delivered[0] += 1;
-            moved = true;
-        }
-        while self.to_inviter.front().is_some_and(|(t, _)| *t <= self.now) {
-            let (_, bytes) = self.to_inviter.pop_front().unwrap();
-            self.inviter.handle_input(self.now, &bytes, &());
-            self.delivered[1] += 1;
-            moved = true;
-        }
-        if self.inviter.poll_timeout().is_some_and(|t| t <= self.now) {
-            self.inviter.handle_timeout(self.now);
-            moved = true;
-        }
-        if self.invitee.poll_timeout().is_some_and(|t| t <= self.now) {
-            self.invitee.handle_timeout(self.now);
-            moved = true;
-        }
-        moved
+        let pieces = [
+            deliver_due(
+                &mut self.invitee,
+                &mut self.to_invitee,
+                self.now,
+                &self.directory,
+            ),
+            deliver_due(&mut self.inviter, &mut self.to_inviter, self.now, &()),
+        ];
+        self.delivered[0] += pieces[0];
+        self.delivered[1] += pieces[1];
+        let inviter_timer = fire_due(&mut self.inviter, self.now);
+        let invitee_timer = fire_due(&mut self.invitee, self.now);
+        pieces != [0, 0] || inviter_timer || invitee_timer
     }
 
     /// The next instant at which something is scheduled.
@@ -400,7 +480,7 @@ impl<const BUF: usize, const INVITEE_BUF: usize> Pair<BUF, INVITEE_BUF> {
     }
 
     /// The inviter's final result.
-    pub fn inviter_result(&self) -> Option<Result<Response, Error>> {
+    pub fn inviter_result(&self) -> Option<Result<Response, SessionError>> {
         self.inviter_events.iter().find_map(|e| match e {
             InviterEvent::Finished(r) => Some(*r),
             _ => None,
