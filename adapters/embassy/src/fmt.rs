@@ -1,9 +1,12 @@
 //! Logging through `defmt` or `log`, whichever feature is on; nothing when
 //! neither is.
 //!
-//! The core's types implement `Debug` but not `defmt::Format`, so under
-//! defmt every argument goes through `defmt::Debug2Format`. Format strings
-//! use `{:?}`, which both back ends accept.
+//! Under defmt every argument goes through `defmt::Debug2Format`, with the
+//! core's `Debug`. (beckon-core has a `defmt` feature deriving
+//! `defmt::Format`, but at this revision it does not build: its
+//! `PublicKey` and `ApplicationId`, inside `Prompt`, `Launch`, the outcomes
+//! and the events, have no `Format`. So this crate's `defmt` feature does
+//! not turn it on.) Format strings use `{:?}`, which both back ends accept.
 
 #[cfg(all(feature = "defmt", feature = "log"))]
 compile_error!("the `defmt` and `log` features are exclusive: enable one of them");

@@ -1,12 +1,13 @@
 //! The inviter's side: connect, run one [`Inviter`], report the answer.
 
-use core::future::{poll_fn, Future};
-use core::pin::{pin, Pin};
+use core::fmt;
+use core::future::Future;
+use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 
 use beckon_core::{
-    EphemeralSecret, Error, Identity, Invitation, Inviter, InviterEvent, PublicKey, Response,
-    Target,
+    EphemeralSecret, Error, Identity, Invitation, Inviter, InviterEvent, Machine, PublicKey,
+    Response, SessionError, Target,
 };
 use embassy_futures::select::{select3, Either3};
 use embassy_net::IpEndpoint;
@@ -14,8 +15,8 @@ use embassy_time::Instant;
 use rand_core::CryptoRng;
 
 use crate::fmt::debug;
-use crate::io::{self, Wake};
-use crate::session::InviterSession;
+use crate::io::{self, once};
+use crate::session::{idle_in, InviterSession};
 
 /// The invitee's authenticated answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,17 +30,61 @@ pub struct Answer<'s> {
     pub message: &'s str,
 }
 
+/// Why [`invite`] returned no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteError {
+    /// The invitation could not start, and nothing was sent: an argument
+    /// or the session's [`Config`](beckon_core::Config) is invalid (data
+    /// over the session's limit, a zero timeout). The core's call error.
+    Invalid(Error),
+    /// The session ended without an answer: why, as the core reports it
+    /// (a refusal, a timeout, a lost connection, a cancel, ...).
+    Failed(SessionError),
+}
+
+impl From<Error> for InviteError {
+    fn from(e: Error) -> Self {
+        InviteError::Invalid(e)
+    }
+}
+
+impl From<SessionError> for InviteError {
+    fn from(e: SessionError) -> Self {
+        InviteError::Failed(e)
+    }
+}
+
+impl fmt::Display for InviteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InviteError::Invalid(e) => fmt::Display::fmt(e, f),
+            InviteError::Failed(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl core::error::Error for InviteError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            InviteError::Invalid(e) => Some(e),
+            InviteError::Failed(e) => Some(e),
+        }
+    }
+}
+
 /// Invites `target` at `remote` with `invitation`, over `session`'s socket,
 /// and returns the answer.
 ///
-/// This is the core's [`Inviter`] driven by the sans-IO loop: drain its
-/// transmits into the socket; wait for whichever comes first of bytes to
-/// read, its `poll_timeout` (through `Timer::at`), or `cancel`; feed that
-/// back; repeat until it is finished. It returns at once then: the
+/// This is the core's [`Inviter`] driven by the sans-IO loop: take its
+/// outputs (its bytes straight into the socket); wait for whichever comes
+/// first of bytes to read, its deadline (through `Timer::at`), or `cancel`;
+/// feed that back; repeat until it is done. It returns at once then: the
 /// connection is closed (or reset, after a failure) in the background
 /// while the session lives, and the next exchange on the session waits up
-/// to the grace period for that to end. Every decision is the core's; the
-/// errors are its typed [`Error`]s:
+/// to the grace period for that to end. Every decision is the core's: an
+/// invitation that cannot start is [`InviteError::Invalid`] with the
+/// core's [`Error`], and a session that ends without an answer is
+/// [`InviteError::Failed`] with the core's [`SessionError`]:
 ///
 /// * a connection that cannot be made or breaks is `ConnectionClosed`;
 /// * one that stalls (a dead link, a peer that never answers; connecting
@@ -59,9 +104,9 @@ pub struct Answer<'s> {
 ///   timer; `core::future::pending()` for never). The core's three cases
 ///   follow: before the Invite is sent the exchange just ends; after it, a
 ///   Cancel is sent and the invitee withdraws its prompt, and the call
-///   returns `Err(Cancelled)` once it acknowledges (or the answer, if it
-///   crossed the Cancel; or `Err(Cancelled)` after the grace period if
-///   nothing comes back); after the answer, nothing changes.
+///   returns `Err(Failed(Cancelled))` once it acknowledges (or the answer,
+///   if it crossed the Cancel; or `Err(Failed(Cancelled))` after the grace
+///   period if nothing comes back); after the answer, nothing changes.
 /// * **By dropping the future**: best effort. If the Invite is out and no
 ///   answer has come, the Cancel is written into the socket's transmit
 ///   buffer right away (when there is room; nothing can wait in `drop`) and
@@ -83,14 +128,14 @@ pub async fn invite<'s, const BUF: usize, R, C>(
     invitation: &Invitation<'_>,
     rng: &mut R,
     cancel: C,
-) -> Result<Answer<'s>, Error>
+) -> Result<Answer<'s>, InviteError>
 where
     R: CryptoRng + ?Sized,
     C: Future<Output = ()>,
 {
     io::settle(&mut session.socket, session.config.grace).await;
     // Started in place: the machine (kilobytes) never crosses the stack.
-    session.machine.get_or_insert_with(Inviter::idle).start(
+    idle_in(&mut session.machine, Inviter::idle).start(
         session.config,
         identity,
         target,
@@ -103,26 +148,35 @@ where
             session: &mut *session,
             armed: true,
         };
-        let inviter = guard.session.machine.get_or_insert_with(Inviter::idle);
+        let inviter = idle_in(&mut guard.session.machine, Inviter::idle);
         let socket = &mut guard.session.socket;
         run(socket, inviter, remote, cancel).await;
-        // Nothing is left to send after an inviter has finished: close
-        // after an answer (or an acknowledged Cancel), reset otherwise.
-        let answered = matches!(inviter.outcome(), Some(Ok(_) | Err(Error::Cancelled)));
+        // Nothing is left to send after an inviter is done: close after an
+        // answer (or an acknowledged Cancel), reset otherwise.
+        let answered = matches!(
+            inviter.outcome(),
+            Some(Ok(_) | Err(SessionError::Cancelled))
+        );
         io::end(socket, answered);
         guard.armed = false;
         guard.session.completed = guard.session.completed.wrapping_add(1);
     }
-    let inviter = session.machine.as_ref().ok_or(Error::InvalidState)?;
-    let response = inviter.outcome().unwrap_or(Err(Error::InvalidState))?;
+    // The inviter is done, so it has an outcome, and an answer comes only
+    // from a verified responder; anything else would be a broken invariant
+    // of the core's.
+    let inviter = session.machine.as_ref().ok_or(SessionError::Internal)?;
+    let response = inviter.outcome().unwrap_or(Err(SessionError::Internal))?;
+    let (Some(responder), Ok(message)) = (inviter.responder(), inviter.answer_message()) else {
+        return Err(SessionError::Internal.into());
+    };
     Ok(Answer {
         response,
-        responder: inviter.responder().ok_or(Error::InvalidState)?,
-        message: inviter.answer_message()?,
+        responder,
+        message,
     })
 }
 
-/// Connects, then runs the loop until the inviter is finished.
+/// Connects, then runs the loop until the inviter is done.
 async fn run<const BUF: usize, C: Future<Output = ()>>(
     socket: &mut embassy_net::tcp::TcpSocket<'_>,
     inviter: &mut Inviter<BUF>,
@@ -159,53 +213,18 @@ async fn run<const BUF: usize, C: Future<Output = ()>>(
     if !connected {
         return;
     }
-    loop {
-        let blocked = io::drain(socket, inviter).await;
-        while let Some(event) = inviter.poll_event() {
-            match event {
-                InviterEvent::Verified(key) => debug!("responder verified: {:?}", key),
-                InviterEvent::Finished(outcome) => debug!("invitation finished: {:?}", outcome),
-            }
-        }
-        if inviter.is_finished() {
-            break;
-        }
-        let wake = io::wait(
-            socket,
-            inviter.poll_timeout(),
-            blocked,
-            once(cancel.as_mut()),
-        );
-        match wake.await {
-            Wake::Readable => {
-                let now = Instant::now();
-                if !io::feed(socket, |bytes| inviter.handle_input(now, bytes, &())).await {
-                    inviter.handle_close(now);
-                }
-            }
-            Wake::Closed => inviter.handle_close(Instant::now()),
-            Wake::Deadline => inviter.handle_timeout(Instant::now()),
-            Wake::Writable => {}
-            Wake::Other(()) => inviter.handle_cancel(Instant::now()),
-        }
-    }
-}
-
-/// Polls the future in `slot` until it completes, then empties the slot so
-/// that it is never polled again; pending for ever once empty.
-pub(crate) fn once<F: Future>(
-    mut slot: Pin<&mut Option<F>>,
-) -> impl Future<Output = F::Output> + '_ {
-    poll_fn(move |cx| {
-        let Some(future) = slot.as_mut().as_pin_mut() else {
-            return Poll::Pending;
-        };
-        let output = future.poll(cx);
-        if output.is_ready() {
-            slot.set(None);
-        }
-        output
-    })
+    io::drive(
+        socket,
+        inviter,
+        &(),
+        cancel,
+        |_, event, _| match event {
+            InviterEvent::Verified(key) => debug!("responder verified: {:?}", key),
+            InviterEvent::Finished(outcome) => debug!("invitation finished: {:?}", outcome),
+        },
+        |inviter, now, ()| inviter.handle_cancel(now),
+    )
+    .await;
 }
 
 /// Sends a Cancel, best effort, when the invite future is dropped while the

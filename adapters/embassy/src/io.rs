@@ -1,60 +1,123 @@
-//! The sans-IO loop's plumbing, shared by both roles: drain the core's
-//! transmits into the socket, wait for whichever comes first, close.
+//! The sans-IO loop's plumbing, shared by both roles: one generic loop
+//! over the core's [`Machine`], the wait for whichever comes first, and
+//! the close.
 //!
 //! Nothing here knows the protocol: it moves bytes and instants between a
-//! [`TcpSocket`] and a state machine through the core's `poll_*` and
-//! `handle_*` calls.
+//! [`TcpSocket`] and a state machine through the core's `poll_output` and
+//! `handle_*` calls. What a role adds (its events, and its own input: the
+//! inviter's cancel, the invitee's decision) comes in as two closures.
 
-use core::future::{pending, Future};
+use core::future::{pending, poll_fn, Future};
+use core::pin::Pin;
+use core::task::Poll;
 
-use beckon_core::{Invitee, Inviter};
+use beckon_core::{Machine, Output};
 use embassy_futures::select::{select, select4, Either, Either4};
 use embassy_net::tcp::{State, TcpSocket};
 use embassy_time::{Duration, Instant, Timer};
 
-/// A state machine with bytes to send: both roles.
-pub(crate) trait Transmit {
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize;
-}
-
-impl<const BUF: usize> Transmit for Inviter<BUF> {
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
-        Inviter::poll_transmit(self, buf)
-    }
-}
-
-impl<const BUF: usize> Transmit for Invitee<BUF> {
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
-        Invitee::poll_transmit(self, buf)
-    }
-}
-
-/// Copies the machine's pending transmits straight into the socket's
-/// transmit buffer, without waiting. Returns `true` when the buffer filled
-/// up, so more may be pending and the loop must also wait for room.
-pub(crate) async fn drain<M: Transmit>(socket: &mut TcpSocket<'_>, machine: &mut M) -> bool {
+/// Runs `machine` over the connected `socket` until it is
+/// [`Done`](Output::Done): the core's call contract and nothing more.
+///
+/// 1. Take [`poll_output`](Machine::poll_output) until it says `Wait` or
+///    `Done`: its bytes go straight into the socket's transmit buffer
+///    (`poll_output` writes into it, no copy in between; with no room, an
+///    empty buffer skips them and they stay queued), its events to
+///    `on_event`, which may start the role's own input in `slot` (the
+///    invitee's decision).
+/// 2. Wait for whichever comes first: bytes to read, the end of the
+///    stream, `Wait`'s deadline, room to write (when the transmit buffer
+///    was full), or the future in `slot`, polled until it completes and
+///    never after.
+/// 3. Feed that back: `handle_input` (with `context`, straight out of the
+///    socket's receive buffer), `handle_close`, `handle_timeout`, or
+///    `on_input` with the slot's output; go round.
+///
+/// Closing is the caller's, who knows from the outcome how.
+pub(crate) async fn drive<M, F>(
+    socket: &mut TcpSocket<'_>,
+    machine: &mut M,
+    context: &M::Context,
+    mut slot: Pin<&mut Option<F>>,
+    mut on_event: impl FnMut(&mut M, M::Event, Pin<&mut Option<F>>),
+    mut on_input: impl FnMut(&mut M, Instant, F::Output),
+) where
+    M: Machine,
+    F: Future,
+{
     loop {
-        if !socket.can_send() {
-            // Full (wait for room), or the write half is gone, in which case
-            // the read side reports the close.
-            return socket.may_send();
+        let (deadline, blocked) = loop {
+            let (output, blocked) = next_output(socket, machine).await;
+            match output {
+                Output::Transmit(_) => {}
+                Output::Event(event) => on_event(machine, event, slot.as_mut()),
+                Output::Wait(deadline) => break (deadline, blocked),
+                Output::Done => return,
+            }
+        };
+        match wait(socket, deadline, blocked, once(slot.as_mut())).await {
+            Wake::Readable => {
+                let now = Instant::now();
+                if !feed(socket, |bytes| machine.handle_input(now, bytes, context)).await {
+                    machine.handle_close(now);
+                }
+            }
+            Wake::Closed => machine.handle_close(Instant::now()),
+            Wake::Deadline => machine.handle_timeout(Instant::now()),
+            Wake::Writable => {}
+            Wake::Other(input) => on_input(machine, Instant::now(), input),
         }
+    }
+}
+
+/// The machine's next output, its bytes (if it gives bytes) written
+/// straight into the socket's transmit buffer, without waiting; and
+/// whether that buffer is full, so that the loop must also wait for room.
+/// With no room, or with the write half gone (the read side then reports
+/// the close), `poll_output` gets an empty buffer: it skips the bytes,
+/// which stay queued in the machine, and gives what comes after them.
+async fn next_output<M: Machine>(
+    socket: &mut TcpSocket<'_>,
+    machine: &mut M,
+) -> (Output<M::Event>, bool) {
+    if socket.can_send() {
         // `can_send` holds, so this completes on its first poll.
-        let written = socket
+        let polled = socket
             .write_with(|buf| {
-                let n = machine.poll_transmit(buf);
-                (n, n == buf.len())
+                let output = machine.poll_output(buf);
+                let n = match output {
+                    Output::Transmit(n) => n,
+                    _ => 0,
+                };
+                (n, output)
             })
             .await;
-        match written {
-            Ok(true) => continue,
-            Ok(false) | Err(_) => return false,
+        if let Ok(output) = polled {
+            return (output, false);
         }
     }
+    (machine.poll_output(&mut []), socket.may_send())
+}
+
+/// Polls the future in `slot` until it completes, then empties the slot so
+/// that it is never polled again; pending for ever once empty.
+pub(crate) fn once<F: Future>(
+    mut slot: Pin<&mut Option<F>>,
+) -> impl Future<Output = F::Output> + '_ {
+    poll_fn(move |cx| {
+        let Some(future) = slot.as_mut().as_pin_mut() else {
+            return Poll::Pending;
+        };
+        let output = future.poll(cx);
+        if output.is_ready() {
+            slot.set(None);
+        }
+        output
+    })
 }
 
 /// What ended a wait.
-pub(crate) enum Wake<T> {
+enum Wake<T> {
     /// Bytes are waiting in the socket.
     Readable,
     /// The peer closed or reset the connection: nothing more will come.
@@ -70,7 +133,7 @@ pub(crate) enum Wake<T> {
 /// Waits for whichever comes first: bytes to read (or the end of the
 /// stream), the deadline, room to write (only when `blocked`), or `other`.
 /// Consumes nothing from the socket.
-pub(crate) async fn wait<T>(
+async fn wait<T>(
     socket: &mut TcpSocket<'_>,
     deadline: Option<Instant>,
     blocked: bool,
@@ -99,7 +162,7 @@ pub(crate) async fn wait<T>(
 /// Hands the bytes waiting in the socket to `handle`, which must take them
 /// all (the core's `handle_input` does). Returns `false` when the stream
 /// has ended instead.
-pub(crate) async fn feed(socket: &mut TcpSocket<'_>, handle: impl FnOnce(&[u8])) -> bool {
+async fn feed(socket: &mut TcpSocket<'_>, handle: impl FnOnce(&[u8])) -> bool {
     socket
         .read_with(|buf| {
             handle(buf);

@@ -11,26 +11,32 @@
 //!
 //! ## The loop
 //!
-//! Both roles run the sans-IO loop of the core's call contract, over one
+//! Both roles run one generic loop over the core's
+//! [`Machine`](beckon_core::Machine) trait, its call contract, over one
 //! [`TcpSocket`](embassy_net::tcp::TcpSocket) per connection:
 //!
-//! 1. drain the core's transmits straight into the socket's transmit buffer
-//!    (`poll_transmit` writes into it; no copy in between);
+//! 1. take the core's outputs (`poll_output`) until it waits: its bytes go
+//!    straight into the socket's transmit buffer (`poll_output` writes into
+//!    it; no copy in between), its events to the role (the invitee's
+//!    prompt starts the application's decision);
 //! 2. wait, with `embassy_futures::select`, for whichever comes first: bytes
-//!    to read, [`Timer::at`](embassy_time::Timer::at) the core's
-//!    `poll_timeout` (the core's instants are `embassy_time::Instant`s, so
-//!    no conversion), a cancel (inviter) or the application's decision
+//!    to read, [`Timer::at`](embassy_time::Timer::at) the core's deadline
+//!    (the core's instants are `embassy_time::Instant`s, so no conversion),
+//!    room to write, a cancel (inviter) or the application's decision
 //!    (invitee);
 //! 3. feed that back (`handle_input` reads straight out of the socket's
 //!    receive buffer, `handle_timeout`, `handle_cancel`,
 //!    `handle_decision`, or `handle_close` when the connection ends), and
-//!    go round until the core says it is finished; then close.
+//!    go round until the core says it is done; then close.
 //!
 //! ## The calls
 //!
 //! * [`invite`]: one invitation over an [`InviterSession`], returning the
-//!   [`Answer`] or the core's typed [`Error`](beckon_core::Error). Cancel it
-//!   with its `cancel` future, or by dropping it (best effort, see there).
+//!   [`Answer`] or an [`InviteError`]: the core's typed
+//!   [`Error`](beckon_core::Error) when the invitation cannot start, its
+//!   [`SessionError`](beckon_core::SessionError) when the session ended
+//!   without an answer. Cancel it with its `cancel` future, or by dropping
+//!   it (best effort, see there).
 //! * [`serve`]: the invitee, on a port, through a fixed array of
 //!   [`InviteeSession`]s, for ever; the application shows, decides and
 //!   launches through [`Decide`]. [`answer`] serves one connection.
@@ -55,7 +61,7 @@
 //!
 //! ```no_run
 //! use beckon_core::{wire::buffer_size, *};
-//! use beckon_embassy::{invite, serve, Decide, InviteeSession, InviterSession};
+//! use beckon_embassy::{invite, serve, Decide, InviteError, InviteeSession, InviterSession};
 //! use embassy_net::{IpEndpoint, Stack};
 //!
 //! const BUF: usize = buffer_size(512);
@@ -65,7 +71,8 @@
 //! struct Yes;
 //! impl Decide for Yes {
 //!     async fn decide(&self, _prompt: Prompt) -> Decision<'_> {
-//!         Decision::Accept { message: Message::new("on my way").unwrap() }
+//!         // A message is at most 255 characters; `truncated` cannot fail.
+//!         Decision::Accept { message: Message::truncated("on my way") }
 //!     }
 //!     fn launch(&self, launch: &Launch, invitation: &Invitation<'_>) {
 //!         // start the activity launch.application with invitation.data()
@@ -91,7 +98,7 @@
 //!     friend: PublicKey,
 //!     friend_at: IpEndpoint,
 //!     rng: &mut impl rand_core::CryptoRng,
-//! ) -> Result<Response, Error> {
+//! ) -> Result<Response, InviteError> {
 //!     let (mut rx, mut tx) = ([0; 512], [0; 512]);
 //!     let mut session = InviterSession::<BUF>::new(stack, &mut rx, &mut tx);
 //!     let chess: ApplicationId = "67e55044-10b1-426f-9247-bb680e5fe0c8".parse()?;
@@ -123,6 +130,6 @@ mod io;
 mod serve;
 mod session;
 
-pub use invite::{invite, Answer};
+pub use invite::{invite, Answer, InviteError};
 pub use serve::{answer, serve, Decide, INVALID_DECISION};
 pub use session::{InviteeSession, InviterSession, Session};

@@ -7,21 +7,24 @@ use core::pin::pin;
 
 use beckon_core::{
     ArgumentError, Decision, Directory, EphemeralSecret, Error, Identity, Invitation, Invitee,
-    InviteeEvent, InviteeOutcome, Launch, Prompt,
+    InviteeEvent, InviteeOutcome, Launch, Prompt, SessionError,
 };
 use embassy_futures::join::join_array;
 use embassy_net::tcp::{AcceptError, State, TcpSocket};
 use embassy_time::Instant;
 use rand_core::CryptoRng;
 
-use crate::fmt::{debug, warning};
-use crate::invite::once;
-use crate::io::{self, Wake};
-use crate::session::InviteeSession;
+use crate::fmt::debug;
+use crate::io;
+use crate::session::{idle_in, InviteeSession};
 
-/// The extended error code sent (as the reference's ERROR answer) when the
-/// application's decision is itself invalid, such as a message over 255
-/// characters: `E_INVALIDARG`.
+/// `E_INVALIDARG`, the extended error code this crate used to send (as the
+/// reference's ERROR answer) when the application's decision was itself
+/// invalid, such as a message over 255 characters.
+///
+/// No longer sent: a [`Decision`] now holds a [`Message`](beckon_core::Message),
+/// checked when it is built, so the core cannot refuse a decision's
+/// message. Kept for the code's users.
 pub const INVALID_DECISION: u32 = 0x8007_0057;
 
 /// What the application does with invitations that passed the policy: show
@@ -53,9 +56,9 @@ pub trait Decide {
     /// showed. Take as long as you like: the future is dropped (the prompt
     /// is withdrawn) when the inviter cancels, the connection fails or the
     /// prompt's deadline passes, and then
-    /// [`finished`](Decide::finished) says which. A decision the core
-    /// refuses (a message over 255 characters) is answered with
-    /// [`Decision::Error`] and the code [`INVALID_DECISION`].
+    /// [`finished`](Decide::finished) says which. A decision that comes
+    /// too late (the prompt expired or was cancelled meanwhile) changes
+    /// nothing.
     async fn decide(&self, prompt: Prompt) -> Decision<'_>;
 
     /// The user accepted and the answer is on its way: launch the
@@ -86,6 +89,11 @@ pub trait Decide {
 /// stalls frees its session at the handshake timeout. The ephemeral keys
 /// are drawn from `rng`.
 ///
+/// The directory is consulted as the core's `dyn Directory`, so its type
+/// must own what it holds (`'static`): a
+/// [`FixedDirectory`](beckon_core::FixedDirectory), your own type, or a
+/// `&'static` reference to either.
+///
 /// Returns only on an error that retrying cannot mend: no session, port 0,
 /// or a session's [`Config`](beckon_core::Config) with a zero timeout
 /// (`InvalidArgument`). Dropping the future stops serving; every session is
@@ -99,7 +107,7 @@ pub async fn serve<const N: usize, const BUF: usize, D, A, R>(
     rng: &mut R,
 ) -> Result<Infallible, Error>
 where
-    D: Directory + ?Sized,
+    D: Directory + 'static,
     A: Decide + ?Sized,
     R: CryptoRng + ?Sized,
 {
@@ -141,7 +149,7 @@ pub async fn answer<const BUF: usize, D, A, R>(
     rng: &mut R,
 ) -> Result<InviteeOutcome, Error>
 where
-    D: Directory + ?Sized,
+    D: Directory + 'static,
     A: Decide + ?Sized,
     R: CryptoRng + ?Sized,
 {
@@ -159,7 +167,7 @@ async fn answer_with<const BUF: usize, D, A>(
     ephemeral: &dyn Fn() -> EphemeralSecret,
 ) -> Result<InviteeOutcome, Error>
 where
-    D: Directory + ?Sized,
+    D: Directory + 'static,
     A: Decide + ?Sized,
 {
     session.config.validate()?;
@@ -184,7 +192,7 @@ where
         }
     }
     // Started in place: the machine (kilobytes) never crosses the stack.
-    let invitee = session.machine.get_or_insert_with(Invitee::idle);
+    let invitee = idle_in(&mut session.machine, Invitee::idle);
     invitee.start(session.config, identity, ephemeral(), Instant::now())?;
     let outcome = run(socket, invitee, directory, app).await;
     // An answer or a refusal may still be in flight: close behind it. A
@@ -211,7 +219,7 @@ impl Drop for AbortOnDrop<'_, '_> {
     }
 }
 
-/// Runs the loop until the invitee is finished.
+/// Runs the loop until the invitee is done.
 async fn run<const BUF: usize, D, A>(
     socket: &mut TcpSocket<'_>,
     invitee: &mut Invitee<BUF>,
@@ -219,68 +227,46 @@ async fn run<const BUF: usize, D, A>(
     app: &A,
 ) -> InviteeOutcome
 where
-    D: Directory + ?Sized,
+    D: Directory + 'static,
     A: Decide + ?Sized,
 {
     // The application's decision while a prompt is up; emptied (and so
     // dropped) when it completes or the prompt is withdrawn.
-    let mut decision = pin!(None);
-    loop {
-        let blocked = io::drain(socket, invitee).await;
-        while let Some(event) = invitee.poll_event() {
-            match event {
-                InviteeEvent::Prompt(prompt) => {
-                    debug!("prompt: {:?}", prompt);
-                    if let Some(invitation) = invitee.invitation() {
-                        app.show(&prompt, &invitation);
-                    }
-                    decision.set(Some(app.decide(prompt)));
+    let decision = pin!(None);
+    io::drive(
+        socket,
+        invitee,
+        directory,
+        decision,
+        |invitee, event, mut decision| match event {
+            InviteeEvent::Prompt(prompt) => {
+                debug!("prompt: {:?}", prompt);
+                if let Some(invitation) = invitee.invitation() {
+                    app.show(&prompt, &invitation);
                 }
-                InviteeEvent::Finished(outcome) => {
-                    debug!("session finished: {:?}", outcome);
-                    decision.set(None);
-                    if let (InviteeOutcome::Accepted(launch), Some(invitation)) =
-                        (outcome, invitee.invitation())
-                    {
-                        app.launch(&launch, &invitation);
-                    }
-                    app.finished(&outcome);
-                }
+                decision.set(Some(app.decide(prompt)));
             }
-        }
-        if invitee.is_finished() {
-            break;
-        }
-        let wake = io::wait(
-            socket,
-            invitee.poll_timeout(),
-            blocked,
-            once(decision.as_mut()),
-        );
-        match wake.await {
-            Wake::Readable => {
-                let now = Instant::now();
-                let fed = io::feed(socket, |bytes| invitee.handle_input(now, bytes, directory));
-                if !fed.await {
-                    invitee.handle_close(now);
+            InviteeEvent::Finished(outcome) => {
+                debug!("session finished: {:?}", outcome);
+                decision.set(None);
+                if let (InviteeOutcome::Accepted(launch), Some(invitation)) =
+                    (outcome, invitee.invitation())
+                {
+                    app.launch(&launch, &invitation);
                 }
+                app.finished(&outcome);
             }
-            Wake::Closed => invitee.handle_close(Instant::now()),
-            Wake::Deadline => invitee.handle_timeout(Instant::now()),
-            Wake::Writable => {}
-            Wake::Other(choice) => {
-                let now = Instant::now();
-                if let Err(Error::InvalidArgument(e)) = invitee.handle_decision(now, choice) {
-                    warning!("the application's decision is invalid: {:?}", e);
-                    let fail = Decision::Error {
-                        code: INVALID_DECISION,
-                        message: Message::EMPTY, };
-                    let _ = invitee.handle_decision(now, fail);
-                }
+        },
+        |invitee, now, choice| {
+            // Refused only when it comes too late (the prompt expired or
+            // was cancelled meanwhile): the outcome says so already.
+            if let Err(e) = invitee.handle_decision(now, choice) {
+                debug!("decision not taken: {:?}", e);
             }
-        }
-    }
+        },
+    )
+    .await;
     invitee
         .outcome()
-        .unwrap_or(InviteeOutcome::Failed(Error::InvalidState))
+        .unwrap_or(InviteeOutcome::Failed(SessionError::Internal))
 }

@@ -26,13 +26,13 @@ pub struct Session<'a, M> {
 /// A slot for [`invite`](crate::invite). `BUF` is the core's buffer size:
 /// use [`buffer_size`](beckon_core::wire::buffer_size) for the application
 /// data limit you need (the default takes the protocol's 16 KiB).
-pub type InviterSession<'a, const BUF: usize = { beckon_core::DEFAULT_BUFFER }> =
+pub type InviterSession<'a, const BUF: usize = { beckon_core::wire::DEFAULT_BUFFER }> =
     Session<'a, Inviter<BUF>>;
 
 /// A slot for [`serve`](crate::serve) and [`answer`](crate::answer). `BUF`
 /// bounds the invitations it takes in: larger ones are refused with
 /// `Refusal::TooLarge`.
-pub type InviteeSession<'a, const BUF: usize = { beckon_core::DEFAULT_BUFFER }> =
+pub type InviteeSession<'a, const BUF: usize = { beckon_core::wire::DEFAULT_BUFFER }> =
     Session<'a, Invitee<BUF>>;
 
 impl<'a, M> Session<'a, M> {
@@ -84,4 +84,14 @@ impl<'a, M> Session<'a, M> {
     pub fn is_idle(&self) -> bool {
         is_closed(&self.socket)
     }
+}
+
+/// The machine in `slot`, made with `idle` the first time. Out of line on
+/// purpose: making one builds parts of it on the stack before they are
+/// moved into the slot, and inlined into the futures that drive it those
+/// temporaries (kilobytes) would stay in the executor's frame throughout
+/// every exchange, down to its deepest call.
+#[inline(never)]
+pub(crate) fn idle_in<M>(slot: &mut Option<M>, idle: fn() -> M) -> &mut M {
+    slot.get_or_insert_with(idle)
 }

@@ -3,7 +3,8 @@
 
 mod common;
 
-use beckon_core::{Decision, Error, InviteeOutcome, Refusal, Response, Target};
+use beckon_core::{Decision, InviteeOutcome, Message, Refusal, Response, SessionError, Target};
+use beckon_embassy::InviteError;
 use common::*;
 use embassy_time::Duration;
 
@@ -45,7 +46,8 @@ fn an_invitation_accepted_is_answered_and_launched() {
 fn an_invitation_declined_is_answered_and_not_launched() {
     let bob = Bob::new(
         Some(Decision::Decline {
-            message: Message::new("Busy now").unwrap(), }),
+            message: Message::new("Busy now").unwrap(),
+        }),
         Duration::from_secs(1),
     );
     let directory = bobs_directory(true);
@@ -68,10 +70,10 @@ fn an_invitation_from_an_untrusted_inviter_is_refused_without_asking() {
 
     assert_eq!(
         got.map(|g| g.0),
-        Err(SessionError::Refused {
+        Err(InviteError::Failed(SessionError::Refused {
             reason: Refusal::NotTrusted,
             authenticated: true
-        })
+        }))
     );
     assert!(bob.shown.borrow().is_empty(), "the user is never asked");
     assert_eq!(
@@ -89,7 +91,10 @@ fn a_responder_that_is_not_the_contact_gets_no_invitation() {
     setup.target = Target::Contact(carol().public_key());
     let (got, elapsed) = exchange(setup);
 
-    assert_eq!(got.map(|g| g.0), Err(SessionError::ContactMismatch));
+    assert_eq!(
+        got.map(|g| g.0),
+        Err(InviteError::Failed(SessionError::ContactMismatch))
+    );
     assert!(elapsed < Duration::from_secs(1));
     // Nothing of the invitation reached Bob: his session just ended.
     assert!(bob.shown.borrow().is_empty());
@@ -107,7 +112,10 @@ fn a_cancel_withdraws_the_prompt() {
     setup.cancel_after = Some(Duration::from_secs(20));
     let (got, elapsed) = exchange(setup);
 
-    assert_eq!(got.map(|g| g.0), Err(Error::Cancelled));
+    assert_eq!(
+        got.map(|g| g.0),
+        Err(InviteError::Failed(SessionError::Cancelled))
+    );
     // The invitee acknowledged at once: no grace period was spent.
     assert!(elapsed >= Duration::from_secs(20) && elapsed < Duration::from_secs(21));
     assert_eq!(bob.shown.borrow().len(), 1);
@@ -126,7 +134,10 @@ fn a_cancel_before_the_invite_is_out_ends_quietly() {
     setup.wait_for_bob = false;
     let (got, elapsed) = exchange(setup);
 
-    assert_eq!(got.map(|g| g.0), Err(Error::Cancelled));
+    assert_eq!(
+        got.map(|g| g.0),
+        Err(InviteError::Failed(SessionError::Cancelled))
+    );
     assert!(elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(2));
     assert!(bob.outcomes().is_empty(), "Bob never saw a connection");
 }
@@ -139,7 +150,10 @@ fn dropping_the_invite_future_sends_a_cancel() {
     setup.walk_away_when_shown = true;
     let (got, elapsed) = exchange(setup);
 
-    assert_eq!(got.map(|g| g.0), Err(Error::Cancelled));
+    assert_eq!(
+        got.map(|g| g.0),
+        Err(InviteError::Failed(SessionError::Cancelled))
+    );
     assert!(elapsed < Duration::from_secs(1));
     // The Cancel written on drop reached Bob: his prompt is withdrawn well
     // before its 5-minute deadline.
@@ -156,7 +170,10 @@ fn a_link_cut_mid_handshake_fails_with_a_timeout_not_a_hang() {
     setup.link = &|link| link.cut_after_data_from_0(1);
     let (got, elapsed) = exchange(setup);
 
-    assert_eq!(got.map(|g| g.0), Err(SessionError::HandshakeTimeout));
+    assert_eq!(
+        got.map(|g| g.0),
+        Err(InviteError::Failed(SessionError::HandshakeTimeout))
+    );
     assert!(
         elapsed >= HANDSHAKE_TIMEOUT && elapsed <= HANDSHAKE_TIMEOUT + Duration::from_millis(100),
         "took {elapsed:?}"

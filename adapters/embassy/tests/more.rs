@@ -9,10 +9,10 @@ use std::future::poll_fn;
 use std::task::{Poll, Waker};
 
 use beckon_core::{
-    Contact, Decision, Error, FixedDirectory, Identity, Invitation, InviteeOutcome, Launch, Policy,
-    Prompt, PublicKey, Response, Target,
+    Contact, Decision, FixedDirectory, Identity, Invitation, InviteeOutcome, Launch, Message,
+    Policy, Prompt, PublicKey, Response, SessionError, Target,
 };
-use beckon_embassy::{invite, serve, Decide, InviteeSession, InviterSession};
+use beckon_embassy::{invite, serve, Decide, InviteError, InviteeSession, InviterSession};
 use common::*;
 use embassy_futures::join::join3;
 use embassy_futures::select::{select, Either};
@@ -136,7 +136,10 @@ fn inviting_an_endpoint_reports_whoever_answers_and_a_wrong_contact_gets_nothing
     // The same endpoint, invited as Carol: Bob proves himself, Alice stops
     // before any byte of the invitation leaves, and says who answered.
     let (mismatch, responder, took) = second;
-    assert_eq!(mismatch, Err(SessionError::ContactMismatch));
+    assert_eq!(
+        mismatch,
+        Err(InviteError::Failed(SessionError::ContactMismatch))
+    );
     assert_eq!(responder, Some(bob_id.public_key()));
     assert!(took < Duration::from_secs(1), "took {took:?}");
     assert_eq!(bob.shown.borrow().len(), 1, "Bob is not asked again");
@@ -305,8 +308,18 @@ fn two_prompts_are_up_at_once_and_a_third_invitation_is_refused() {
                 let third = (third, since(start));
                 let up_after_third = (bob.up.get(), bob.shown.borrow().len());
 
-                bob.release(alice.public_key(), Decision::Accept { message: Message::new("Sure").unwrap() });
-                bob.release(carol.public_key(), Decision::Decline { message: Message::new("Not now").unwrap() });
+                bob.release(
+                    alice.public_key(),
+                    Decision::Accept {
+                        message: Message::new("Sure").unwrap(),
+                    },
+                );
+                bob.release(
+                    carol.public_key(),
+                    Decision::Decline {
+                        message: Message::new("Not now").unwrap(),
+                    },
+                );
                 (up_together, third, up_after_third)
             };
             let (alice_got, carol_got, seen) = join3(alice_invites, carol_invites, test).await;
@@ -318,7 +331,12 @@ fn two_prompts_are_up_at_once_and_a_third_invitation_is_refused() {
             // socket listens again: until then, a connection is refused.)
             let closed = || alice_session.is_idle() && carol_session.is_idle();
             assert!(eventually(Duration::from_secs(60), closed).await);
-            bob.release(dave.public_key(), Decision::Accept { message: Message::new("Hi").unwrap() });
+            bob.release(
+                dave.public_key(),
+                Decision::Accept {
+                    message: Message::new("Hi").unwrap(),
+                },
+            );
             let again = invite(
                 &mut dave_session,
                 bob_endpoint(),
@@ -348,7 +366,10 @@ fn two_prompts_are_up_at_once_and_a_third_invitation_is_refused() {
     let (up_together, (third, third_took), up_after_third) = seen;
     assert_eq!(up_together, 2, "both prompts were up at the same instant");
     assert_eq!(bob.most_up.get(), 2, "never more prompts than sessions");
-    assert_eq!(third, Err(SessionError::ConnectionClosed));
+    assert_eq!(
+        third,
+        Err(InviteError::Failed(SessionError::ConnectionClosed))
+    );
     assert!(third_took < Duration::from_secs(1), "took {third_took:?}");
     assert_eq!(up_after_third, (2, 2), "the third invitation asked nothing");
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use beckon_core::{InviteeOutcome, Response};
+use beckon_core::{InviteeOutcome, Message, Response};
 use beckon_embassy::{invite, serve, InviteeSession, InviterSession};
 use common::*;
 use embassy_futures::select::{select, Either};
@@ -32,7 +32,9 @@ fn a_hundred_exchanges_reuse_the_same_sessions_and_leak_nothing() {
         InviteeSession::<BUF>::new(stack_b, rx_b1, tx_b1),
     ];
     let bob = Bob::new(
-        Some(beckon_core::Decision::Accept { message: Message::new("Sure").unwrap() }),
+        Some(beckon_core::Decision::Accept {
+            message: Message::new("Sure").unwrap(),
+        }),
         Duration::from_millis(10),
     );
     let directory = bobs_directory(true);

@@ -44,7 +44,7 @@ use core::future::Future;
 use beckon_core::wire::buffer_size;
 use beckon_core::{
     ApplicationId, Config, Contact, Decision, FixedDirectory, Identity, Invitation, InviteeOutcome,
-    Launch, Policy, Prompt, PublicKey,
+    Launch, Message, Policy, Prompt, PublicKey,
 };
 use beckon_embassy::{serve, Decide, InviteeSession};
 use cortex_m_rt::{entry, exception};
@@ -183,7 +183,10 @@ impl Decide for Device {
                 log!("decide: ignoring it (it will expire)");
                 core::future::pending::<()>().await;
             }
-            Decision::Accept { message: Message::new(ANSWER).unwrap() }
+            // ANSWER is well under 255 characters: `truncated` keeps it whole.
+            Decision::Accept {
+                message: Message::truncated(ANSWER),
+            }
         }
     }
 
@@ -208,8 +211,9 @@ impl Decide for Device {
             InviteeOutcome::Expired => "expired",
             InviteeOutcome::Cancelled => "cancelled",
             InviteeOutcome::Refused(_) => "refused",
+            InviteeOutcome::Error { .. } => "error",
+            InviteeOutcome::Evicted { .. } => "evicted",
             InviteeOutcome::Failed(_) => "failed",
-            _ => "other",
         };
         // 40 ns per 25 MHz tick: nanoseconds, which under
         // `-icount shift=0` are instructions.

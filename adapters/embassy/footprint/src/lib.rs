@@ -11,8 +11,8 @@
 use beckon_core::wire::buffer_size;
 use beckon_core::{
     ApplicationId, Config, Contact, Decision, EphemeralSecret, FixedDirectory, Identity,
-    Invitation, Invitee, InviteeEvent, InviteeOutcome, Inviter, InviterEvent, Policy, Response,
-    Target,
+    Invitation, Invitee, InviteeEvent, InviteeOutcome, Inviter, InviterEvent, Machine, Policy,
+    Response, Target,
 };
 use core::hint::black_box;
 use cortex_m_semihosting::{debug, hprintln};
@@ -108,8 +108,9 @@ pub fn exchange_in_memory() -> Result<(), Failure> {
         return Err(Failure::Disagree);
     }
     now += Duration::from_secs(3);
+    let accept = Decision::accept("Sure").map_err(|_| Failure::Decision)?;
     invitee
-        .handle_decision(now, Decision::Accept { message: Message::new("Sure").unwrap() })
+        .handle_decision(now, accept)
         .map_err(|_| Failure::Decision)?;
     pump(inviter, invitee, directory, now)?;
 

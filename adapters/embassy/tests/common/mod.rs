@@ -30,10 +30,10 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use beckon_core::wire::buffer_size;
 use beckon_core::{
-    ApplicationId, Config, Contact, Decision, Error, FixedDirectory, Identity, Invitation,
-    InviteeOutcome, Launch, Policy, Prompt, PublicKey, Response, Target,
+    ApplicationId, Config, Contact, Decision, FixedDirectory, Identity, Invitation, InviteeOutcome,
+    Launch, Message, Policy, Prompt, PublicKey, Response, SessionError, Target,
 };
-use beckon_embassy::{invite, serve, Decide, InviteeSession, InviterSession};
+use beckon_embassy::{invite, serve, Decide, InviteError, InviteeSession, InviterSession};
 use embassy_futures::select::{select, Either};
 use embassy_net::driver::{Capabilities, Driver, HardwareAddress, LinkState, RxToken, TxToken};
 use embassy_net::{Ipv4Address, Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
@@ -425,7 +425,9 @@ impl Bob {
     /// Accepts after two seconds.
     pub(crate) fn accepting() -> Self {
         Bob::new(
-            Some(Decision::Accept { message: Message::new("Sure").unwrap() }),
+            Some(Decision::Accept {
+                message: Message::new("Sure").unwrap(),
+            }),
             Duration::from_secs(2),
         )
     }
@@ -494,7 +496,7 @@ pub(crate) fn alice_key() -> PublicKey {
 // One exchange, end to end.
 
 /// What Alice got, and how much virtual time her `invite` took.
-pub(crate) type Got = (Result<(Response, PublicKey, String), Error>, Duration);
+pub(crate) type Got = (Result<(Response, PublicKey, String), InviteError>, Duration);
 
 /// How an exchange is set up.
 pub(crate) struct Setup<'a> {
@@ -506,7 +508,7 @@ pub(crate) struct Setup<'a> {
     /// How long Alice waits before she cancels, if she does.
     pub(crate) cancel_after: Option<Duration>,
     /// Alice drops her `invite` future as soon as Bob is shown the
-    /// invitation; she then gets `Err(Cancelled)` here.
+    /// invitation; she then gets `Err(Failed(Cancelled))` here.
     pub(crate) walk_away_when_shown: bool,
     /// Whether to wait, after Alice's call returns, for Bob's session to
     /// finish too.
@@ -606,7 +608,7 @@ pub(crate) fn exchange(setup: Setup<'_>) -> Got {
             };
             let got = match select(inviting, walk_away).await {
                 Either::First(got) => got,
-                Either::Second(()) => Err(Error::Cancelled),
+                Either::Second(()) => Err(InviteError::Failed(SessionError::Cancelled)),
             };
             let elapsed = since(start);
             if setup.wait_for_bob {

@@ -16,7 +16,7 @@ use core::convert::Infallible;
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::task::{Context, Waker};
 
-use beckon_core::{Decision, Invitation, Launch, Prompt, Response, Target};
+use beckon_core::{Decision, Invitation, Launch, Message, Prompt, Response, Target};
 use beckon_embassy::{invite, serve, Decide, InviteeSession, InviterSession};
 use beckon_footprint::{alice, bob, bobs_directory, invitation, report, stack, Failure, BUF};
 use cortex_m::peripheral::syst::SystClkSource;
@@ -155,7 +155,10 @@ struct AcceptAll {
 
 impl Decide for AcceptAll {
     async fn decide(&self, _prompt: Prompt) -> Decision<'_> {
-        Decision::Accept { message: Message::new("Sure").unwrap() }
+        // At most 255 characters: `truncated` cannot fail.
+        Decision::Accept {
+            message: Message::truncated("Sure"),
+        }
     }
     fn launch(&self, launch: &Launch, invitation: &Invitation<'_>) {
         self.launched
