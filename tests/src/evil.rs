@@ -4,8 +4,8 @@
 //! sends encrypted messages the protocol forbids. Built on the same
 //! primitives as the core, independently of the core's code.
 
-use beckon_core::internal::handshake::{INVITEE_LABEL, INVITER_LABEL, PROLOGUE_PREFIX};
 use beckon_core::internal::frame::{FrameKind, DH_LEN, HEADER_LEN, TAG_LEN};
+use beckon_core::internal::handshake::{INVITEE_LABEL, INVITER_LABEL, PROLOGUE_PREFIX};
 use beckon_core::internal::payload::{
     self, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload, SignatureBytes,
 };

@@ -7,14 +7,16 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt::Write as _;
 
 use beckon_core::internal::frame::{
-    invite_frame_len, ANSWER_FRAME_MAX, CANCEL_FRAME_LEN, HEADER_LEN, HELLO_FRAME_LEN,
-    KEEPALIVE_FRAME_LEN, PROOF_FRAME_LEN, REFUSAL_FRAME_LEN,
+    invite_frame_len, FrameKind, ANSWER_FRAME_MAX, CANCEL_FRAME_LEN, HEADER_LEN, HELLO_FRAME_LEN,
+    KEEPALIVE_FRAME_LEN, PROOF_FRAME_LEN,
 };
-use beckon_core::internal::frame::FrameKind;
+use beckon_core::limits::PROTOCOL_VERSION;
+use beckon_core::wire::{refusal_frame, ClearRefusal, REFUSAL_FRAME_LEN};
 use beckon_core::{
-    refusal_frame, ApplicationId, Contact, Decision, Directory, EphemeralSecret, Error,
+    ApplicationId, ArgumentError, Contact, Decision, Directory, EphemeralSecret, Error,
     FixedDirectory, Identity, Invitation, Invitee, InviteeEvent, InviteeOutcome, Inviter,
-    InviterEvent, Permission, Policy, PublicKey, Refusal, Response, Target,
+    InviterEvent, Machine, Message, Output, Permission, Policy, PublicKey, Refusal, Response,
+    SessionError, Target,
 };
 use embassy_time::{Duration, Instant};
 
@@ -110,57 +112,128 @@ struct Inv {
     session: Option<SessId>,
 }
 
-enum Machine {
+/// A session's state machine. Both roles, and an invitee of either buffer
+/// size, are driven alike through the core's one contract
+/// ([`beckon_core::Machine`], seen through [`Driven`]); only a role's own
+/// inputs (the inviter's cancel, the invitee's decision) name the role.
+enum Role {
     Inviter(Box<Inviter>),
-    Invitee(AnyInvitee),
+    Invitee(Box<dyn Answering>),
+}
+
+impl Role {
+    /// The machine, whichever role it plays.
+    fn machine(&mut self) -> &mut dyn Driven {
+        match self {
+            Role::Inviter(m) => &mut **m,
+            Role::Invitee(m) => &mut **m,
+        }
+    }
+
+    fn machine_ref(&self) -> &dyn Driven {
+        match self {
+            Role::Inviter(m) => &**m,
+            Role::Invitee(m) => &**m,
+        }
+    }
+
+    fn is_inviter(&self) -> bool {
+        matches!(self, Role::Inviter(_))
+    }
 }
 
 /// The data limit of a constrained node's invitee (an embedded device).
 const SMALL_DATA: usize = 32;
 const SMALL_BUF: usize = beckon_core::wire::buffer_size(SMALL_DATA);
 
-/// An invitee with the default buffer, or a constrained one.
-enum AnyInvitee {
-    Full(Box<Invitee>),
-    Small(Box<Invitee<SMALL_BUF>>),
+/// Either role's event.
+enum SessionEvent {
+    Inviter(InviterEvent),
+    Invitee(InviteeEvent),
 }
 
-macro_rules! both {
-    ($self:expr, $m:ident => $e:expr) => {
-        match $self {
-            AnyInvitee::Full($m) => $e,
-            AnyInvitee::Small($m) => $e,
+impl From<InviterEvent> for SessionEvent {
+    fn from(e: InviterEvent) -> Self {
+        SessionEvent::Inviter(e)
+    }
+}
+
+impl From<InviteeEvent> for SessionEvent {
+    fn from(e: InviteeEvent) -> Self {
+        SessionEvent::Invitee(e)
+    }
+}
+
+/// What a machine consults while it reads, taken from its node's
+/// directory: nothing for an inviter, the directory for an invitee.
+trait FromDir {
+    fn from_dir(dir: &Dir) -> &Self;
+}
+
+impl FromDir for () {
+    fn from_dir(_: &Dir) -> &Self {
+        &()
+    }
+}
+
+impl FromDir for dyn Directory {
+    fn from_dir(dir: &Dir) -> &Self {
+        dir
+    }
+}
+
+/// A session's machine as the world drives it: [`Machine`] with the node's
+/// directory for context and either role's events. One impl, generic over
+/// every `M: Machine`, serves both roles and every buffer size.
+trait Driven {
+    fn input(&mut self, now: Instant, data: &[u8], dir: &Dir);
+    fn timeout(&mut self, now: Instant);
+    fn close(&mut self, now: Instant);
+    fn output(&mut self, buf: &mut [u8]) -> Output<SessionEvent>;
+    fn deadline(&self) -> Option<Instant>;
+}
+
+impl<M> Driven for M
+where
+    M: Machine,
+    M::Context: FromDir,
+    M::Event: Into<SessionEvent>,
+{
+    fn input(&mut self, now: Instant, data: &[u8], dir: &Dir) {
+        self.handle_input(now, data, M::Context::from_dir(dir));
+    }
+    fn timeout(&mut self, now: Instant) {
+        self.handle_timeout(now);
+    }
+    fn close(&mut self, now: Instant) {
+        self.handle_close(now);
+    }
+    fn output(&mut self, buf: &mut [u8]) -> Output<SessionEvent> {
+        match self.poll_output(buf) {
+            Output::Transmit(n) => Output::Transmit(n),
+            Output::Event(e) => Output::Event(e.into()),
+            Output::Wait(at) => Output::Wait(at),
+            Output::Done => Output::Done,
         }
-    };
+    }
+    fn deadline(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
 }
 
-impl AnyInvitee {
-    fn handle_input(&mut self, now: Instant, data: &[u8], dir: &Dir) {
-        both!(self, m => m.handle_input(now, data, dir))
+/// An invitee of any buffer size (`Invitee<BUF>` for every `BUF`): what
+/// the world drives, and the invitee's own input and getter.
+trait Answering: Driven {
+    fn decide(&mut self, now: Instant, decision: Decision<'_>) -> Result<(), Error>;
+    fn shown(&self) -> Option<Invitation<'_>>;
+}
+
+impl<const BUF: usize> Answering for Invitee<BUF> {
+    fn decide(&mut self, now: Instant, decision: Decision<'_>) -> Result<(), Error> {
+        self.handle_decision(now, decision)
     }
-    fn handle_decision(&mut self, now: Instant, d: Decision<'_>) -> Result<(), Error> {
-        both!(self, m => m.handle_decision(now, d))
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        both!(self, m => m.handle_timeout(now))
-    }
-    fn handle_close(&mut self, now: Instant) {
-        both!(self, m => m.handle_close(now))
-    }
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
-        both!(self, m => m.poll_transmit(buf))
-    }
-    fn poll_event(&mut self) -> Option<InviteeEvent> {
-        both!(self, m => m.poll_event())
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        both!(self, m => m.poll_timeout())
-    }
-    fn is_finished(&self) -> bool {
-        both!(self, m => m.is_finished())
-    }
-    fn invitation(&self) -> Option<Invitation<'_>> {
-        both!(self, m => m.invitation())
+    fn shown(&self) -> Option<Invitation<'_>> {
+        self.invitation()
     }
 }
 
@@ -182,14 +255,14 @@ struct PromptRec {
 
 struct Session {
     node: NodeId,
-    machine: Machine,
+    role: Role,
     conn: ConnId,
     side: usize,
     inv: Option<InvId>,
     started: Instant,
     events: u32,
     finished_at: Option<Instant>,
-    inviter_result: Option<Result<Response, Error>>,
+    inviter_result: Option<Result<Response, SessionError>>,
     invitee_outcome: Option<InviteeOutcome>,
     verified: Option<(PublicKey, Instant)>,
     prompt: Option<PromptRec>,
@@ -403,7 +476,7 @@ fn first_frame(bytes: &[u8]) -> Option<(u8, &[u8])> {
     Some((*frame.get(2)?, frame))
 }
 
-fn result_label(r: &Result<Response, Error>) -> String {
+fn result_label(r: &Result<Response, SessionError>) -> String {
     match r {
         Ok(Response::Accepted) => "Accepted".into(),
         Ok(Response::Declined) => "Declined".into(),
@@ -436,17 +509,26 @@ fn outcome_label(o: &InviteeOutcome) -> String {
 
 /// Whether the inviter's result matches the invitee's final outcome as it
 /// does when the Answer arrives (`docs/protocol.md` §8.4).
-fn agrees(r: &Result<Response, Error>, o: &InviteeOutcome) -> bool {
+fn agrees(r: &Result<Response, SessionError>, o: &InviteeOutcome) -> bool {
     match o {
         InviteeOutcome::Accepted(_) => matches!(r, Ok(Response::Accepted)),
         InviteeOutcome::Declined => matches!(r, Ok(Response::Declined)),
         InviteeOutcome::Error { code } => *r == Ok(Response::Error { code: *code }),
         InviteeOutcome::Expired => matches!(r, Ok(Response::Expired)),
-        InviteeOutcome::Cancelled => matches!(r, Err(Error::Cancelled)),
+        InviteeOutcome::Cancelled => matches!(r, Err(SessionError::Cancelled)),
         InviteeOutcome::Refused(reason) => {
             matches!(r, Err(SessionError::Refused { reason: x, .. }) if x == reason)
         }
-        InviteeOutcome::Failed(_) => !matches!(
+        // The world never evicts (`on_invitee_event` checks it); an evicted
+        // session said Busy, or closed without a word.
+        InviteeOutcome::Evicted { busy_sent: true } => matches!(
+            r,
+            Err(SessionError::Refused {
+                reason: Refusal::Busy,
+                ..
+            })
+        ),
+        InviteeOutcome::Failed(_) | InviteeOutcome::Evicted { busy_sent: false } => !matches!(
             r,
             Ok(_)
                 | Err(SessionError::Refused {
@@ -459,12 +541,12 @@ fn agrees(r: &Result<Response, Error>, o: &InviteeOutcome) -> bool {
 
 /// What the oracle's own reading of the policy says about an inviter.
 fn policy_allows(dir: &Dir, key: &PublicKey, app: &ApplicationId) -> Result<bool, &'static str> {
-    let perm = dir.permission(key);
+    let perm = dir.contact(key).map(Contact::permission);
     match (dir.policy(), perm) {
         (Policy::Off, _) => Err("invitations are off"),
         (_, Some(Permission::Blocked)) => Err("the inviter is blocked"),
         (Policy::TrustedOnly, None) => Err("trusted-only and the inviter is not a contact"),
-        _ if !dir.is_registered(app) => Err("the application is not registered"),
+        _ if dir.registration(app).is_none() => Err("the application is not registered"),
         _ => Ok(perm == Some(Permission::Allowed)),
     }
 }
@@ -477,12 +559,12 @@ fn expected_refusal(
     app: &ApplicationId,
     too_large: bool,
 ) -> Option<Refusal> {
-    match (dir.policy(), dir.permission(key)) {
+    match (dir.policy(), dir.contact(key).map(Contact::permission)) {
         (Policy::Off, _) => Some(Refusal::InvitationsOff),
         (_, Some(Permission::Blocked)) => Some(Refusal::Blocked),
         (Policy::TrustedOnly, None) => Some(Refusal::NotTrusted),
         _ if too_large => Some(Refusal::TooLarge),
-        _ if !dir.is_registered(app) => Some(Refusal::ApplicationNotRegistered),
+        _ if dir.registration(app).is_none() => Some(Refusal::ApplicationNotRegistered),
         _ => None,
     }
 }
@@ -858,9 +940,10 @@ impl World {
 
     fn sess_name(&self, s: SessId) -> String {
         let sess = &self.sessions[s];
-        let role = match sess.machine {
-            Machine::Inviter(_) => "inviter",
-            Machine::Invitee(_) => "invitee",
+        let role = if sess.role.is_inviter() {
+            "inviter"
+        } else {
+            "invitee"
         };
         format!("s{s}({} {role})", self.nodes[sess.node].name)
     }
@@ -993,7 +1076,7 @@ impl World {
         let c = self.open_conn(from, to, End::Session(s), self.invs[k].phase2);
         self.sessions.push(Session::new(
             from,
-            Machine::Inviter(inviter),
+            Role::Inviter(inviter),
             c,
             0,
             Some(k),
@@ -1216,7 +1299,7 @@ impl World {
                     ));
                     // Not injected: a full pool, which healthy worlds see too.
                     self.fault(Faults::NONE, "listener busy");
-                    let frame = refusal_frame(Refusal::Busy).to_vec();
+                    let frame = refusal_frame(ClearRefusal::Busy).to_vec();
                     self.send(c, 1, frame);
                     self.close_end(c, 1);
                 } else {
@@ -1237,24 +1320,21 @@ impl World {
         let eph = Rng::derive(self.o.seed, "ephemeral", s as u64).bytes();
         let (config, identity) = (self.o.config, &self.nodes[node].identity);
         let eph = EphemeralSecret::from_bytes(eph);
+        fn boxed(m: impl Answering + 'static) -> Box<dyn Answering> {
+            Box::new(m)
+        }
         let m = if self.nodes[node].small {
-            Invitee::new(config, identity, eph, self.now).map(|m| AnyInvitee::Small(Box::new(m)))
+            Invitee::<SMALL_BUF>::new_sized(config, identity, eph, self.now).map(boxed)
         } else {
-            Invitee::new(config, identity, eph, self.now).map(|m| AnyInvitee::Full(Box::new(m)))
+            Invitee::new(config, identity, eph, self.now).map(boxed)
         };
         let m = match m {
             Ok(m) => m,
             Err(e) => panic!("Invitee::new refused a valid config: {e:?}"),
         };
         self.nodes[node].live += 1;
-        self.sessions.push(Session::new(
-            node,
-            Machine::Invitee(m),
-            c,
-            1,
-            None,
-            self.now,
-        ));
+        self.sessions
+            .push(Session::new(node, Role::Invitee(m), c, 1, None, self.now));
         s
     }
 
@@ -1390,10 +1470,7 @@ impl World {
                 // either side of it: the answer (or Cancel, or Proof) races
                 // the timer.
                 if let (Some(off), End::Session(r)) = (aim, self.conns[c].ends[1 - d]) {
-                    let due = match &self.sessions[r].machine {
-                        Machine::Inviter(m) => m.poll_timeout(),
-                        Machine::Invitee(m) => m.poll_timeout(),
-                    };
+                    let due = self.sessions[r].role.machine_ref().deadline();
                     if let Some(t) = due.filter(|t| *t > self.now) {
                         let tick = Duration::from_ticks(1);
                         let until = match off {
@@ -1514,10 +1591,7 @@ impl World {
             End::Session(s) if !self.sessions[s].closed => {
                 self.sessions[s].closed = true;
                 let now = self.now;
-                match &mut self.sessions[s].machine {
-                    Machine::Inviter(m) => m.handle_close(now),
-                    Machine::Invitee(m) => m.handle_close(now),
-                }
+                self.sessions[s].role.machine().close(now);
                 self.drain(s);
                 // Anything it still had to say is lost with the socket.
                 self.conns[c].pipes[end].fin = true;
@@ -1627,86 +1701,80 @@ impl World {
             sess.rx.extend_from_slice(&bytes[..room.min(bytes.len())]);
         }
         let node = &self.nodes[sess.node];
-        match &mut sess.machine {
-            Machine::Inviter(m) => m.handle_input(now, bytes, &()),
-            Machine::Invitee(m) => {
-                let dir = if self.o.bug == Some(Bug::StaleDirectory) {
-                    &node.stale
-                } else {
-                    &node.dir
-                };
-                m.handle_input(now, bytes, dir)
-            }
-        }
+        let dir = if self.o.bug == Some(Bug::StaleDirectory) {
+            &node.stale
+        } else {
+            &node.dir
+        };
+        sess.role.machine().input(now, bytes, dir);
         self.drain(s);
     }
 
-    /// Drains a session in the documented order: transmits, events, the
-    /// next deadline; closes its end when it is finished.
+    /// Drains a session in the contract's order, as `poll_output` gives
+    /// it: transmits, events, then the next deadline or the end; closes its
+    /// end when it is finished.
     fn drain(&mut self, s: SessId) {
-        if self.sessions[s].drain_pending {
-            // The send buffer is full; transmits wait for the Drain event.
-        } else {
-            loop {
+        // Room in the send buffer for the transmits. While it is full they
+        // wait for the Drain event, and the machine is polled with no room:
+        // for its events only.
+        let mut room = !self.sessions[s].drain_pending;
+        let (timeout, finished) = loop {
+            let (cap, stop) = if room {
                 let backpressure = self.o.faults.has(Faults::BACKPRESSURE);
-                let (cap, stop) = {
-                    let rng = &mut self.conns[self.sessions[s].conn].rng;
-                    if backpressure && rng.chance(150) {
-                        (rng.range(1, 64) as usize, rng.chance(500))
-                    } else {
-                        (self.buf.len(), false)
-                    }
-                };
-                let mut buf = std::mem::take(&mut self.buf);
-                let n = match &mut self.sessions[s].machine {
-                    Machine::Inviter(m) => m.poll_transmit(&mut buf[..cap]),
-                    Machine::Invitee(m) => m.poll_transmit(&mut buf[..cap]),
-                };
-                let bytes = buf[..n.min(cap)].to_vec();
-                self.buf = buf;
-                if n > cap {
-                    return self.violate(
-                        Invariant::WithinCapacity,
-                        format!("poll_transmit returned {n} for a buffer of {cap}"),
-                    );
+                let rng = &mut self.conns[self.sessions[s].conn].rng;
+                if backpressure && rng.chance(150) {
+                    (rng.range(1, 64) as usize, rng.chance(500))
+                } else {
+                    (self.buf.len(), false)
                 }
-                if n == 0 {
-                    break;
-                }
-                self.on_transmit(s, &bytes);
-                if self.violation.is_some() {
-                    return;
-                }
-                let (c, side, closed) = {
-                    let sess = &self.sessions[s];
-                    (sess.conn, sess.side, sess.closed)
-                };
-                if !closed {
-                    self.send(c, side, bytes);
-                }
-                if stop {
-                    self.fault(Faults::BACKPRESSURE, "backpressure");
-                    self.sessions[s].drain_pending = true;
-                    let later = Duration::from_millis(self.rng.range(1, 200));
-                    self.schedule(self.now + later, Ev::Drain(s));
-                    break;
-                }
-            }
-        }
-        loop {
-            let ev = match &mut self.sessions[s].machine {
-                Machine::Inviter(m) => m.poll_event().map(Ok),
-                Machine::Invitee(m) => m.poll_event().map(Err),
+            } else {
+                (0, false)
             };
-            match ev {
-                Some(Ok(e)) => self.on_inviter_event(s, e),
-                Some(Err(e)) => self.on_invitee_event(s, e),
-                None => break,
+            let mut buf = std::mem::take(&mut self.buf);
+            let out = self.sessions[s].role.machine().output(&mut buf[..cap]);
+            let bytes = match out {
+                Output::Transmit(n) => buf[..n.min(cap)].to_vec(),
+                _ => Vec::new(),
+            };
+            self.buf = buf;
+            match out {
+                Output::Transmit(n) => {
+                    if n > cap {
+                        return self.violate(
+                            Invariant::WithinCapacity,
+                            format!("poll_transmit returned {n} for a buffer of {cap}"),
+                        );
+                    }
+                    self.on_transmit(s, &bytes);
+                    if self.violation.is_some() {
+                        return;
+                    }
+                    let (c, side, closed) = {
+                        let sess = &self.sessions[s];
+                        (sess.conn, sess.side, sess.closed)
+                    };
+                    if !closed {
+                        self.send(c, side, bytes);
+                    }
+                    if stop {
+                        self.fault(Faults::BACKPRESSURE, "backpressure");
+                        self.sessions[s].drain_pending = true;
+                        let later = Duration::from_millis(self.rng.range(1, 200));
+                        self.schedule(self.now + later, Ev::Drain(s));
+                        room = false;
+                    }
+                }
+                Output::Event(e) => {
+                    // Every byte is out (or waits for room): the events.
+                    room = false;
+                    match e {
+                        SessionEvent::Inviter(e) => self.on_inviter_event(s, e),
+                        SessionEvent::Invitee(e) => self.on_invitee_event(s, e),
+                    }
+                }
+                Output::Wait(at) => break (at, false),
+                Output::Done => break (None, true),
             }
-        }
-        let (timeout, finished) = match &self.sessions[s].machine {
-            Machine::Inviter(m) => (m.poll_timeout(), m.is_finished()),
-            Machine::Invitee(m) => (m.poll_timeout(), m.is_finished()),
         };
         if timeout != self.sessions[s].timer_at {
             self.sessions[s].timer_at = timeout;
@@ -1733,10 +1801,7 @@ impl World {
     }
 
     fn timer(&mut self, s: SessId, probe: bool) {
-        let due = match &self.sessions[s].machine {
-            Machine::Inviter(m) => m.poll_timeout(),
-            Machine::Invitee(m) => m.poll_timeout(),
-        };
+        let due = self.sessions[s].role.machine_ref().deadline();
         let now = self.now;
         if probe {
             let Some(t) = due else { return };
@@ -1750,15 +1815,9 @@ impl World {
                 (t - now).as_micros()
             ));
             self.fault(Faults::EARLY_TIMEOUT, "early timeout");
-            match &mut self.sessions[s].machine {
-                Machine::Inviter(m) => m.handle_timeout(now),
-                Machine::Invitee(m) => m.handle_timeout(now),
-            }
+            self.sessions[s].role.machine().timeout(now);
             self.drain(s);
-            let after = match &self.sessions[s].machine {
-                Machine::Inviter(m) => m.poll_timeout(),
-                Machine::Invitee(m) => m.poll_timeout(),
-            };
+            let after = self.sessions[s].role.machine_ref().deadline();
             if self.sessions[s].tx.len() != tx || self.sessions[s].events != events || after != due
             {
                 self.violate(
@@ -1773,10 +1832,7 @@ impl World {
         }
         if due.is_some_and(|t| t <= now) {
             self.log(format!("{}: deadline", self.sess_name(s)));
-            match &mut self.sessions[s].machine {
-                Machine::Inviter(m) => m.handle_timeout(now),
-                Machine::Invitee(m) => m.handle_timeout(now),
-            }
+            self.sessions[s].role.machine().timeout(now);
             self.drain(s);
         }
     }
@@ -1786,7 +1842,7 @@ impl World {
     fn on_transmit(&mut self, s: SessId, bytes: &[u8]) {
         let sess = &mut self.sessions[s];
         sess.tx.extend_from_slice(bytes);
-        let inviter = matches!(sess.machine, Machine::Inviter(_));
+        let inviter = sess.role.is_inviter();
         // Plus one keepalive per interval of the session's life so far.
         let keepalives = (self.now.as_ticks() - sess.started.as_ticks().min(self.now.as_ticks()))
             / self.o.config.keepalive_interval.as_ticks().max(1);
@@ -1968,7 +2024,7 @@ impl World {
                 if self.sessions[s].cancelled_after_invite {
                     self.case(match r {
                         Ok(_) => "cancel crossed by the answer: the answer is reported",
-                        Err(Error::Cancelled) => "cancel after the Invite: Cancelled",
+                        Err(SessionError::Cancelled) => "cancel after the Invite: Cancelled",
                         Err(SessionError::Refused {
                             authenticated: true,
                             ..
@@ -2007,7 +2063,7 @@ impl World {
 
     /// Safety 1: an authenticated result came from that exact invitee
     /// session, and says what its user (or policy) decided there.
-    fn check_inviter_result(&mut self, s: SessId, r: Result<Response, Error>) {
+    fn check_inviter_result(&mut self, s: SessId, r: Result<Response, SessionError>) {
         let authenticated = matches!(
             r,
             Ok(_)
@@ -2040,9 +2096,9 @@ impl World {
         };
         let bname = self.sess_name(b);
         let k = self.sessions[s].inv.unwrap_or(0);
-        let answer_message = match &self.sessions[s].machine {
-            Machine::Inviter(m) => m.answer_message().map(str::to_owned).unwrap_or_default(),
-            Machine::Invitee(_) => String::new(),
+        let answer_message = match &self.sessions[s].role {
+            Role::Inviter(m) => m.answer_message().map(str::to_owned).unwrap_or_default(),
+            Role::Invitee(_) => String::new(),
         };
         let bs = &self.sessions[b];
         let Some(o) = bs.invitee_outcome else {
@@ -2070,9 +2126,7 @@ impl World {
                 o == InviteeOutcome::Declined && decided(Kind::Decline) && this_invitation
             }
             Ok(Response::Error { code }) => {
-                o == InviteeOutcome::Error { code }
-                    && decided(Kind::Fail(code))
-                    && this_invitation
+                o == InviteeOutcome::Error { code } && decided(Kind::Fail(code)) && this_invitation
             }
             Ok(Response::Expired) => o == InviteeOutcome::Expired && this_invitation,
             Err(SessionError::Refused { reason, .. }) => o == InviteeOutcome::Refused(reason),
@@ -2152,6 +2206,9 @@ impl World {
                     }
                     InviteeOutcome::Cancelled if sess.prompt.is_none() => {
                         Some("cancelled without a prompt".into())
+                    }
+                    InviteeOutcome::Evicted { .. } => {
+                        Some("evicted, but the world never evicts a session".into())
                     }
                     _ => None,
                 };
@@ -2238,8 +2295,8 @@ impl World {
     fn on_prompt(&mut self, s: SessId, p: beckon_core::Prompt) {
         let name = self.sess_name(s);
         let node = self.sessions[s].node;
-        let (message, data, application) = match &self.sessions[s].machine {
-            Machine::Invitee(m) => match m.invitation() {
+        let (message, data, application) = match &self.sessions[s].role {
+            Role::Invitee(m) => match m.shown() {
                 Some(i) => (i.message().to_owned(), i.data().to_vec(), i.application()),
                 None => {
                     return self.violate(
@@ -2248,7 +2305,7 @@ impl World {
                     )
                 }
             },
-            Machine::Inviter(_) => return,
+            Role::Inviter(_) => return,
         };
         let inv = invitation_id(&message);
         let shown = short_msg(&message);
@@ -2469,41 +2526,40 @@ impl World {
                 message.push('\u{1F600}');
             }
         }
-        // Now and then, first an over-long message: refused, nothing changes.
+        // Now and then, first an over-long message: refused as it is built,
+        // so that no decision can carry it, whatever the session's state.
         if self.nodes[self.sessions[s].node].rng.chance(50) {
             let long = "x".repeat(256);
-            let (tx, events) = (self.sessions[s].tx.len(), self.sessions[s].events);
-            let r = match &mut self.sessions[s].machine {
-                Machine::Invitee(m) => m.handle_decision(now, Decision::Accept { message: Message::new(&long).unwrap() }),
-                Machine::Inviter(_) => return,
-            };
-            self.drain(s);
-            let changed = self.sessions[s].tx.len() != tx || self.sessions[s].events != events;
-            let ok = match expected {
-                Ok(()) => {
-                    r == Err(Error::InvalidArgument(beckon_core::ArgumentError::TooLong))
-                        && !changed
-                }
-                Err(_) => r.is_err(),
-            };
-            if !ok {
+            let too_long = Error::InvalidArgument(ArgumentError::TooLong);
+            let (m, d) = (Message::new(&long), Decision::accept(&long));
+            if m != Err(too_long) || d != Err(too_long) {
                 return self.violate(
                     Invariant::CallContract,
-                    format!("{name}: a 256-character answer gave {r:?} (changed: {changed})"),
+                    format!("{name}: a 256-character answer gave {m:?} and {d:?}"),
                 );
             }
         }
+        let text = match Message::new(&message) {
+            Ok(text) => text,
+            Err(e) => {
+                return self.violate(
+                    Invariant::CallContract,
+                    format!("{name}: an answer within 255 characters was refused: {e:?}"),
+                )
+            }
+        };
         let decision = match kind {
-            Kind::Accept => Decision::Accept { message: Message::new(&message).unwrap() },
-            Kind::Decline => Decision::Decline { message: Message::new(&message).unwrap() },
+            Kind::Accept => Decision::Accept { message: text },
+            Kind::Decline => Decision::Decline { message: text },
             Kind::Fail(code) => Decision::Error {
                 code,
-                message: Message::new(&message).unwrap(), },
+                message: text,
+            },
             Kind::Busy => Decision::Busy,
         };
-        let r = match &mut self.sessions[s].machine {
-            Machine::Invitee(m) => m.handle_decision(now, decision),
-            Machine::Inviter(_) => return,
+        let r = match &mut self.sessions[s].role {
+            Role::Invitee(m) => m.decide(now, decision),
+            Role::Inviter(_) => return,
         };
         self.log(format!("{name}: the user decides {kind:?} {when}: {r:?}"));
         self.case(match (when, &r) {
@@ -2549,13 +2605,13 @@ impl World {
                 x.events,
             )
         };
-        let due = match &mut self.sessions[s].machine {
-            Machine::Inviter(m) => {
+        let due = match &mut self.sessions[s].role {
+            Role::Inviter(m) => {
                 let due = m.poll_timeout();
                 m.handle_cancel(now);
                 due
             }
-            Machine::Invitee(_) => return,
+            Role::Invitee(_) => return,
         };
         self.log(format!("{name}: the inviter cancels"));
         self.fault(Faults::CANCEL, "cancel");
@@ -2576,7 +2632,7 @@ impl World {
             (x.tx.len() != tx || x.events != events)
                 .then_some("a cancel after the end did something")
         } else if !verified && !timer_passed {
-            (x.inviter_result != Some(Err(Error::Cancelled)) || x.tx.len() != tx)
+            (x.inviter_result != Some(Err(SessionError::Cancelled)) || x.tx.len() != tx)
                 .then_some("a cancel before the Invite did not end the session at once, silently")
         } else {
             None
@@ -2632,7 +2688,10 @@ impl World {
                     let contacts: Vec<NodeId> = (0..self.o.nodes)
                         .filter(|v| {
                             *v != b
-                                && self.nodes[b].dir.permission(&self.nodes[*v].key)
+                                && self.nodes[b]
+                                    .dir
+                                    .contact(&self.nodes[*v].key)
+                                    .map(Contact::permission)
                                     == Some(Permission::Allowed)
                         })
                         .collect();
@@ -3058,7 +3117,7 @@ impl World {
             // A cancel before the Invite ends the inviter at once, whatever
             // the invitee did meanwhile (say, refused in clear).
             let cancelled_first =
-                self.sessions[a].cancelled_before_invite && r == Some(Err(Error::Cancelled));
+                self.sessions[a].cancelled_before_invite && r == Some(Err(SessionError::Cancelled));
             if let (true, false, Some(r), Some(o)) = (healthy, cancelled_first, r, o) {
                 if !agrees(&r, &o) {
                     let m = short_msg(&self.invs[k].message);
@@ -3082,14 +3141,14 @@ impl World {
         };
         for s in &self.sessions {
             r.exchanges += 1;
-            match &s.machine {
-                Machine::Inviter(_) => {
+            match &s.role {
+                Role::Inviter(_) => {
                     r.invitations += 1;
                     if let Some(x) = &s.inviter_result {
                         *r.inviter_outcomes.entry(result_label(x)).or_default() += 1;
                     }
                 }
-                Machine::Invitee(_) => {
+                Role::Invitee(_) => {
                     if let Some(o) = &s.invitee_outcome {
                         *r.invitee_outcomes.entry(outcome_label(o)).or_default() += 1;
                     }
@@ -3148,7 +3207,7 @@ type PartitionIdx = usize;
 impl Session {
     fn new(
         node: NodeId,
-        machine: Machine,
+        role: Role,
         conn: ConnId,
         side: usize,
         inv: Option<InvId>,
@@ -3156,7 +3215,7 @@ impl Session {
     ) -> Self {
         Session {
             node,
-            machine,
+            role,
             conn,
             side,
             inv,
@@ -3251,15 +3310,22 @@ fn forged_frame(rng: &mut Rng) -> Vec<u8> {
             sealed(len, rng)
         }
         _ => {
-            let reasons = [
-                Refusal::InvitationsOff,
-                Refusal::Busy,
-                Refusal::NotTrusted,
-                Refusal::UnsupportedVersion,
+            // The reasons sent in clear, and one that never is: NotTrusted
+            // (tag 0), which only ever comes sealed.
+            let not_trusted = [
+                0,
+                (REFUSAL_FRAME_LEN - 2) as u8,
+                FrameKind::Refusal as u8,
+                PROTOCOL_VERSION,
+                0,
             ];
-            let f = refusal_frame(reasons[rng.index(reasons.len())]);
-            debug_assert_eq!(f.len(), REFUSAL_FRAME_LEN);
-            f.to_vec()
+            let frames = [
+                refusal_frame(ClearRefusal::InvitationsOff),
+                refusal_frame(ClearRefusal::Busy),
+                not_trusted,
+                refusal_frame(ClearRefusal::UnsupportedVersion),
+            ];
+            frames[rng.index(frames.len())].to_vec()
         }
     }
 }

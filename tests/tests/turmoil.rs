@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use beckon_core::{Config, Error, InviteeOutcome, Refusal, Response};
+use beckon_core::{Config, InviteeOutcome, Refusal, Response, SessionError};
 use beckon_tokio::{ListenerConfig, Withdrawn};
 use support::*;
 
@@ -381,10 +381,18 @@ fn a_flood_of_half_open_connections_does_not_keep_a_real_invitation_out() {
         });
     }
 
+    // Told Busy: evicted from the table (the core's `Evicted` with the
+    // Busy sent), or refused at the door with no place to evict.
     let evicted = |log: &Log| {
         log.other_reports()
             .iter()
-            .filter(|o| **o == InviteeOutcome::Refused(Refusal::Busy))
+            .filter(|o| {
+                matches!(
+                    o,
+                    InviteeOutcome::Evicted { busy_sent: true }
+                        | InviteeOutcome::Refused(Refusal::Busy)
+                )
+            })
             .count()
     };
     run_until(&mut sim, Duration::from_secs(5), "the flood", || {

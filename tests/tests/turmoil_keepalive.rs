@@ -18,7 +18,7 @@ mod support;
 
 use std::time::Duration;
 
-use beckon_core::{Config, Error, InviteeOutcome, Response};
+use beckon_core::{Config, InviteeOutcome, Response, SessionError};
 use beckon_tokio::{ListenerConfig, Withdrawn};
 use support::*;
 
@@ -158,7 +158,10 @@ fn an_inviter_host_lost_mid_prompt_withdraws_the_prompt_within_the_idle_timeout(
         || log.when(withdrawn).is_some() && log.when(reported).is_some(),
     );
     let (at, why) = log.find(withdrawn).unwrap();
-    assert_eq!(why, Event::Withdrawn(Withdrawn::Failed(SessionError::PeerSilent)));
+    assert_eq!(
+        why,
+        Event::Withdrawn(Withdrawn::Failed(SessionError::PeerSilent))
+    );
     within_idle_timeout(at, crash, "Bob withdrew the prompt");
     let (_, report) = log.find(reported).unwrap();
     assert_eq!(
@@ -213,7 +216,10 @@ fn a_long_partition_mid_prompt_ends_both_sides_and_a_new_invitation_succeeds_aft
     assert_eq!(outcome, Outcome::Failed(SessionError::PeerSilent));
     within_idle_timeout(at, cut, "Alice gave up");
     let (at, why) = log.find(withdrawn).unwrap();
-    assert_eq!(why, Event::Withdrawn(Withdrawn::Failed(SessionError::PeerSilent)));
+    assert_eq!(
+        why,
+        Event::Withdrawn(Withdrawn::Failed(SessionError::PeerSilent))
+    );
     within_idle_timeout(at, cut, "Bob withdrew the prompt");
 
     sim.repair("alice", "bob");

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use beckon_core::{
     ApplicationId, Config, Contact, EphemeralSecret, Error, FixedDirectory, Identity, Invitation,
-    InviteeOutcome, Inviter, Policy, Response, Target,
+    InviteeOutcome, Inviter, Machine, Policy, Response, SessionError, Target,
 };
 use beckon_tokio::{invite, InviteError, InviteOptions, Listener, ListenerConfig, Progress};
-use beckon_tokio::{IncomingInvitation, Withdrawn};
+use beckon_tokio::{AnswerError, IncomingInvitation, Withdrawn};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{broadcast, mpsc};
 
@@ -84,8 +84,10 @@ pub fn now() -> Duration {
 pub enum Outcome {
     /// The authenticated answer.
     Answered(Response),
-    /// The core's error.
-    Failed(Error),
+    /// The session ended without an answer.
+    Failed(SessionError),
+    /// The invitation could not start (nothing was sent).
+    Invalid(Error),
     /// The stream failed.
     Io(io::ErrorKind),
     /// No connection.
@@ -109,8 +111,8 @@ pub enum Event {
     Withdrawn(Withdrawn),
     /// Bob accepted and has the launch info.
     Launched,
-    /// Bob's accept came too late.
-    AcceptFailed(Error),
+    /// Bob's accept did not go out (the prompt was withdrawn first).
+    AcceptFailed(AnswerError),
     /// The test's subscription missed this many reports.
     ReportsLost(u64),
     /// A session of Bob's listener ended (for the invitation from Alice when
@@ -310,6 +312,7 @@ pub async fn alice_invites_over(
     let outcome = match result {
         Ok(answer) => Outcome::Answered(answer.response),
         Err(InviteError::Failed { error, .. }) => Outcome::Failed(error),
+        Err(InviteError::Invalid(e)) => Outcome::Invalid(e),
         Err(InviteError::Io(e)) => Outcome::Io(e.kind()),
         Err(InviteError::Connect(e)) => Outcome::Connect(e.kind()),
     };
