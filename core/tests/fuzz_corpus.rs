@@ -2324,13 +2324,19 @@ fn sessions_near_the_end_of_time_still_end() {
     );
 }
 
-/// CI's invitee finding of 2026-12-03, a fault of the harness: the
+/// Two invitee findings, both faults of the harness's Cancel count: the
 /// adversary sealed the raw byte `01`, which is the one encoding of a
-/// Cancel, and the harness counted only Cancels it built itself as sent.
-/// The invitee was right to withdraw the prompt.
+/// Cancel, and the harness counted as sent only the Cancels it built
+/// itself (`InviterPlain::Cancel`), so it called the withdrawn prompt "a
+/// prompt withdrawn without a Cancel". The invitee was right both times.
+/// The first (CI, 2026-12-03: a keepalive, then the raw Cancel) is written
+/// here by hand; the second (240 s of the `invitee` target: the raw Cancel
+/// 30 ms after the Invite, Alice a contact) is the corpus entry
+/// `regress-cancel-sealed-as-raw-bytes`. The harness now counts a Cancel by
+/// what was sealed: any plaintext that decodes as a Cancel.
 #[test]
 fn a_cancel_sealed_as_raw_bytes_counts_as_a_cancel() {
-    let input = InviteeInput::Adversary(FakeInviterScript {
+    let by_hand = FakeInviterScript {
         small: false,
         config: ConfigSpec::Default,
         directory: DirSpec {
@@ -2355,6 +2361,23 @@ fn a_cancel_sealed_as_raw_bytes_counts_as_a_cancel() {
             FakeInviterOp::Time(When::Secs(30)),
             FakeInviterOp::Seal(None, InviterPlain::Raw(Chunk(vec![1]))),
         ],
-    });
-    fuzz_harness::run_invitee_input(&input);
+    };
+    let bytes = fs::read(corpus_dir("invitee").join("regress-cancel-sealed-as-raw-bytes"))
+        .expect("the corpus entry");
+    let Some(InviteeInput::Adversary(found)) = decode::<InviteeInput>(&bytes) else {
+        panic!("the corpus entry is an adversary script");
+    };
+    let mallory = keys().mallory_pk;
+    for script in [by_hand, found] {
+        let events = fuzz_harness::run_fake_inviter::<{ DEFAULT_BUFFER }>(&script);
+        let withdrawn = matches!(
+            events[..],
+            [
+                InviteeEvent::Prompt(p),
+                InviteeEvent::Finished(InviteeOutcome::Cancelled),
+            ] if p.inviter == mallory
+        );
+        assert!(withdrawn, "a prompt, then Cancelled: {events:?}");
+    }
+    fuzz_harness::invitee(&bytes);
 }

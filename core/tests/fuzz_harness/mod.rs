@@ -2565,20 +2565,19 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
                         });
                         bytes
                     }
-                    InviterPlain::Cancel => {
-                        cancel_sent |= w.prompt.is_some();
-                        encode_payload(&InviterMessage::Cancel, 8)
-                    }
+                    InviterPlain::Cancel => encode_payload(&InviterMessage::Cancel, 8),
                     InviterPlain::Raw(chunk) => {
-                        let bytes = chunk.0[..chunk.0.len().min(MAX_PLAINTEXT)].to_vec();
-                        // Payloads decode only in their canonical encoding,
-                        // so these bytes are a Cancel exactly when they are
-                        // the one encoding of it.
-                        cancel_sent |= w.prompt.is_some()
-                            && bytes == encode_payload(&InviterMessage::Cancel, 8);
-                        bytes
+                        chunk.0[..chunk.0.len().min(MAX_PLAINTEXT)].to_vec()
                     }
                 };
+                // A Cancel is counted by what was sealed, however the script
+                // spelled it: any plaintext that decodes as a Cancel (the
+                // raw byte `01` is one) can withdraw a prompt.
+                cancel_sent |= w.prompt.is_some()
+                    && matches!(
+                        payload::decode::<InviterMessage<'_>>(&plaintext),
+                        Ok(InviterMessage::Cancel)
+                    );
                 let mut body = vec![0u8; plaintext.len() + 16];
                 let n = channel
                     .write_message(nonce, &plaintext, &mut body)
