@@ -1,4 +1,5 @@
-//! The fuzz targets on the stable toolchain (issue 7).
+//! The fuzz targets on the stable toolchain: the cargo-fuzz crate's corpus
+//! (`fuzz/`), replayed by `cargo test`.
 //!
 //! * **Replay.** Every file under `fuzz/corpus/<target>/` goes through the
 //!   same harness function as the cargo-fuzz target of that name
@@ -12,8 +13,9 @@
 //!   files are exactly what it would write. Structured inputs are written
 //!   with [`Enc`], the inverse of `arbitrary`'s decoding, and checked to
 //!   decode back to the same value.
-//! * **Regressions.** Findings of the fuzzer, and the two Noise advisories
-//!   the issue names, checked through the public API.
+//! * **Regressions.** Findings of the fuzzer, and two Noise advisories
+//!   (RUSTSEC-2024-0011, a failed decryption that advances the nonce, and
+//!   snow#150, the maximum nonce), checked through the public API.
 
 mod fuzz_harness;
 
@@ -35,10 +37,10 @@ use fuzz_harness::{
     Text, Way, When, CHESS, RECORDED_INVITEE_EPHEMERALS, RECORDED_INVITER_EPHEMERALS, T0,
 };
 
-/// The targets, by the name of their corpus directory.
 /// A target: the harness function, fed a corpus file's bytes.
 type TargetFn = fn(&[u8]);
 
+/// The targets, by the name of their corpus directory.
 const TARGETS: [(&str, TargetFn); 5] = [
     ("frame_decoder", fuzz_harness::frame_decoder),
     ("payload_roundtrip", fuzz_harness::payload_roundtrip),

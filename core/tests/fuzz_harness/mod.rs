@@ -1,5 +1,7 @@
 //! The fuzz harness: the inputs, drivers and properties of every fuzz
-//! target (issue 7), in one file shared by two users:
+//! target of the cargo-fuzz crate in `fuzz/` but `directory_file` (whose
+//! harness is `adapters/desktop/tests/fuzz_harness_store/mod.rs`), in one
+//! file shared by two users:
 //!
 //! * the cargo-fuzz crate in `fuzz/`, whose targets include this file with
 //!   `#[path = "../../core/tests/fuzz_harness/mod.rs"]` and call one
