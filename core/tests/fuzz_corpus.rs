@@ -806,6 +806,11 @@ fn split_owned(bytes: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn record(s: &Scenario) -> Recording {
+    record_with::<{ DEFAULT_BUFFER }>(s)
+}
+
+/// [`record`], with an invitee of this buffer size.
+fn record_with<const EB: usize>(s: &Scenario) -> Recording {
     let data = s.invitation.data();
     let invitation = Invitation::new(s.invitation.app.id(), &s.invitation.message.0, &data)
         .expect("a valid invitation");
@@ -818,7 +823,7 @@ fn record(s: &Scenario) -> Recording {
         T0,
     )
     .expect("an inviter");
-    let mut invitee: Invitee = Invitee::new(
+    let mut invitee = Invitee::<EB>::new(
         Config::default(),
         s.responder,
         EphemeralSecret::from_bytes(RECORDED_INVITEE_EPHEMERALS[0]),
@@ -831,7 +836,7 @@ fn record(s: &Scenario) -> Recording {
         to_inviter: Vec::new(),
     };
     let mut buf = vec![0u8; 1 << 15];
-    let mut pump = |inviter: &mut Inviter, invitee: &mut Invitee, rec: &mut Recording| loop {
+    let mut pump = |inviter: &mut Inviter, invitee: &mut Invitee<EB>, rec: &mut Recording| loop {
         let n = inviter.poll_transmit(&mut buf);
         rec.to_invitee.extend(split_owned(&buf[..n]));
         invitee.handle_input(T0, &buf[..n], &directory);
@@ -1226,6 +1231,24 @@ fn make_structured_seeds() -> StructuredSeeds {
     let mut small = inviter_script(large_s, inviter_ops(large_s, &large));
     small.small = true;
     inviter.push(("small-data-too-long".into(), InviterInput::Alone(small)));
+    // The same invitation to a small invitee, which answers TooLarge.
+    let too_large_s = Scenario {
+        name: "refused-too-large",
+        inviter: large_s.inviter,
+        responder: large_s.responder,
+        target: large_s.target,
+        directory: large_s.directory,
+        invitation: large_s.invitation.clone(),
+        then: Then::Nothing,
+    };
+    let refused = record_with::<{ fuzz_harness::SMALL }>(&too_large_s);
+    inviter.push((
+        too_large_s.name.into(),
+        InviterInput::Alone(inviter_script(
+            &too_large_s,
+            inviter_ops(&too_large_s, &refused),
+        )),
+    ));
     inviter.push((
         "regress-lazy-partial-hello".into(),
         InviterInput::Alone(lazy_partial_hello(accept_s, &rec)),
@@ -1961,6 +1984,31 @@ fn the_seeds_reach_the_post_handshake_states() {
     assert_eq!(
         outcome_of_inviter("any-endpoint-carol"),
         Some(InviterEvent::Finished(Ok(Response::Accepted)))
+    );
+    // The authenticated refusals, each checked against the honest
+    // responder's by `check_inviter_against_honest_responder`.
+    for (name, reason) in [
+        ("not-trusted", Refusal::NotTrusted),
+        ("blocked", Refusal::Blocked),
+        ("not-registered", Refusal::ApplicationNotRegistered),
+        ("busy", Refusal::Busy),
+        ("refused-too-large", Refusal::TooLarge),
+    ] {
+        assert_eq!(
+            outcome_of_inviter(name),
+            Some(InviterEvent::Finished(Err(Error::Refused {
+                reason,
+                authenticated: true
+            }))),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        outcome_of_inviter("off"),
+        Some(InviterEvent::Finished(Err(Error::Refused {
+            reason: Refusal::InvitationsOff,
+            authenticated: false
+        })))
     );
     assert!(matches!(
         outcome_of_invitee("accept"),

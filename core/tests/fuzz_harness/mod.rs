@@ -1368,11 +1368,15 @@ fn recorded_hello(index: usize) -> &'static [u8] {
     })[index]
 }
 
+/// An honest responder right after reading a Hello: the machine, its key,
+/// its ephemeral, and the Proof it sent.
+type HonestResponder = (Invitee, PublicKey, [u8; 32], Vec<u8>);
+
 /// The honest responders (Bob, Carol, each with each recorded ephemeral)
 /// right after reading `hello`, with the Proof each sent: made once per
 /// Hello and cloned, since the oracles need them often.
-fn honest_responders(hello: &[u8]) -> Vec<(Invitee, PublicKey, Vec<u8>)> {
-    type Responders = Vec<(Invitee, PublicKey, Vec<u8>)>;
+fn honest_responders(hello: &[u8]) -> Vec<HonestResponder> {
+    type Responders = Vec<HonestResponder>;
     static CACHE: OnceLock<Mutex<HashMap<Vec<u8>, Responders>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -1396,7 +1400,7 @@ fn honest_responders(hello: &[u8]) -> Vec<(Invitee, PublicKey, Vec<u8>)> {
                     .expect("an invitee");
                     r.handle_input(T0, hello, &directory);
                     let proof = drain_all_invitee(&mut r);
-                    out.push((r, key, proof));
+                    out.push((r, key, e, proof));
                 }
             }
             out
@@ -1446,11 +1450,15 @@ fn drain_all_invitee<const B: usize>(m: &mut Invitee<B>) -> Vec<u8> {
     }
 }
 
+/// The smallest buffer a machine can have: room for no data at all.
+const TINY: usize = buffer_size(0);
+
 /// The inviter verified a responder (or read an answer): the Proof it
 /// accepted must be the one an honest responder (Bob or Carol, with a
-/// recorded ephemeral) makes for this inviter's Hello, and an answer it
-/// reports must be the one that responder sends for that decision. The
-/// fuzzer cannot sign, so anything else is a forgery that got through.
+/// recorded ephemeral) makes for this inviter's Hello, and an answer or an
+/// authenticated refusal it reports must be the one that responder sends
+/// for that decision or that directory. The fuzzer cannot sign, so
+/// anything else is a forgery that got through.
 ///
 /// `hello` is the inviter's own Hello (what it sent may have been cut
 /// short by a failure in lazy mode); `watch` must have drained everything.
@@ -1472,17 +1480,44 @@ pub(crate) fn check_inviter_against_honest_responder<const B: usize>(
         .expect("room");
     let honest = honest_responders(hello)
         .into_iter()
-        .find(|(_, _, made)| made == proof);
-    let Some((mut responder, key, _)) = honest else {
+        .find(|(_, _, _, made)| made == proof);
+    let Some((mut responder, key, ephemeral, _)) = honest else {
         panic!("the inviter accepted a Proof that no honest responder made: a forgery");
     };
     assert_eq!(m.responder(), Some(key), "responder() and the proof's key");
 
+    let response = match m.outcome() {
+        Some(Ok(response)) => response,
+        Some(Err(Error::Refused {
+            reason,
+            authenticated: true,
+        })) => {
+            // A refusal ends the session with an error, which drops what
+            // was not yet transmitted: in lazy mode the Invite may have
+            // gone out only in part. The inviter's own Invite, made again,
+            // must begin with what it sent.
+            let sent = split_frames(after_hello)
+                .first()
+                .copied()
+                .expect("an authenticated refusal of no Invite");
+            let invite = own_invite::<B>(hello, proof, invitation);
+            assert!(invite.starts_with(sent), "the inviter's Invite");
+            let refusal = honest_refusal(
+                responder, key, ephemeral, hello, &invite, &directory, reason,
+            );
+            assert_eq!(
+                received.get(1).copied(),
+                Some(refusal.as_slice()),
+                "the inviter reported an authenticated {reason:?}, which the honest responder \
+                 did not send"
+            );
+            return;
+        }
+        _ => return,
+    };
+
     // An answer: the honest responder, given the inviter's Invite and the
     // same decision, sends exactly the frame the inviter read.
-    let Some(Ok(response)) = m.outcome() else {
-        return;
-    };
     let invite = split_frames(after_hello)
         .first()
         .copied()
@@ -1510,6 +1545,90 @@ pub(crate) fn check_inviter_against_honest_responder<const B: usize>(
         Some(answer.as_slice()),
         "the inviter reported {response:?}, which the honest responder did not send"
     );
+}
+
+/// The Invite Alice sends with the Hello `hello` (a recorded ephemeral's)
+/// once she has read `proof`.
+fn own_invite<const B: usize>(hello: &[u8], proof: &[u8], invitation: &Invitation<'_>) -> Vec<u8> {
+    let e = (0..RECORDED_INVITER_EPHEMERALS.len())
+        .find(|&i| recorded_hello(i) == hello)
+        .map(|i| RECORDED_INVITER_EPHEMERALS[i])
+        .expect("a recorded Hello");
+    let mut again = Inviter::<B>::new(
+        Config::default(),
+        &keys().alice,
+        Target::AnyEndpoint,
+        invitation,
+        EphemeralSecret::from_bytes(e),
+        T0,
+    )
+    .expect("an inviter");
+    let _hello = drain_all_inviter(&mut again);
+    again.handle_input(T0, proof);
+    drain_all_inviter(&mut again)
+}
+
+/// What the honest responder (`responder`, right after the Hello, with
+/// `key` and `ephemeral`) sends for `invite` when it refuses it for
+/// `reason`: the policy's refusals with a directory that gives them (Alice,
+/// the only inviter of the lone variant, blocked; a stranger to a trusted
+/// only directory; the application unregistered; invitations turned off
+/// after the Hello), Busy as the user's decision (`admitting` registers the
+/// Invite's application and refuses no one), TooLarge from the same
+/// responder with a buffer for no data at all. Nothing if it would not
+/// refuse so, and nothing for `UnsupportedVersion`, which no honest
+/// responder seals.
+fn honest_refusal(
+    mut responder: Invitee,
+    key: PublicKey,
+    ephemeral: [u8; 32],
+    hello: &[u8],
+    invite: &[u8],
+    admitting: &Dir,
+    reason: Refusal,
+) -> Vec<u8> {
+    let k = keys();
+    let directory = match reason {
+        Refusal::NotTrusted => Dir::new(Policy::TrustedOnly),
+        Refusal::Blocked => {
+            let mut directory = Dir::new(Policy::Anyone);
+            let alice = Contact::new(k.alice_pk, "alice", "alice")
+                .expect("a valid contact")
+                .with_permission(Permission::Blocked);
+            directory.add_contact(alice).expect("room for the contact");
+            directory
+        }
+        Refusal::ApplicationNotRegistered => Dir::new(Policy::Anyone),
+        Refusal::InvitationsOff => Dir::new(Policy::Off),
+        Refusal::Busy => {
+            responder.handle_input(T0, invite, admitting);
+            if !matches!(responder.poll_event(), Some(InviteeEvent::Prompt(_))) {
+                return Vec::new();
+            }
+            responder
+                .handle_decision(T0, Decision::Busy)
+                .expect("busy while prompting");
+            return drain_all_invitee(&mut responder);
+        }
+        Refusal::TooLarge => {
+            let identity = if key == k.bob_pk { &k.bob } else { &k.carol };
+            let mut tiny = Invitee::<TINY>::new(
+                Config::default(),
+                identity,
+                EphemeralSecret::from_bytes(ephemeral),
+                T0,
+            )
+            .expect("an invitee");
+            tiny.handle_input(T0, hello, admitting);
+            let _proof = drain_all_invitee(&mut tiny);
+            tiny.handle_input(T0, invite, admitting);
+            return drain_all_invitee(&mut tiny);
+        }
+        // UnsupportedVersion, and any reason added later.
+        _ => return Vec::new(),
+    };
+    responder.handle_input(T0, invite, &directory);
+    drain_all_invitee(&mut responder)
 }
 
 /// The invitee accepted an Invite: its Hello must be an honest inviter's
