@@ -51,7 +51,9 @@
 //!   variant the honest peer's own outcome must match. In the adversary
 //!   variant (`snow` on the other end of a genuine channel, signing only as
 //!   its own identity, Mallory) a key is taken exactly when the adversary
-//!   made a valid signature of Mallory's, and an answer or invitation
+//!   made a valid signature of Mallory's (both ways: a valid Invite sealed
+//!   under the right nonce, within the limits, to an invitee waiting for
+//!   it, is taken, and the policy decides it), and an answer or invitation
 //!   reported is exactly the plaintext it sealed.
 //!
 //! Fixed keys: the machines under test use ephemerals from short fixed
@@ -2640,10 +2642,15 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
     let mut next_nonce = 0u64;
     let mut invite: Option<SealedInvite> = None;
     let mut cancel_sent = false;
+    // Bytes outside a sealed frame were fed: a frame may be left half read.
+    let mut raw_fed = false;
     for op in &script.ops {
         let had_inviter = m.inviter().is_some();
         let had_prompt = w.prompt.is_some();
         let mut sealed: Option<SealedInvite> = None;
+        // This step sealed a valid Invite right: to an invitee waiting for
+        // it, its input clean, under the first nonce, within the limits.
+        let mut sealed_right = false;
         match op {
             FakeInviterOp::Seal(nonce, plain) => {
                 let Some(channel) = &channel else { continue };
@@ -2703,10 +2710,24 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
                 let n = channel
                     .write_message(nonce, &plaintext, &mut body)
                     .expect("a sealed message");
+                let sealed_frame = frame(FrameKind::Sealed, &body[..n]);
+                // Nothing is taken before the Invite, so while the invitee
+                // waits for it the first nonce is due.
+                sealed_right = sealed.as_ref().is_some_and(|this| {
+                    this.valid
+                        && nonce == 0
+                        && !raw_fed
+                        && !had_inviter
+                        && w.finished.is_none()
+                        && this.message.chars().count() <= 255
+                        && this.data.len() <= beckon_core::limits::MAX_DATA_LEN
+                        && sealed_frame.len() <= invite_frame_len(max_data_for(B))
+                });
                 let now = clock.now;
-                w.input(&mut m, now, &frame(FrameKind::Sealed, &body[..n]), &dir);
+                w.input(&mut m, now, &sealed_frame, &dir);
             }
             FakeInviterOp::Raw(chunk) => {
+                raw_fed = true;
                 let now = clock.now;
                 w.input(&mut m, now, &chunk.0, &dir);
             }
@@ -2726,6 +2747,15 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
         }
         w.drain(&mut m);
         w.check(&mut m, true);
+        if sealed_right {
+            // Completeness: a valid Invite sealed right is authenticated
+            // (and then the policy decides, below).
+            assert_eq!(
+                m.inviter(),
+                Some(k.mallory_pk),
+                "a valid Invite, sealed right, was not taken"
+            );
+        }
         if !had_inviter {
             if let Some(key) = m.inviter() {
                 // Only a valid signature of Mallory's gets an Invite in, and
