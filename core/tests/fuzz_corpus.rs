@@ -2151,6 +2151,144 @@ fn the_seeds_reach_the_post_handshake_states() {
     );
 }
 
+/// A network seed, Alice's end, Bob's end, and what its network did.
+type NetEnd = (
+    &'static str,
+    Result<Response, Error>,
+    InviteeOutcome,
+    Option<fuzz_harness::Interference>,
+);
+
+/// Every network seed reaches the end it was made for, on both sides, and
+/// is untouched (so the completeness oracle of the network variant,
+/// `check_complete`, judges it) exactly when its network does nothing an
+/// honest one would not.
+#[test]
+fn the_network_seeds_reach_their_ends() {
+    use fuzz_harness::Interference as I;
+    use InviteeOutcome as O;
+    let (inviter, invitee) = structured_seeds();
+    let mut nets: Vec<(String, NetScript)> = Vec::new();
+    for (name, input) in inviter {
+        if let InviterInput::Network(script) = input {
+            nets.push((name, script));
+        }
+    }
+    for (name, input) in invitee {
+        if let InviteeInput::Network(script) = input {
+            nets.push((name, script));
+        }
+    }
+    let k = keys();
+    let launch = O::Accepted(Launch {
+        inviter: k.alice_pk,
+        is_contact: true,
+        application: CHESS,
+    });
+    let refused = |reason, authenticated| {
+        Err(Error::Refused {
+            reason,
+            authenticated,
+        })
+    };
+    let protocol = |e| Err(Error::Protocol(e));
+    let expected: Vec<NetEnd> = vec![
+        ("net-honest", Ok(Response::Accepted), launch, None),
+        // The 30 s jump skips the keepalives due at 15 s (but not the idle
+        // timeouts): a stall, which the decline survives.
+        (
+            "net-step-by-step",
+            Ok(Response::Declined),
+            O::Declined,
+            Some(I::Stall),
+        ),
+        ("net-cancel", Err(Error::Cancelled), O::Cancelled, None),
+        // Bob's acceptance crossed Alice's Cancel: he is authoritative.
+        ("net-crossed", Ok(Response::Accepted), launch, None),
+        // The first deadline is the keepalives'; the rest run in settle, up
+        // to the prompt's.
+        ("net-expire", Ok(Response::Expired), O::Expired, None),
+        (
+            "net-tampered-answer",
+            protocol(ProtocolError::Decrypt),
+            launch,
+            Some(I::Frames),
+        ),
+        // A second Invite while prompting is over the 20 bytes allowed then;
+        // Bob fails silently and Alice hears nothing more.
+        (
+            "net-duplicated-invite",
+            Err(Error::PeerSilent),
+            O::Failed(Error::Protocol(ProtocolError::FrameLength)),
+            Some(I::Frames),
+        ),
+        // Alice's own Invite reflected to her; Bob, prompted, hears no
+        // keepalive from the failed Alice.
+        (
+            "net-reflected",
+            protocol(ProtocolError::Decrypt),
+            O::Failed(Error::PeerSilent),
+            Some(I::Frames),
+        ),
+        // The Hello dropped, a clear Busy inserted each way.
+        (
+            "net-dropped-inserted",
+            refused(Refusal::Busy, false),
+            O::Failed(Error::Protocol(ProtocolError::UnexpectedFrame)),
+            Some(I::Frames),
+        ),
+        (
+            "net-blocked-mid",
+            refused(Refusal::Blocked, true),
+            O::Refused(Refusal::Blocked),
+            None,
+        ),
+        (
+            "net-closed",
+            Err(Error::ConnectionClosed),
+            O::Failed(Error::ConnectionClosed),
+            Some(I::Closed),
+        ),
+        // The Cancel swapped ahead of an inserted empty Sealed header,
+        // which Bob, done, ignores.
+        (
+            "net-swapped",
+            Err(Error::Cancelled),
+            O::Cancelled,
+            Some(I::Frames),
+        ),
+        // Alice walks away from Bob, who waits for an Invite in vain.
+        (
+            "net-mismatch",
+            Err(Error::ContactMismatch),
+            O::Failed(Error::HandshakeTimeout),
+            None,
+        ),
+        (
+            "net-any-short-small",
+            refused(Refusal::TooLarge, true),
+            O::Refused(Refusal::TooLarge),
+            None,
+        ),
+    ];
+    assert_eq!(
+        nets.len(),
+        expected.len(),
+        "every network seed has an expected end, and only they"
+    );
+    for (name, inviter_end, invitee_end, interference) in expected {
+        let script = &nets
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no network seed {name}"))
+            .1;
+        let run = fuzz_harness::run_network_any(script).expect("the inviter is made");
+        assert_eq!(run.inviter, inviter_end, "{name}: Alice's end");
+        assert_eq!(run.invitee, invitee_end, "{name}: Bob's end");
+        assert_eq!(run.interference, interference, "{name}: the network");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Regressions: findings and advisories
 // ---------------------------------------------------------------------------

@@ -54,7 +54,15 @@
 //!   made a valid signature of Mallory's (both ways: a valid Invite sealed
 //!   under the right nonce, within the limits, to an invitee waiting for
 //!   it, is taken, and the policy decides it), and an answer or invitation
-//!   reported is exactly the plaintext it sealed.
+//!   reported is exactly the plaintext it sealed;
+//! * **completeness over an untouched network**: when the network variant
+//!   delivered every frame whole, once and in order, let no time pass
+//!   while a frame was in flight, skipped no deadline and closed nothing
+//!   (see [`Interference`]), the exchange ends as the two honest sides and
+//!   their users' actions call for: Bob's end decides Alice's (his answer,
+//!   his refusal, his acknowledgement of her Cancel), and either fails
+//!   only where Alice walked away (a contact mismatch, a cancel before the
+//!   Invite left), never by a protocol error, silence or a timeout.
 //!
 //! Fixed keys: the machines under test use ephemerals from short fixed
 //! lists, so that seeds recorded from real exchanges replay into
@@ -1925,6 +1933,39 @@ struct Network<'s, const IB: usize, const EB: usize> {
     /// Whether an Invite had passed, and a prompt come, at the last pump.
     had_inviter: bool,
     had_prompt: bool,
+    /// The first thing the network (or the clock) did that an honest
+    /// network does not: `None` while every frame has been delivered
+    /// whole, once, in order, with no time passing while one was in
+    /// flight and no deadline skipped.
+    interference: Option<Interference>,
+}
+
+/// What made an exchange's network other than untouched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interference {
+    /// A frame was dropped, duplicated, reordered, changed, inserted or
+    /// replayed.
+    Frames,
+    /// The connection was closed.
+    Closed,
+    /// Time passed while a frame was in flight: a delay.
+    Delay,
+    /// Time jumped past a deadline, so that a side never ran it (as if its
+    /// host had stalled), or went backwards.
+    Stall,
+}
+
+/// How a network exchange ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NetRun {
+    pub(crate) inviter: Result<Response, Error>,
+    pub(crate) invitee: InviteeOutcome,
+    /// Whether Bob got Alice's Invite (authenticated her).
+    pub(crate) invite_in: bool,
+    pub(crate) interference: Option<Interference>,
+    /// What each side transmitted.
+    pub(crate) inviter_sent: Vec<u8>,
+    pub(crate) invitee_sent: Vec<u8>,
 }
 
 impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
@@ -2067,7 +2108,64 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
         }
     }
 
+    /// Whether a frame, or part of one, is in flight either way.
+    fn in_flight(&self) -> bool {
+        [&self.to_invitee, &self.to_inviter]
+            .iter()
+            .any(|w| !w.queue.is_empty() || !w.pending.is_empty())
+    }
+
+    /// What `op` does to the network that an honest one does not, if
+    /// anything (an op that changes nothing, like dropping from an empty
+    /// queue, is no interference).
+    fn interference_of(&mut self, op: &NetOp) -> Option<Interference> {
+        let queue = |net: &mut Self, way: Way| net.wire(way).queue.clone();
+        match op {
+            NetOp::Drop(way) | NetOp::Duplicate(way) => {
+                (!queue(self, *way).is_empty()).then_some(Interference::Frames)
+            }
+            NetOp::Swap(way) => {
+                let q = queue(self, *way);
+                (q.len() >= 2 && q[0] != q[1]).then_some(Interference::Frames)
+            }
+            NetOp::Mutate(way, mutation) => {
+                let front = queue(self, *way).front().cloned()?;
+                let mut changed = front.clone();
+                mutate(&mut changed, mutation);
+                (changed != front).then_some(Interference::Frames)
+            }
+            NetOp::Insert(_, chunk) => (!chunk.0.is_empty()).then_some(Interference::Frames),
+            NetOp::Replay(..) => (!self.history.is_empty()).then_some(Interference::Frames),
+            NetOp::Close(_) => Some(Interference::Closed),
+            NetOp::Time(when) => {
+                let deadline = earliest(self.inviter.poll_timeout(), self.invitee.poll_timeout());
+                let now = Clock {
+                    now: self.clock.now,
+                }
+                .at(*when, deadline);
+                if now == self.clock.now {
+                    None
+                } else if self.in_flight() {
+                    Some(Interference::Delay)
+                } else if now < self.clock.now || deadline.is_some_and(|d| now > d) {
+                    Some(Interference::Stall)
+                } else {
+                    None
+                }
+            }
+            NetOp::Deliver(_)
+            | NetOp::DeliverSplit(..)
+            | NetOp::DeliverAll
+            | NetOp::Decide(_)
+            | NetOp::Cancel
+            | NetOp::Directory(_) => None,
+        }
+    }
+
     fn step(&mut self, op: &NetOp) {
+        if self.interference.is_none() {
+            self.interference = self.interference_of(op);
+        }
         match op {
             NetOp::Deliver(way) => {
                 if let Some(frame) = self.wire(*way).queue.pop_front() {
@@ -2160,6 +2258,83 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
         assert!(self.b.finished.is_some(), "the invitee never ended");
         self.a.finish(&mut self.inviter);
         self.b.finish(&mut self.invitee);
+        if self.interference.is_none() {
+            self.check_complete();
+        }
+    }
+
+    /// Completeness, over an untouched network: the exchange reaches the
+    /// end its two honest sides and their users' actions call for. Bob's
+    /// end decides Alice's: his answer, his refusal (in clear for
+    /// invitations off at the Hello), or his acknowledgement of her
+    /// Cancel. Bob fails only by waiting for an Invite that Alice never
+    /// sent: after a contact mismatch, or a cancel before the Invite left;
+    /// nothing else (no protocol error, silence, timeout) may end either
+    /// side.
+    fn check_complete(&self) {
+        use InviteeOutcome as O;
+        let a = self.a.finished.expect("the inviter ended");
+        let b = self.b.finished.expect("the invitee ended");
+        let invite_in = self.invitee.inviter().is_some();
+        let refused = |reason, authenticated| {
+            Err(Error::Refused {
+                reason,
+                authenticated,
+            })
+        };
+        let expected = match b {
+            O::Accepted(_) => Ok(Response::Accepted),
+            O::Declined => Ok(Response::Declined),
+            O::Errored { code } => Ok(Response::Error { code }),
+            O::Expired => Ok(Response::Expired),
+            O::Cancelled => Err(Error::Cancelled),
+            // Off at the Hello: refused in clear, before any Proof. A
+            // cancel that came first ends Alice before she reads it.
+            O::Refused(Refusal::InvitationsOff) if !invite_in => {
+                if self.a.taken_back {
+                    Err(Error::Cancelled)
+                } else {
+                    refused(Refusal::InvitationsOff, false)
+                }
+            }
+            O::Refused(reason) => refused(reason, true),
+            O::Failed(Error::HandshakeTimeout) => {
+                assert!(
+                    !invite_in && self.b.prompt.is_none(),
+                    "a handshake timeout after the Invite"
+                );
+                let mismatch = !matches!(
+                    self.script.target,
+                    TargetSpec::Bob | TargetSpec::AnyEndpoint
+                );
+                if self.a.taken_back {
+                    Err(Error::Cancelled)
+                } else {
+                    assert!(
+                        mismatch,
+                        "untouched network: Bob waited in vain for the Invite of Alice, who ended \
+                         with {a:?}"
+                    );
+                    Err(Error::ContactMismatch)
+                }
+            }
+            O::Failed(e) => panic!("untouched network: Bob failed with {e:?}, Alice ended {a:?}"),
+        };
+        assert_eq!(
+            a, expected,
+            "untouched network: Alice ended {a:?}, Bob ended {b:?}"
+        );
+    }
+
+    fn run(&self) -> NetRun {
+        NetRun {
+            inviter: self.a.finished.expect("the inviter ended"),
+            invitee: self.b.finished.expect("the invitee ended"),
+            invite_in: self.invitee.inviter().is_some(),
+            interference: self.interference,
+            inviter_sent: self.a.sent.clone(),
+            invitee_sent: self.b.sent.clone(),
+        }
     }
 }
 
@@ -2179,13 +2354,11 @@ fn mutate(frame: &mut Vec<u8>, mutation: &Mutation) {
     }
 }
 
-pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) {
+pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) -> Option<NetRun> {
     let k = keys();
     let config = script.config.config();
     let data = script.invitation.data();
-    let Some(invitation) = script.invitation.make(&data) else {
-        return;
-    };
+    let invitation = script.invitation.make(&data)?;
     let target = script.target.target();
     let made = Inviter::<IB>::new(
         config,
@@ -2203,7 +2376,7 @@ pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) 
         ))
     });
     assert_eq!(made.as_ref().err().copied(), expected, "Inviter::new");
-    let Ok(inviter) = made else { return };
+    let inviter = made.ok()?;
     let invitee = Invitee::<EB>::new(
         config,
         &k.bob,
@@ -2225,15 +2398,19 @@ pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) 
         history: Vec::new(),
         had_inviter: false,
         had_prompt: false,
+        interference: None,
     };
     net.pump();
     for op in &script.ops {
         net.step(op);
     }
     net.settle();
+    Some(net.run())
 }
 
-pub(crate) fn run_network_any(script: &NetScript) {
+/// Runs a network script with the buffers it names; `None` when the
+/// inviter's `new` refused it (as it must).
+pub(crate) fn run_network_any(script: &NetScript) -> Option<NetRun> {
     match (script.small_inviter, script.small_invitee) {
         (false, false) => run_network::<LARGE, LARGE>(script),
         (false, true) => run_network::<LARGE, SMALL>(script),
@@ -2828,7 +3005,9 @@ pub(crate) fn run_inviter_input(input: &InviterInput) {
         InviterInput::Alone(script) => {
             run_inviter_alone::<LARGE>(script);
         }
-        InviterInput::Network(script) => run_network_any(script),
+        InviterInput::Network(script) => {
+            run_network_any(script);
+        }
         InviterInput::Adversary(script) => {
             run_fake_invitee(script);
         }
@@ -2850,7 +3029,9 @@ pub(crate) fn run_invitee_input(input: &InviteeInput) {
         InviteeInput::Alone(script) => {
             run_invitee_alone::<LARGE>(script);
         }
-        InviteeInput::Network(script) => run_network_any(script),
+        InviteeInput::Network(script) => {
+            run_network_any(script);
+        }
         InviteeInput::Adversary(script) if script.small => {
             run_fake_inviter::<SMALL>(script);
         }
