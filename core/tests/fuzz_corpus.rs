@@ -24,6 +24,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use beckon_core::wire::frame::{HELLO_FRAME_LEN, KEEPALIVE_FRAME_LEN};
 use beckon_core::wire::payload::{
     self, AnswerMessage, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload,
     SignatureBytes,
@@ -2446,9 +2447,7 @@ fn a_session_uses_each_nonce_once_and_in_order() {
 ///    take the inviter's own Hello, not the bytes it happened to send.
 #[test]
 fn the_harness_findings_stay_fixed() {
-    let regress = corpus_dir("frame_decoder").join("regress-proof-and-garbage-in-one-read");
-    let bytes = fs::read(regress).expect("the corpus entry");
-    fuzz_harness::frame_decoder(&bytes);
+    check_regression("frame_decoder", "regress-proof-and-garbage-in-one-read");
 
     let s = &scenarios()[0];
     let rec = record(s);
@@ -2477,15 +2476,9 @@ fn the_harness_findings_stay_fixed() {
 /// due an interval after the previous one, at that one's `now`).
 #[test]
 fn the_keepalive_findings_stay_fixed() {
-    let time_back = fs::read(corpus_dir("inviter").join("regress-keepalive-time-back"))
-        .expect("the corpus entry");
-    fuzz_harness::inviter(&time_back);
-    let inviter = fs::read(corpus_dir("inviter").join("regress-keepalive-inviter"))
-        .expect("the corpus entry");
-    fuzz_harness::inviter(&inviter);
-    let invitee = fs::read(corpus_dir("invitee").join("regress-keepalive-invitee"))
-        .expect("the corpus entry");
-    fuzz_harness::invitee(&invitee);
+    check_regression("inviter", "regress-keepalive-time-back");
+    check_regression("inviter", "regress-keepalive-inviter");
+    check_regression("invitee", "regress-keepalive-invitee");
 }
 
 /// The harness's time arithmetic stays clear of overflow at the end of
@@ -2550,22 +2543,248 @@ fn a_cancel_sealed_as_raw_bytes_counts_as_a_cancel() {
             FakeInviterOp::Seal(None, InviterPlain::Raw(Chunk(vec![1]))),
         ],
     };
-    let bytes = fs::read(corpus_dir("invitee").join("regress-cancel-sealed-as-raw-bytes"))
-        .expect("the corpus entry");
-    let Some(InviteeInput::Adversary(found)) = decode::<InviteeInput>(&bytes) else {
-        panic!("the corpus entry is an adversary script");
-    };
-    let mallory = keys().mallory_pk;
-    for script in [by_hand, found] {
-        let events = fuzz_harness::run_fake_inviter::<{ DEFAULT_BUFFER }>(&script);
-        let withdrawn = matches!(
-            events[..],
-            [
-                InviteeEvent::Prompt(p),
-                InviteeEvent::Finished(InviteeOutcome::Cancelled),
-            ] if p.inviter == mallory
-        );
-        assert!(withdrawn, "a prompt, then Cancelled: {events:?}");
+    let events = fuzz_harness::run_fake_inviter::<{ DEFAULT_BUFFER }>(&by_hand);
+    assert_prompt_then(&events, InviteeOutcome::Cancelled);
+    check_regression("invitee", "regress-cancel-sealed-as-raw-bytes");
+}
+
+// ---------------------------------------------------------------------------
+// What each regression entry is kept for
+// ---------------------------------------------------------------------------
+
+/// A `regress-*` corpus entry and what it must do: the check decodes it,
+/// asserts the script it decodes to has the shape of the finding (the
+/// variant, the ops that mattered), runs it through the harness (every
+/// property asserted) and asserts the end it reaches and what it
+/// exercises. So a harness change that makes an entry decode to some
+/// other script fails here rather than keeping a useless entry green.
+struct Regression {
+    target: &'static str,
+    name: &'static str,
+    check: fn(&[u8]),
+}
+
+const REGRESSIONS: [Regression; 5] = [
+    Regression {
+        target: "frame_decoder",
+        name: "regress-proof-and-garbage-in-one-read",
+        check: regress_proof_and_garbage_in_one_read,
+    },
+    Regression {
+        target: "inviter",
+        name: "regress-keepalive-inviter",
+        check: regress_keepalive_inviter,
+    },
+    Regression {
+        target: "inviter",
+        name: "regress-keepalive-time-back",
+        check: regress_keepalive_time_back,
+    },
+    Regression {
+        target: "invitee",
+        name: "regress-keepalive-invitee",
+        check: regress_keepalive_invitee,
+    },
+    Regression {
+        target: "invitee",
+        name: "regress-cancel-sealed-as-raw-bytes",
+        check: regress_cancel_sealed_as_raw_bytes,
+    },
+];
+
+/// Runs the check of one entry of [`REGRESSIONS`].
+fn check_regression(target: &str, name: &str) {
+    let entry = REGRESSIONS
+        .iter()
+        .find(|r| r.target == target && r.name == name)
+        .unwrap_or_else(|| panic!("{target}/{name} is not in REGRESSIONS"));
+    let bytes = fs::read(corpus_dir(target).join(name))
+        .unwrap_or_else(|e| panic!("fuzz/corpus/{target}/{name}: {e}"));
+    (entry.check)(&bytes);
+}
+
+#[test]
+fn every_regression_entry_does_what_it_was_kept_for() {
+    for (target, _) in TARGETS {
+        for file in corpus_files(target) {
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with("regress-") {
+                assert!(
+                    REGRESSIONS
+                        .iter()
+                        .any(|r| r.target == target && r.name == name),
+                    "{} has no entry in REGRESSIONS saying what it must do",
+                    file.display()
+                );
+            }
+        }
     }
-    fuzz_harness::invitee(&bytes);
+    for r in &REGRESSIONS {
+        assert!(r.name.starts_with("regress-"), "{}", r.name);
+        check_regression(r.target, r.name);
+    }
+}
+
+/// The events of an invitee that prompted for Mallory and then ended so.
+fn assert_prompt_then(events: &[InviteeEvent], end: InviteeOutcome) {
+    let mallory = keys().mallory_pk;
+    let ok = matches!(
+        events,
+        [InviteeEvent::Prompt(p), InviteeEvent::Finished(o)] if p.inviter == mallory && *o == end
+    );
+    assert!(ok, "a prompt for Mallory, then {end:?}: {events:?}");
+}
+
+/// How many keepalives a side sent: its sealed frames of keepalive size
+/// after its first `skip` frames.
+fn keepalives_in(sent: &[u8], skip: usize) -> usize {
+    let frames = fuzz_harness::split_frames(sent);
+    assert!(frames.len() >= skip, "{} frames", frames.len());
+    for frame in &frames[skip..] {
+        assert_eq!(frame.len(), KEEPALIVE_FRAME_LEN, "only keepalives after");
+    }
+    frames.len() - skip
+}
+
+/// `frame_decoder`'s first finding: a recorded Proof (Carol's) and a bad
+/// frame in one stream, to an inviter in any-endpoint mode. Cut into chunks, the
+/// inviter drains its Invite between them; whole, it fails with the Invite
+/// still queued and drops it (§8.1). The events agree; the bytes only up
+/// to that prefix.
+fn regress_proof_and_garbage_in_one_read(bytes: &[u8]) {
+    let run = fuzz_harness::frame_decoder_run(bytes).expect("a mode and a seed");
+    assert_eq!(
+        run.directory,
+        DirSpec {
+            policy: PolicySpec::TrustedOnly,
+            alice: ContactSpec::Absent,
+            mallory: ContactSpec::Absent,
+            chess: true,
+        }
+    );
+    assert!(!run.small);
+    assert_eq!(run.target, TargetSpec::AnyEndpoint);
+    assert!(run.chunks > 1, "the stream is cut");
+    let (invitee_whole, inviter_whole) = run.whole.expect("the differential ran");
+    let expected = [
+        InviterEvent::Verified(keys().carol_pk),
+        InviterEvent::Finished(Err(Error::Protocol(ProtocolError::Decrypt))),
+    ];
+    let (chunked, whole) = (
+        run.inviter.expect("an inviter"),
+        inviter_whole.expect("an inviter"),
+    );
+    assert_eq!(chunked.events, expected);
+    assert_eq!(whole.events, expected);
+    assert_eq!(
+        whole.sent.len(),
+        HELLO_FRAME_LEN,
+        "the whole run drops the Invite"
+    );
+    assert!(
+        chunked.sent.len() > HELLO_FRAME_LEN && chunked.sent.starts_with(&whole.sent),
+        "the chunked run sent the Invite"
+    );
+    // A Proof is no Hello: the invitee fails at once, either way.
+    let refused = [InviteeEvent::Finished(InviteeOutcome::Failed(
+        Error::Protocol(ProtocolError::UnexpectedFrame),
+    ))];
+    assert_eq!(run.invitee.expect("an invitee").events, refused);
+    assert_eq!(invitee_whole.expect("an invitee").events, refused);
+}
+
+/// The keepalive's first inviter finding: an inviter verifies the
+/// adversary, which then says nothing, with custom timers whose idle
+/// timeout is many keepalive intervals long. The liveness check (which
+/// ran four rounds of deadlines) must let every keepalive run before the
+/// idle timeout ends the session.
+fn regress_keepalive_inviter(bytes: &[u8]) {
+    let Some(InviterInput::Adversary(script)) = decode::<InviterInput>(bytes) else {
+        panic!("an adversary script");
+    };
+    assert!(matches!(script.config, ConfigSpec::Custom { .. }));
+    assert_eq!(
+        script.proof,
+        ProofSpec::Fields(KeySpec::Mallory, SigSpec::Valid)
+    );
+    assert!(script.ops.is_empty(), "{:?}", script.ops);
+    let run = fuzz_harness::run_fake_invitee_run(&script).expect("an inviter");
+    assert_eq!(
+        run.events,
+        [
+            InviterEvent::Verified(keys().mallory_pk),
+            InviterEvent::Finished(Err(Error::PeerSilent))
+        ]
+    );
+    let keepalives = keepalives_in(&run.sent, 2);
+    assert!(keepalives > 4, "{keepalives} keepalives");
+}
+
+/// The keepalive's time-back finding (network variant): Bob never gets the
+/// Invite, Alice sends keepalives while the fuzzer moves time back and
+/// forth; the bound on her keepalives counts from the latest instant she
+/// was given, not the last.
+fn regress_keepalive_time_back(bytes: &[u8]) {
+    let Some(InviterInput::Network(script)) = decode::<InviterInput>(bytes) else {
+        panic!("a network script");
+    };
+    assert_eq!(script.config, ConfigSpec::Default);
+    assert!(
+        script
+            .ops
+            .iter()
+            .any(|op| matches!(op, NetOp::Time(When::Back(_)))),
+        "time goes back"
+    );
+    let run = fuzz_harness::run_network_any(&script).expect("an inviter");
+    assert_eq!(run.inviter, Err(Error::PeerSilent));
+    assert_eq!(run.invitee, InviteeOutcome::Failed(Error::HandshakeTimeout));
+    assert!(!run.invite_in);
+    assert_eq!(run.interference, Some(fuzz_harness::Interference::Delay));
+    let keepalives = keepalives_in(&run.inviter_sent, 2);
+    assert!(keepalives > 0, "Alice sent keepalives");
+}
+
+/// The keepalive's first invitee finding: a small invitee prompted by the
+/// adversary, which then says nothing, with custom timers; as for the
+/// inviter, every keepalive runs before the idle timeout.
+fn regress_keepalive_invitee(bytes: &[u8]) {
+    let Some(InviteeInput::Adversary(script)) = decode::<InviteeInput>(bytes) else {
+        panic!("an adversary script");
+    };
+    assert!(script.small);
+    assert!(matches!(script.config, ConfigSpec::Custom { .. }));
+    let [FakeInviterOp::Seal(None, InviterPlain::Invite(invite))] = &script.ops[..] else {
+        panic!("one sealed Invite: {:?}", script.ops);
+    };
+    assert_eq!((invite.key, invite.sig), (KeySpec::Mallory, SigSpec::Valid));
+    let run =
+        fuzz_harness::run_fake_inviter_run::<{ fuzz_harness::SMALL }>(&script).expect("an invitee");
+    assert_prompt_then(&run.events, InviteeOutcome::Failed(Error::PeerSilent));
+    let keepalives = keepalives_in(&run.sent, 1);
+    assert!(keepalives > 4, "{keepalives} keepalives");
+}
+
+/// The Cancel-count finding: a valid Invite, time, then the raw plaintext
+/// `01` sealed, which is a Cancel: the prompt is withdrawn, and the harness
+/// counts the Cancel.
+fn regress_cancel_sealed_as_raw_bytes(bytes: &[u8]) {
+    let Some(InviteeInput::Adversary(script)) = decode::<InviteeInput>(bytes) else {
+        panic!("an adversary script");
+    };
+    assert!(!script.small);
+    let [FakeInviterOp::Seal(None, InviterPlain::Invite(invite)), FakeInviterOp::Time(_), FakeInviterOp::Seal(None, InviterPlain::Raw(Chunk(raw)))] =
+        &script.ops[..]
+    else {
+        panic!("an Invite, time, raw bytes: {:?}", script.ops);
+    };
+    assert_eq!((invite.key, invite.sig), (KeySpec::Mallory, SigSpec::Valid));
+    assert_eq!(
+        payload::decode::<InviterMessage<'_>>(raw),
+        Ok(InviterMessage::Cancel),
+        "the raw bytes are a Cancel"
+    );
+    let events = fuzz_harness::run_fake_inviter::<{ DEFAULT_BUFFER }>(&script);
+    assert_prompt_then(&events, InviteeOutcome::Cancelled);
+    fuzz_harness::invitee(bytes);
 }

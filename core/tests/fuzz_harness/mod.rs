@@ -2580,12 +2580,16 @@ fn answer_plaintext(spec: &AnswerSpec, invite_len: u32) -> Vec<u8> {
 /// Runs an inviter against the adversary playing the invitee; returns its
 /// events.
 pub(crate) fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> {
+    run_fake_invitee_run(script).map_or_else(Vec::new, |run| run.events)
+}
+
+/// [`run_fake_invitee`], with what the inviter sent; `None` when `new`
+/// refused it (as it must).
+pub(crate) fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<InviterRun> {
     let k = keys();
     let config = script.config.config();
     let data = script.invitation.data();
-    let Some(invitation) = script.invitation.make(&data) else {
-        return Vec::new();
-    };
+    let invitation = script.invitation.make(&data)?;
     let target = script.target.target();
     let made = Inviter::<LARGE>::new(
         config,
@@ -2603,9 +2607,7 @@ pub(crate) fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> 
         ))
     });
     assert_eq!(made.as_ref().err().copied(), expected);
-    let Ok(mut m) = made else {
-        return Vec::new();
-    };
+    let mut m = made.ok()?;
     let mut w = InviterWatch::new::<LARGE>(target, &config);
     let mut clock = Clock::new();
     w.drain(&mut m);
@@ -2758,7 +2760,10 @@ pub(crate) fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> 
     if matches!(w.finished, Some(Ok(_))) {
         assert_eq!(w.verified, mallory, "an answer without a valid proof");
     }
-    w.events
+    Some(InviterRun {
+        sent: w.sent,
+        events: w.events,
+    })
 }
 
 /// The invitee's view of an Invite the adversary sealed.
@@ -2773,6 +2778,14 @@ struct SealedInvite {
 /// Runs an invitee against the adversary playing the inviter; returns its
 /// events.
 pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Vec<InviteeEvent> {
+    run_fake_inviter_run::<B>(script).map_or_else(Vec::new, |run| run.events)
+}
+
+/// [`run_fake_inviter`], with what the invitee sent; `None` when `new`
+/// refused it (as it must).
+pub(crate) fn run_fake_inviter_run<const B: usize>(
+    script: &FakeInviterScript,
+) -> Option<InviteeRun> {
     let k = keys();
     let config = script.config.config();
     let made = Invitee::<B>::new(
@@ -2782,9 +2795,7 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
         T0,
     );
     assert_eq!(made.as_ref().err().copied(), config_error(&config));
-    let Ok(mut m) = made else {
-        return Vec::new();
-    };
+    let mut m = made.ok()?;
     let mut w = InviteeWatch::new::<B>(vec![k.mallory_pk], &config);
     let mut dir = script.directory.build();
     let mut clock = Clock::new();
@@ -2978,7 +2989,10 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
         "the invitee's deadlines did not end it"
     );
     w.finish(&mut m);
-    w.events
+    Some(InviteeRun {
+        sent: w.sent,
+        events: w.events,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -3041,7 +3055,7 @@ pub(crate) fn run_invitee_input(input: &InviteeInput) {
     }
 }
 
-fn same_inviter_runs(chunked: Option<InviterRun>, whole: Option<InviterRun>) {
+fn same_inviter_runs(chunked: Option<&InviterRun>, whole: Option<&InviterRun>) {
     let (Some(x), Some(y)) = (chunked, whole) else {
         panic!("Inviter::new refused one run only");
     };
@@ -3057,7 +3071,7 @@ fn same_inviter_runs(chunked: Option<InviterRun>, whole: Option<InviterRun>) {
     }
 }
 
-fn same_invitee_runs(chunked: Option<InviteeRun>, whole: Option<InviteeRun>) {
+fn same_invitee_runs(chunked: Option<&InviteeRun>, whole: Option<&InviteeRun>) {
     let (Some(x), Some(y)) = (chunked, whole) else {
         panic!("Invitee::new refused one run only");
     };
@@ -3101,9 +3115,30 @@ fn chunks(stream: &[u8], seed: u16) -> Vec<Chunk> {
 /// inviter, and the result must be the same as in one piece; every payload
 /// decoder reads the stream and each frame's body.
 pub(crate) fn frame_decoder(data: &[u8]) {
+    frame_decoder_run(data);
+}
+
+/// What [`frame_decoder`] made of its input: the mode's choices, how many
+/// chunks the stream was cut into, and the chunked runs of each machine.
+#[derive(Debug)]
+pub(crate) struct FrameDecoderRun {
+    pub(crate) directory: DirSpec,
+    pub(crate) small: bool,
+    pub(crate) target: TargetSpec,
+    pub(crate) chunks: usize,
+    pub(crate) invitee: Option<InviteeRun>,
+    pub(crate) inviter: Option<InviterRun>,
+    /// The runs with the stream in one piece, when it was cut (`chunks`
+    /// is then the number of pieces of the chunked runs above).
+    pub(crate) whole: Option<(Option<InviteeRun>, Option<InviterRun>)>,
+}
+
+/// [`frame_decoder`], telling what it ran; `None` for an input too short
+/// to hold a mode and a seed.
+pub(crate) fn frame_decoder_run(data: &[u8]) -> Option<FrameDecoderRun> {
     let (mode, seed, stream) = match data {
         [mode, lo, hi, stream @ ..] => (*mode, u16::from_le_bytes([*lo, *hi]), stream),
-        _ => return,
+        _ => return None,
     };
     let directory = DirSpec {
         policy: match mode % 3 {
@@ -3160,33 +3195,44 @@ pub(crate) fn frame_decoder(data: &[u8]) {
     // not yet transmitted, and the harness drains between chunks: then the
     // whole run's bytes are a prefix of the chunked run's.
     let differential = seed != 0;
-    if small {
+    let (invitee, inviter, whole) = if small {
         let x = run_invitee_alone::<SMALL>(&invitee_script(&chunked));
-        if differential {
-            let y = run_invitee_alone::<SMALL>(&invitee_script(&whole));
-            same_invitee_runs(x, y);
-        }
-        let x = run_inviter_alone::<SMALL>(&inviter_script(&chunked));
-        if differential {
-            let y = run_inviter_alone::<SMALL>(&inviter_script(&whole));
-            same_inviter_runs(x, y);
-        }
+        let z = run_inviter_alone::<SMALL>(&inviter_script(&chunked));
+        let whole = differential.then(|| {
+            (
+                run_invitee_alone::<SMALL>(&invitee_script(&whole)),
+                run_inviter_alone::<SMALL>(&inviter_script(&whole)),
+            )
+        });
+        (x, z, whole)
     } else {
         let x = run_invitee_alone::<LARGE>(&invitee_script(&chunked));
-        if differential {
-            let y = run_invitee_alone::<LARGE>(&invitee_script(&whole));
-            same_invitee_runs(x, y);
-        }
-        let x = run_inviter_alone::<LARGE>(&inviter_script(&chunked));
-        if differential {
-            let y = run_inviter_alone::<LARGE>(&inviter_script(&whole));
-            same_inviter_runs(x, y);
-        }
+        let z = run_inviter_alone::<LARGE>(&inviter_script(&chunked));
+        let whole = differential.then(|| {
+            (
+                run_invitee_alone::<LARGE>(&invitee_script(&whole)),
+                run_inviter_alone::<LARGE>(&inviter_script(&whole)),
+            )
+        });
+        (x, z, whole)
+    };
+    if let Some((y, w)) = &whole {
+        same_invitee_runs(invitee.as_ref(), y.as_ref());
+        same_inviter_runs(inviter.as_ref(), w.as_ref());
     }
     decode_every_payload(stream);
     for frame in split_frames(stream) {
         decode_every_payload(frame.get(HEADER_LEN..).unwrap_or_default());
     }
+    Some(FrameDecoderRun {
+        directory,
+        small,
+        target,
+        chunks: chunked.len(),
+        invitee,
+        inviter,
+        whole,
+    })
 }
 
 // ---------------------------------------------------------------------------
