@@ -1,5 +1,7 @@
 //! The fuzz harness: the inputs, drivers and properties of every fuzz
-//! target (issue 7), in one file shared by two users:
+//! target of the cargo-fuzz crate in `fuzz/` but `directory_file` (whose
+//! harness is `adapters/desktop/tests/fuzz_harness_store/mod.rs`), in one
+//! file shared by two users:
 //!
 //! * the cargo-fuzz crate in `fuzz/`, whose targets include this file with
 //!   `#[path = "../../core/tests/fuzz_harness/mod.rs"]` and call one
@@ -49,8 +51,18 @@
 //!   variant the honest peer's own outcome must match. In the adversary
 //!   variant (`snow` on the other end of a genuine channel, signing only as
 //!   its own identity, Mallory) a key is taken exactly when the adversary
-//!   made a valid signature of Mallory's, and an answer or invitation
-//!   reported is exactly the plaintext it sealed.
+//!   made a valid signature of Mallory's (both ways: a valid Invite sealed
+//!   under the right nonce, within the limits, to an invitee waiting for
+//!   it, is taken, and the policy decides it), and an answer or invitation
+//!   reported is exactly the plaintext it sealed;
+//! * **completeness over an untouched network**: when the network variant
+//!   delivered every frame whole, once and in order, let no time pass
+//!   while a frame was in flight, skipped no deadline and closed nothing
+//!   (see [`Interference`]), the exchange ends as the two honest sides and
+//!   their users' actions call for: Bob's end decides Alice's (his answer,
+//!   his refusal, his acknowledgement of her Cancel), and either fails
+//!   only where Alice walked away (a contact mismatch, a cancel before the
+//!   Invite left), never by a protocol error, silence or a timeout.
 //!
 //! Fixed keys: the machines under test use ephemerals from short fixed
 //! lists, so that seeds recorded from real exchanges replay into
@@ -1366,11 +1378,15 @@ fn recorded_hello(index: usize) -> &'static [u8] {
     })[index]
 }
 
+/// An honest responder right after reading a Hello: the machine, its key,
+/// its ephemeral, and the Proof it sent.
+type HonestResponder = (Invitee, PublicKey, [u8; 32], Vec<u8>);
+
 /// The honest responders (Bob, Carol, each with each recorded ephemeral)
 /// right after reading `hello`, with the Proof each sent: made once per
 /// Hello and cloned, since the oracles need them often.
-fn honest_responders(hello: &[u8]) -> Vec<(Invitee, PublicKey, Vec<u8>)> {
-    type Responders = Vec<(Invitee, PublicKey, Vec<u8>)>;
+fn honest_responders(hello: &[u8]) -> Vec<HonestResponder> {
+    type Responders = Vec<HonestResponder>;
     static CACHE: OnceLock<Mutex<HashMap<Vec<u8>, Responders>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -1394,7 +1410,7 @@ fn honest_responders(hello: &[u8]) -> Vec<(Invitee, PublicKey, Vec<u8>)> {
                     .expect("an invitee");
                     r.handle_input(T0, hello, &directory);
                     let proof = drain_all_invitee(&mut r);
-                    out.push((r, key, proof));
+                    out.push((r, key, e, proof));
                 }
             }
             out
@@ -1444,11 +1460,15 @@ fn drain_all_invitee<const B: usize>(m: &mut Invitee<B>) -> Vec<u8> {
     }
 }
 
+/// The smallest buffer a machine can have: room for no data at all.
+const TINY: usize = buffer_size(0);
+
 /// The inviter verified a responder (or read an answer): the Proof it
 /// accepted must be the one an honest responder (Bob or Carol, with a
-/// recorded ephemeral) makes for this inviter's Hello, and an answer it
-/// reports must be the one that responder sends for that decision. The
-/// fuzzer cannot sign, so anything else is a forgery that got through.
+/// recorded ephemeral) makes for this inviter's Hello, and an answer or an
+/// authenticated refusal it reports must be the one that responder sends
+/// for that decision or that directory. The fuzzer cannot sign, so
+/// anything else is a forgery that got through.
 ///
 /// `hello` is the inviter's own Hello (what it sent may have been cut
 /// short by a failure in lazy mode); `watch` must have drained everything.
@@ -1470,17 +1490,44 @@ pub(crate) fn check_inviter_against_honest_responder<const B: usize>(
         .expect("room");
     let honest = honest_responders(hello)
         .into_iter()
-        .find(|(_, _, made)| made == proof);
-    let Some((mut responder, key, _)) = honest else {
+        .find(|(_, _, _, made)| made == proof);
+    let Some((mut responder, key, ephemeral, _)) = honest else {
         panic!("the inviter accepted a Proof that no honest responder made: a forgery");
     };
     assert_eq!(m.responder(), Some(key), "responder() and the proof's key");
 
+    let response = match m.outcome() {
+        Some(Ok(response)) => response,
+        Some(Err(Error::Refused {
+            reason,
+            authenticated: true,
+        })) => {
+            // A refusal ends the session with an error, which drops what
+            // was not yet transmitted: in lazy mode the Invite may have
+            // gone out only in part. The inviter's own Invite, made again,
+            // must begin with what it sent.
+            let sent = split_frames(after_hello)
+                .first()
+                .copied()
+                .expect("an authenticated refusal of no Invite");
+            let invite = own_invite::<B>(hello, proof, invitation);
+            assert!(invite.starts_with(sent), "the inviter's Invite");
+            let refusal = honest_refusal(
+                responder, key, ephemeral, hello, &invite, &directory, reason,
+            );
+            assert_eq!(
+                received.get(1).copied(),
+                Some(refusal.as_slice()),
+                "the inviter reported an authenticated {reason:?}, which the honest responder \
+                 did not send"
+            );
+            return;
+        }
+        _ => return,
+    };
+
     // An answer: the honest responder, given the inviter's Invite and the
     // same decision, sends exactly the frame the inviter read.
-    let Some(Ok(response)) = m.outcome() else {
-        return;
-    };
     let invite = split_frames(after_hello)
         .first()
         .copied()
@@ -1508,6 +1555,90 @@ pub(crate) fn check_inviter_against_honest_responder<const B: usize>(
         Some(answer.as_slice()),
         "the inviter reported {response:?}, which the honest responder did not send"
     );
+}
+
+/// The Invite Alice sends with the Hello `hello` (a recorded ephemeral's)
+/// once she has read `proof`.
+fn own_invite<const B: usize>(hello: &[u8], proof: &[u8], invitation: &Invitation<'_>) -> Vec<u8> {
+    let e = (0..RECORDED_INVITER_EPHEMERALS.len())
+        .find(|&i| recorded_hello(i) == hello)
+        .map(|i| RECORDED_INVITER_EPHEMERALS[i])
+        .expect("a recorded Hello");
+    let mut again = Inviter::<B>::new(
+        Config::default(),
+        &keys().alice,
+        Target::AnyEndpoint,
+        invitation,
+        EphemeralSecret::from_bytes(e),
+        T0,
+    )
+    .expect("an inviter");
+    let _hello = drain_all_inviter(&mut again);
+    again.handle_input(T0, proof);
+    drain_all_inviter(&mut again)
+}
+
+/// What the honest responder (`responder`, right after the Hello, with
+/// `key` and `ephemeral`) sends for `invite` when it refuses it for
+/// `reason`: the policy's refusals with a directory that gives them (Alice,
+/// the only inviter of the lone variant, blocked; a stranger to a trusted
+/// only directory; the application unregistered; invitations turned off
+/// after the Hello), Busy as the user's decision (`admitting` registers the
+/// Invite's application and refuses no one), TooLarge from the same
+/// responder with a buffer for no data at all. Nothing if it would not
+/// refuse so, and nothing for `UnsupportedVersion`, which no honest
+/// responder seals.
+fn honest_refusal(
+    mut responder: Invitee,
+    key: PublicKey,
+    ephemeral: [u8; 32],
+    hello: &[u8],
+    invite: &[u8],
+    admitting: &Dir,
+    reason: Refusal,
+) -> Vec<u8> {
+    let k = keys();
+    let directory = match reason {
+        Refusal::NotTrusted => Dir::new(Policy::TrustedOnly),
+        Refusal::Blocked => {
+            let mut directory = Dir::new(Policy::Anyone);
+            let alice = Contact::new(k.alice_pk, "alice", "alice")
+                .expect("a valid contact")
+                .with_permission(Permission::Blocked);
+            directory.add_contact(alice).expect("room for the contact");
+            directory
+        }
+        Refusal::ApplicationNotRegistered => Dir::new(Policy::Anyone),
+        Refusal::InvitationsOff => Dir::new(Policy::Off),
+        Refusal::Busy => {
+            responder.handle_input(T0, invite, admitting);
+            if !matches!(responder.poll_event(), Some(InviteeEvent::Prompt(_))) {
+                return Vec::new();
+            }
+            responder
+                .handle_decision(T0, Decision::Busy)
+                .expect("busy while prompting");
+            return drain_all_invitee(&mut responder);
+        }
+        Refusal::TooLarge => {
+            let identity = if key == k.bob_pk { &k.bob } else { &k.carol };
+            let mut tiny = Invitee::<TINY>::new(
+                Config::default(),
+                identity,
+                EphemeralSecret::from_bytes(ephemeral),
+                T0,
+            )
+            .expect("an invitee");
+            tiny.handle_input(T0, hello, admitting);
+            let _proof = drain_all_invitee(&mut tiny);
+            tiny.handle_input(T0, invite, admitting);
+            return drain_all_invitee(&mut tiny);
+        }
+        // UnsupportedVersion, and any reason added later.
+        _ => return Vec::new(),
+    };
+    responder.handle_input(T0, invite, &directory);
+    drain_all_invitee(&mut responder)
 }
 
 /// The invitee accepted an Invite: its Hello must be an honest inviter's
@@ -1802,6 +1933,39 @@ struct Network<'s, const IB: usize, const EB: usize> {
     /// Whether an Invite had passed, and a prompt come, at the last pump.
     had_inviter: bool,
     had_prompt: bool,
+    /// The first thing the network (or the clock) did that an honest
+    /// network does not: `None` while every frame has been delivered
+    /// whole, once, in order, with no time passing while one was in
+    /// flight and no deadline skipped.
+    interference: Option<Interference>,
+}
+
+/// What made an exchange's network other than untouched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interference {
+    /// A frame was dropped, duplicated, reordered, changed, inserted or
+    /// replayed.
+    Frames,
+    /// The connection was closed.
+    Closed,
+    /// Time passed while a frame was in flight: a delay.
+    Delay,
+    /// Time jumped past a deadline, so that a side never ran it (as if its
+    /// host had stalled), or went backwards.
+    Stall,
+}
+
+/// How a network exchange ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NetRun {
+    pub(crate) inviter: Result<Response, Error>,
+    pub(crate) invitee: InviteeOutcome,
+    /// Whether Bob got Alice's Invite (authenticated her).
+    pub(crate) invite_in: bool,
+    pub(crate) interference: Option<Interference>,
+    /// What each side transmitted.
+    pub(crate) inviter_sent: Vec<u8>,
+    pub(crate) invitee_sent: Vec<u8>,
 }
 
 impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
@@ -1944,7 +2108,64 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
         }
     }
 
+    /// Whether a frame, or part of one, is in flight either way.
+    fn in_flight(&self) -> bool {
+        [&self.to_invitee, &self.to_inviter]
+            .iter()
+            .any(|w| !w.queue.is_empty() || !w.pending.is_empty())
+    }
+
+    /// What `op` does to the network that an honest one does not, if
+    /// anything (an op that changes nothing, like dropping from an empty
+    /// queue, is no interference).
+    fn interference_of(&mut self, op: &NetOp) -> Option<Interference> {
+        let queue = |net: &mut Self, way: Way| net.wire(way).queue.clone();
+        match op {
+            NetOp::Drop(way) | NetOp::Duplicate(way) => {
+                (!queue(self, *way).is_empty()).then_some(Interference::Frames)
+            }
+            NetOp::Swap(way) => {
+                let q = queue(self, *way);
+                (q.len() >= 2 && q[0] != q[1]).then_some(Interference::Frames)
+            }
+            NetOp::Mutate(way, mutation) => {
+                let front = queue(self, *way).front().cloned()?;
+                let mut changed = front.clone();
+                mutate(&mut changed, mutation);
+                (changed != front).then_some(Interference::Frames)
+            }
+            NetOp::Insert(_, chunk) => (!chunk.0.is_empty()).then_some(Interference::Frames),
+            NetOp::Replay(..) => (!self.history.is_empty()).then_some(Interference::Frames),
+            NetOp::Close(_) => Some(Interference::Closed),
+            NetOp::Time(when) => {
+                let deadline = earliest(self.inviter.poll_timeout(), self.invitee.poll_timeout());
+                let now = Clock {
+                    now: self.clock.now,
+                }
+                .at(*when, deadline);
+                if now == self.clock.now {
+                    None
+                } else if self.in_flight() {
+                    Some(Interference::Delay)
+                } else if now < self.clock.now || deadline.is_some_and(|d| now > d) {
+                    Some(Interference::Stall)
+                } else {
+                    None
+                }
+            }
+            NetOp::Deliver(_)
+            | NetOp::DeliverSplit(..)
+            | NetOp::DeliverAll
+            | NetOp::Decide(_)
+            | NetOp::Cancel
+            | NetOp::Directory(_) => None,
+        }
+    }
+
     fn step(&mut self, op: &NetOp) {
+        if self.interference.is_none() {
+            self.interference = self.interference_of(op);
+        }
         match op {
             NetOp::Deliver(way) => {
                 if let Some(frame) = self.wire(*way).queue.pop_front() {
@@ -2037,6 +2258,83 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
         assert!(self.b.finished.is_some(), "the invitee never ended");
         self.a.finish(&mut self.inviter);
         self.b.finish(&mut self.invitee);
+        if self.interference.is_none() {
+            self.check_complete();
+        }
+    }
+
+    /// Completeness, over an untouched network: the exchange reaches the
+    /// end its two honest sides and their users' actions call for. Bob's
+    /// end decides Alice's: his answer, his refusal (in clear for
+    /// invitations off at the Hello), or his acknowledgement of her
+    /// Cancel. Bob fails only by waiting for an Invite that Alice never
+    /// sent: after a contact mismatch, or a cancel before the Invite left;
+    /// nothing else (no protocol error, silence, timeout) may end either
+    /// side.
+    fn check_complete(&self) {
+        use InviteeOutcome as O;
+        let a = self.a.finished.expect("the inviter ended");
+        let b = self.b.finished.expect("the invitee ended");
+        let invite_in = self.invitee.inviter().is_some();
+        let refused = |reason, authenticated| {
+            Err(Error::Refused {
+                reason,
+                authenticated,
+            })
+        };
+        let expected = match b {
+            O::Accepted(_) => Ok(Response::Accepted),
+            O::Declined => Ok(Response::Declined),
+            O::Errored { code } => Ok(Response::Error { code }),
+            O::Expired => Ok(Response::Expired),
+            O::Cancelled => Err(Error::Cancelled),
+            // Off at the Hello: refused in clear, before any Proof. A
+            // cancel that came first ends Alice before she reads it.
+            O::Refused(Refusal::InvitationsOff) if !invite_in => {
+                if self.a.taken_back {
+                    Err(Error::Cancelled)
+                } else {
+                    refused(Refusal::InvitationsOff, false)
+                }
+            }
+            O::Refused(reason) => refused(reason, true),
+            O::Failed(Error::HandshakeTimeout) => {
+                assert!(
+                    !invite_in && self.b.prompt.is_none(),
+                    "a handshake timeout after the Invite"
+                );
+                let mismatch = !matches!(
+                    self.script.target,
+                    TargetSpec::Bob | TargetSpec::AnyEndpoint
+                );
+                if self.a.taken_back {
+                    Err(Error::Cancelled)
+                } else {
+                    assert!(
+                        mismatch,
+                        "untouched network: Bob waited in vain for the Invite of Alice, who ended \
+                         with {a:?}"
+                    );
+                    Err(Error::ContactMismatch)
+                }
+            }
+            O::Failed(e) => panic!("untouched network: Bob failed with {e:?}, Alice ended {a:?}"),
+        };
+        assert_eq!(
+            a, expected,
+            "untouched network: Alice ended {a:?}, Bob ended {b:?}"
+        );
+    }
+
+    fn run(&self) -> NetRun {
+        NetRun {
+            inviter: self.a.finished.expect("the inviter ended"),
+            invitee: self.b.finished.expect("the invitee ended"),
+            invite_in: self.invitee.inviter().is_some(),
+            interference: self.interference,
+            inviter_sent: self.a.sent.clone(),
+            invitee_sent: self.b.sent.clone(),
+        }
     }
 }
 
@@ -2056,13 +2354,11 @@ fn mutate(frame: &mut Vec<u8>, mutation: &Mutation) {
     }
 }
 
-pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) {
+pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) -> Option<NetRun> {
     let k = keys();
     let config = script.config.config();
     let data = script.invitation.data();
-    let Some(invitation) = script.invitation.make(&data) else {
-        return;
-    };
+    let invitation = script.invitation.make(&data)?;
     let target = script.target.target();
     let made = Inviter::<IB>::new(
         config,
@@ -2080,7 +2376,7 @@ pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) 
         ))
     });
     assert_eq!(made.as_ref().err().copied(), expected, "Inviter::new");
-    let Ok(inviter) = made else { return };
+    let inviter = made.ok()?;
     let invitee = Invitee::<EB>::new(
         config,
         &k.bob,
@@ -2102,15 +2398,19 @@ pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) 
         history: Vec::new(),
         had_inviter: false,
         had_prompt: false,
+        interference: None,
     };
     net.pump();
     for op in &script.ops {
         net.step(op);
     }
     net.settle();
+    Some(net.run())
 }
 
-pub(crate) fn run_network_any(script: &NetScript) {
+/// Runs a network script with the buffers it names; `None` when the
+/// inviter's `new` refused it (as it must).
+pub(crate) fn run_network_any(script: &NetScript) -> Option<NetRun> {
     match (script.small_inviter, script.small_invitee) {
         (false, false) => run_network::<LARGE, LARGE>(script),
         (false, true) => run_network::<LARGE, SMALL>(script),
@@ -2280,12 +2580,16 @@ fn answer_plaintext(spec: &AnswerSpec, invite_len: u32) -> Vec<u8> {
 /// Runs an inviter against the adversary playing the invitee; returns its
 /// events.
 pub(crate) fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> {
+    run_fake_invitee_run(script).map_or_else(Vec::new, |run| run.events)
+}
+
+/// [`run_fake_invitee`], with what the inviter sent; `None` when `new`
+/// refused it (as it must).
+pub(crate) fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<InviterRun> {
     let k = keys();
     let config = script.config.config();
     let data = script.invitation.data();
-    let Some(invitation) = script.invitation.make(&data) else {
-        return Vec::new();
-    };
+    let invitation = script.invitation.make(&data)?;
     let target = script.target.target();
     let made = Inviter::<LARGE>::new(
         config,
@@ -2303,9 +2607,7 @@ pub(crate) fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> 
         ))
     });
     assert_eq!(made.as_ref().err().copied(), expected);
-    let Ok(mut m) = made else {
-        return Vec::new();
-    };
+    let mut m = made.ok()?;
     let mut w = InviterWatch::new::<LARGE>(target, &config);
     let mut clock = Clock::new();
     w.drain(&mut m);
@@ -2458,7 +2760,10 @@ pub(crate) fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> 
     if matches!(w.finished, Some(Ok(_))) {
         assert_eq!(w.verified, mallory, "an answer without a valid proof");
     }
-    w.events
+    Some(InviterRun {
+        sent: w.sent,
+        events: w.events,
+    })
 }
 
 /// The invitee's view of an Invite the adversary sealed.
@@ -2473,6 +2778,14 @@ struct SealedInvite {
 /// Runs an invitee against the adversary playing the inviter; returns its
 /// events.
 pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Vec<InviteeEvent> {
+    run_fake_inviter_run::<B>(script).map_or_else(Vec::new, |run| run.events)
+}
+
+/// [`run_fake_inviter`], with what the invitee sent; `None` when `new`
+/// refused it (as it must).
+pub(crate) fn run_fake_inviter_run<const B: usize>(
+    script: &FakeInviterScript,
+) -> Option<InviteeRun> {
     let k = keys();
     let config = script.config.config();
     let made = Invitee::<B>::new(
@@ -2482,9 +2795,7 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
         T0,
     );
     assert_eq!(made.as_ref().err().copied(), config_error(&config));
-    let Ok(mut m) = made else {
-        return Vec::new();
-    };
+    let mut m = made.ok()?;
     let mut w = InviteeWatch::new::<B>(vec![k.mallory_pk], &config);
     let mut dir = script.directory.build();
     let mut clock = Clock::new();
@@ -2519,10 +2830,15 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
     let mut next_nonce = 0u64;
     let mut invite: Option<SealedInvite> = None;
     let mut cancel_sent = false;
+    // Bytes outside a sealed frame were fed: a frame may be left half read.
+    let mut raw_fed = false;
     for op in &script.ops {
         let had_inviter = m.inviter().is_some();
         let had_prompt = w.prompt.is_some();
         let mut sealed: Option<SealedInvite> = None;
+        // This step sealed a valid Invite right: to an invitee waiting for
+        // it, its input clean, under the first nonce, within the limits.
+        let mut sealed_right = false;
         match op {
             FakeInviterOp::Seal(nonce, plain) => {
                 let Some(channel) = &channel else { continue };
@@ -2565,28 +2881,41 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
                         });
                         bytes
                     }
-                    InviterPlain::Cancel => {
-                        cancel_sent |= w.prompt.is_some();
-                        encode_payload(&InviterMessage::Cancel, 8)
-                    }
+                    InviterPlain::Cancel => encode_payload(&InviterMessage::Cancel, 8),
                     InviterPlain::Raw(chunk) => {
-                        let bytes = chunk.0[..chunk.0.len().min(MAX_PLAINTEXT)].to_vec();
-                        // Payloads decode only in their canonical encoding,
-                        // so these bytes are a Cancel exactly when they are
-                        // the one encoding of it.
-                        cancel_sent |= w.prompt.is_some()
-                            && bytes == encode_payload(&InviterMessage::Cancel, 8);
-                        bytes
+                        chunk.0[..chunk.0.len().min(MAX_PLAINTEXT)].to_vec()
                     }
                 };
+                // A Cancel is counted by what was sealed, however the script
+                // spelled it: any plaintext that decodes as a Cancel (the
+                // raw byte `01` is one) can withdraw a prompt.
+                cancel_sent |= w.prompt.is_some()
+                    && matches!(
+                        payload::decode::<InviterMessage<'_>>(&plaintext),
+                        Ok(InviterMessage::Cancel)
+                    );
                 let mut body = vec![0u8; plaintext.len() + 16];
                 let n = channel
                     .write_message(nonce, &plaintext, &mut body)
                     .expect("a sealed message");
+                let sealed_frame = frame(FrameKind::Sealed, &body[..n]);
+                // Nothing is taken before the Invite, so while the invitee
+                // waits for it the first nonce is due.
+                sealed_right = sealed.as_ref().is_some_and(|this| {
+                    this.valid
+                        && nonce == 0
+                        && !raw_fed
+                        && !had_inviter
+                        && w.finished.is_none()
+                        && this.message.chars().count() <= 255
+                        && this.data.len() <= beckon_core::limits::MAX_DATA_LEN
+                        && sealed_frame.len() <= invite_frame_len(max_data_for(B))
+                });
                 let now = clock.now;
-                w.input(&mut m, now, &frame(FrameKind::Sealed, &body[..n]), &dir);
+                w.input(&mut m, now, &sealed_frame, &dir);
             }
             FakeInviterOp::Raw(chunk) => {
+                raw_fed = true;
                 let now = clock.now;
                 w.input(&mut m, now, &chunk.0, &dir);
             }
@@ -2606,6 +2935,15 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
         }
         w.drain(&mut m);
         w.check(&mut m, true);
+        if sealed_right {
+            // Completeness: a valid Invite sealed right is authenticated
+            // (and then the policy decides, below).
+            assert_eq!(
+                m.inviter(),
+                Some(k.mallory_pk),
+                "a valid Invite, sealed right, was not taken"
+            );
+        }
         if !had_inviter {
             if let Some(key) = m.inviter() {
                 // Only a valid signature of Mallory's gets an Invite in, and
@@ -2651,7 +2989,10 @@ pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Ve
         "the invitee's deadlines did not end it"
     );
     w.finish(&mut m);
-    w.events
+    Some(InviteeRun {
+        sent: w.sent,
+        events: w.events,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -2678,7 +3019,9 @@ pub(crate) fn run_inviter_input(input: &InviterInput) {
         InviterInput::Alone(script) => {
             run_inviter_alone::<LARGE>(script);
         }
-        InviterInput::Network(script) => run_network_any(script),
+        InviterInput::Network(script) => {
+            run_network_any(script);
+        }
         InviterInput::Adversary(script) => {
             run_fake_invitee(script);
         }
@@ -2700,7 +3043,9 @@ pub(crate) fn run_invitee_input(input: &InviteeInput) {
         InviteeInput::Alone(script) => {
             run_invitee_alone::<LARGE>(script);
         }
-        InviteeInput::Network(script) => run_network_any(script),
+        InviteeInput::Network(script) => {
+            run_network_any(script);
+        }
         InviteeInput::Adversary(script) if script.small => {
             run_fake_inviter::<SMALL>(script);
         }
@@ -2710,7 +3055,7 @@ pub(crate) fn run_invitee_input(input: &InviteeInput) {
     }
 }
 
-fn same_inviter_runs(chunked: Option<InviterRun>, whole: Option<InviterRun>) {
+fn same_inviter_runs(chunked: Option<&InviterRun>, whole: Option<&InviterRun>) {
     let (Some(x), Some(y)) = (chunked, whole) else {
         panic!("Inviter::new refused one run only");
     };
@@ -2726,7 +3071,7 @@ fn same_inviter_runs(chunked: Option<InviterRun>, whole: Option<InviterRun>) {
     }
 }
 
-fn same_invitee_runs(chunked: Option<InviteeRun>, whole: Option<InviteeRun>) {
+fn same_invitee_runs(chunked: Option<&InviteeRun>, whole: Option<&InviteeRun>) {
     let (Some(x), Some(y)) = (chunked, whole) else {
         panic!("Invitee::new refused one run only");
     };
@@ -2770,9 +3115,30 @@ fn chunks(stream: &[u8], seed: u16) -> Vec<Chunk> {
 /// inviter, and the result must be the same as in one piece; every payload
 /// decoder reads the stream and each frame's body.
 pub(crate) fn frame_decoder(data: &[u8]) {
+    frame_decoder_run(data);
+}
+
+/// What [`frame_decoder`] made of its input: the mode's choices, how many
+/// chunks the stream was cut into, and the chunked runs of each machine.
+#[derive(Debug)]
+pub(crate) struct FrameDecoderRun {
+    pub(crate) directory: DirSpec,
+    pub(crate) small: bool,
+    pub(crate) target: TargetSpec,
+    pub(crate) chunks: usize,
+    pub(crate) invitee: Option<InviteeRun>,
+    pub(crate) inviter: Option<InviterRun>,
+    /// The runs with the stream in one piece, when it was cut (`chunks`
+    /// is then the number of pieces of the chunked runs above).
+    pub(crate) whole: Option<(Option<InviteeRun>, Option<InviterRun>)>,
+}
+
+/// [`frame_decoder`], telling what it ran; `None` for an input too short
+/// to hold a mode and a seed.
+pub(crate) fn frame_decoder_run(data: &[u8]) -> Option<FrameDecoderRun> {
     let (mode, seed, stream) = match data {
         [mode, lo, hi, stream @ ..] => (*mode, u16::from_le_bytes([*lo, *hi]), stream),
-        _ => return,
+        _ => return None,
     };
     let directory = DirSpec {
         policy: match mode % 3 {
@@ -2829,33 +3195,44 @@ pub(crate) fn frame_decoder(data: &[u8]) {
     // not yet transmitted, and the harness drains between chunks: then the
     // whole run's bytes are a prefix of the chunked run's.
     let differential = seed != 0;
-    if small {
+    let (invitee, inviter, whole) = if small {
         let x = run_invitee_alone::<SMALL>(&invitee_script(&chunked));
-        if differential {
-            let y = run_invitee_alone::<SMALL>(&invitee_script(&whole));
-            same_invitee_runs(x, y);
-        }
-        let x = run_inviter_alone::<SMALL>(&inviter_script(&chunked));
-        if differential {
-            let y = run_inviter_alone::<SMALL>(&inviter_script(&whole));
-            same_inviter_runs(x, y);
-        }
+        let z = run_inviter_alone::<SMALL>(&inviter_script(&chunked));
+        let whole = differential.then(|| {
+            (
+                run_invitee_alone::<SMALL>(&invitee_script(&whole)),
+                run_inviter_alone::<SMALL>(&inviter_script(&whole)),
+            )
+        });
+        (x, z, whole)
     } else {
         let x = run_invitee_alone::<LARGE>(&invitee_script(&chunked));
-        if differential {
-            let y = run_invitee_alone::<LARGE>(&invitee_script(&whole));
-            same_invitee_runs(x, y);
-        }
-        let x = run_inviter_alone::<LARGE>(&inviter_script(&chunked));
-        if differential {
-            let y = run_inviter_alone::<LARGE>(&inviter_script(&whole));
-            same_inviter_runs(x, y);
-        }
+        let z = run_inviter_alone::<LARGE>(&inviter_script(&chunked));
+        let whole = differential.then(|| {
+            (
+                run_invitee_alone::<LARGE>(&invitee_script(&whole)),
+                run_inviter_alone::<LARGE>(&inviter_script(&whole)),
+            )
+        });
+        (x, z, whole)
+    };
+    if let Some((y, w)) = &whole {
+        same_invitee_runs(invitee.as_ref(), y.as_ref());
+        same_inviter_runs(inviter.as_ref(), w.as_ref());
     }
     decode_every_payload(stream);
     for frame in split_frames(stream) {
         decode_every_payload(frame.get(HEADER_LEN..).unwrap_or_default());
     }
+    Some(FrameDecoderRun {
+        directory,
+        small,
+        target,
+        chunks: chunked.len(),
+        invitee,
+        inviter,
+        whole,
+    })
 }
 
 // ---------------------------------------------------------------------------
