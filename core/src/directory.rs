@@ -422,7 +422,10 @@ mod tests {
             facts(Policy::Anyone, None, false).refusal(false),
             Some(Refusal::ApplicationNotRegistered)
         );
-        assert_eq!(facts(Policy::TrustedOnly, allowed, true).refusal(false), None);
+        assert_eq!(
+            facts(Policy::TrustedOnly, allowed, true).refusal(false),
+            None
+        );
         assert!(facts(Policy::Anyone, allowed, true).is_contact());
         assert!(!facts(Policy::Anyone, blocked, true).is_contact());
     }

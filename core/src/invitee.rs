@@ -382,7 +382,9 @@ impl<const BUF: usize> Invitee<BUF> {
                 // `process_frame` never does; stop rather than spin.
                 Ok(0) => return,
                 Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
-                Err(FrameError::TooLarge) if matches!(self.session.state, State::AwaitingInvite) => {
+                Err(FrameError::TooLarge)
+                    if matches!(self.session.state, State::AwaitingInvite) =>
+                {
                     // An invitation bigger than this device takes: say so,
                     // inside the channel, without reading it, naming the
                     // length seen so that a tampered length is detected.
@@ -509,7 +511,12 @@ impl<const BUF: usize> Invitee<BUF> {
                 let invite_len = body.len() + 1;
                 let opened = self.chan.open(kind, body).and_then(|plaintext| {
                     let len = plaintext.len();
-                    Ok(decode_invite(plaintext, max_data_for(BUF), len, invite_len)?)
+                    Ok(decode_invite(
+                        plaintext,
+                        max_data_for(BUF),
+                        len,
+                        invite_len,
+                    )?)
                 });
                 match opened {
                     Ok(invite) => self.session.state = State::CheckingInvite(invite),
@@ -517,13 +524,14 @@ impl<const BUF: usize> Invitee<BUF> {
                 }
             }
             State::Prompting => {
-                let opened = self.chan.open(kind, body).and_then(|plaintext| {
-                    match payload::decode::<InviterMessage<'_>>(plaintext)? {
-                        InviterMessage::Cancel => Ok(true),
-                        InviterMessage::Keepalive => Ok(false),
-                        InviterMessage::Invite(_) => Err(ProtocolError::UnexpectedFrame.into()),
-                    }
-                });
+                let opened =
+                    self.chan.open(kind, body).and_then(|plaintext| {
+                        match payload::decode::<InviterMessage<'_>>(plaintext)? {
+                            InviterMessage::Cancel => Ok(true),
+                            InviterMessage::Keepalive => Ok(false),
+                            InviterMessage::Invite(_) => Err(ProtocolError::UnexpectedFrame.into()),
+                        }
+                    });
                 self.inbox.clear_frame();
                 self.session.state = State::Prompting;
                 match opened {
@@ -567,9 +575,10 @@ impl<const BUF: usize> Invitee<BUF> {
         if let Some(reason) = facts.refusal(invite.too_large) {
             self.inbox.clear_frame();
             return match SealedRefusal::from_refusal(reason) {
-                Some(sealed) => {
-                    self.answer(AnswerMessage::Refused(sealed), InviteeOutcome::Refused(reason))
-                }
+                Some(sealed) => self.answer(
+                    AnswerMessage::Refused(sealed),
+                    InviteeOutcome::Refused(reason),
+                ),
                 None => self.refuse_too_large(invite.invite_len),
             };
         }

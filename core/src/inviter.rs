@@ -105,7 +105,12 @@ impl Session {
         }
     }
 
-    fn new(identity: &Identity, target: Target, handshake: InitiatorHandshake, head_end: usize) -> Self {
+    fn new(
+        identity: &Identity,
+        target: Target,
+        handshake: InitiatorHandshake,
+        head_end: usize,
+    ) -> Self {
         Session {
             identity: Some(identity.clone()),
             target,
@@ -298,7 +303,11 @@ impl<const BUF: usize> Inviter<BUF> {
     /// `ResponseNotAvailable` while no answer has come (the reference's
     /// `PEER_E_INVITE_RESPONSE_NOT_AVAILABLE`).
     pub fn answer_message(&self) -> Result<&str, Error> {
-        let range = self.session.answer.clone().ok_or(Error::ResponseNotAvailable)?;
+        let range = self
+            .session
+            .answer
+            .clone()
+            .ok_or(Error::ResponseNotAvailable)?;
         payload::decode::<AnswerMessage<'_>>(self.inbox.retained(range))
             .map(|a| a.message())
             .map_err(|_| Error::ResponseNotAvailable)
@@ -316,9 +325,7 @@ impl<const BUF: usize> Inviter<BUF> {
     pub fn handle_cancel(&mut self, now: Instant) {
         self.run_timers(now);
         match self.session.state {
-            State::AwaitingProof(_) | State::CheckingProof(_) => {
-                self.fail(SessionError::Cancelled)
-            }
+            State::AwaitingProof(_) | State::CheckingProof(_) => self.fail(SessionError::Cancelled),
             // The Invite is queued but not one byte of it has left: take it
             // back, so that nothing of the invitation reaches the invitee.
             State::AwaitingAnswer if self.outbox.transmitted() <= INVITE_FRAME_START => {
@@ -541,15 +548,16 @@ impl<const BUF: usize> Inviter<BUF> {
         match sealed {
             Ok(frame_len) => {
                 self.outbox.extend_to(INVITE_FRAME_START + frame_len);
-                self.session.invite_len =
-                    u32::try_from(frame_len - LENGTH_LEN).unwrap_or(u32::MAX);
+                self.session.invite_len = u32::try_from(frame_len - LENGTH_LEN).unwrap_or(u32::MAX);
                 self.session.state = State::AwaitingAnswer;
                 let config = self.chan.config;
                 let deadline = after(now, config.response_timeout);
                 self.session.deadline = Some(deadline);
                 self.chan.keys(transport);
                 self.chan.pending(now);
-                self.chan.timers.set(Timer::Answer, after(deadline, config.grace));
+                self.chan
+                    .timers
+                    .set(Timer::Answer, after(deadline, config.grace));
                 self.chan.push(InviterEvent::Verified(key));
             }
             Err(e) => self.fail(e),

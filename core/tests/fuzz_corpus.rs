@@ -24,11 +24,12 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use beckon_core::wire::frame::{HELLO_FRAME_LEN, KEEPALIVE_FRAME_LEN};
-use beckon_core::wire::payload::{
+use beckon_core::internal::frame::{HELLO_FRAME_LEN, KEEPALIVE_FRAME_LEN};
+use beckon_core::internal::payload::{
     self, AnswerMessage, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload,
-    SignatureBytes,
+    SealedRefusal, SignatureBytes,
 };
+use beckon_core::wire::{refusal_frame, ClearRefusal, DEFAULT_BUFFER};
 use beckon_core::*;
 use fuzz_harness::{
     decode, keys, AnswerSpec, AppSpec, Chunk, ConfigSpec, ContactSpec, DataSpec, DecisionSpec,
@@ -824,7 +825,7 @@ fn record_with<const EB: usize>(s: &Scenario) -> Recording {
         T0,
     )
     .expect("an inviter");
-    let mut invitee = Invitee::<EB>::new(
+    let mut invitee = Invitee::<EB>::new_sized(
         Config::default(),
         s.responder,
         EphemeralSecret::from_bytes(RECORDED_INVITEE_EPHEMERALS[0]),
@@ -843,7 +844,7 @@ fn record_with<const EB: usize>(s: &Scenario) -> Recording {
         invitee.handle_input(T0, &buf[..n], &directory);
         let m = invitee.poll_transmit(&mut buf);
         rec.to_inviter.extend(split_owned(&buf[..m]));
-        inviter.handle_input(T0, &buf[..m]);
+        inviter.handle_input(T0, &buf[..m], &());
         if n == 0 && m == 0 {
             break;
         }
@@ -857,7 +858,14 @@ fn record_with<const EB: usize>(s: &Scenario) -> Recording {
         Then::Cancel => inviter.handle_cancel(T0),
         Then::Nothing => {}
         other => invitee
-            .handle_decision(T0, other.decision().expect("a decision").decision())
+            .handle_decision(
+                T0,
+                other
+                    .decision()
+                    .expect("a decision")
+                    .decision()
+                    .expect("a valid message"),
+            )
             .expect("the decision is taken"),
     }
     pump(&mut inviter, &mut invitee, &mut rec);
@@ -1214,9 +1222,9 @@ fn make_structured_seeds() -> StructuredSeeds {
         )),
     ));
     for (name, reason) in [
-        ("clear-off", Refusal::InvitationsOff),
-        ("clear-busy", Refusal::Busy),
-        ("clear-version", Refusal::UnsupportedVersion),
+        ("clear-off", ClearRefusal::InvitationsOff),
+        ("clear-busy", ClearRefusal::Busy),
+        ("clear-version", ClearRefusal::UnsupportedVersion),
     ] {
         inviter.push((
             name.into(),
@@ -1303,8 +1311,14 @@ fn make_structured_seeds() -> StructuredSeeds {
     ];
     let dropped_then_inserted = vec![
         NetOp::Drop(Way::ToInvitee),
-        NetOp::Insert(Way::ToInvitee, Chunk(refusal_frame(Refusal::Busy).to_vec())),
-        NetOp::Insert(Way::ToInviter, Chunk(refusal_frame(Refusal::Busy).to_vec())),
+        NetOp::Insert(
+            Way::ToInvitee,
+            Chunk(refusal_frame(ClearRefusal::Busy).to_vec()),
+        ),
+        NetOp::Insert(
+            Way::ToInviter,
+            Chunk(refusal_frame(ClearRefusal::Busy).to_vec()),
+        ),
         NetOp::DeliverAll,
     ];
     let blocked_mid = vec![
@@ -1813,7 +1827,7 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     );
     put(
         "refused",
-        enc(&|b| payload::encode(&AnswerMessage::Refused(Refusal::NotTrusted), b)),
+        enc(&|b| payload::encode(&AnswerMessage::Refused(SealedRefusal::NotTrusted), b)),
     );
     put(
         "cancelled",
@@ -1976,11 +1990,11 @@ fn the_seeds_reach_the_post_handshake_states() {
     );
     assert_eq!(
         outcome_of_inviter("cancel"),
-        Some(InviterEvent::Finished(Err(Error::Cancelled)))
+        Some(InviterEvent::Finished(Err(SessionError::Cancelled)))
     );
     assert_eq!(
         outcome_of_inviter("mismatch"),
-        Some(InviterEvent::Finished(Err(Error::ContactMismatch)))
+        Some(InviterEvent::Finished(Err(SessionError::ContactMismatch)))
     );
     assert_eq!(
         outcome_of_inviter("any-endpoint-carol"),
@@ -1997,7 +2011,7 @@ fn the_seeds_reach_the_post_handshake_states() {
     ] {
         assert_eq!(
             outcome_of_inviter(name),
-            Some(InviterEvent::Finished(Err(Error::Refused {
+            Some(InviterEvent::Finished(Err(SessionError::Refused {
                 reason,
                 authenticated: true
             }))),
@@ -2006,7 +2020,7 @@ fn the_seeds_reach_the_post_handshake_states() {
     }
     assert_eq!(
         outcome_of_inviter("off"),
-        Some(InviterEvent::Finished(Err(Error::Refused {
+        Some(InviterEvent::Finished(Err(SessionError::Refused {
             reason: Refusal::InvitationsOff,
             authenticated: false
         })))
@@ -2068,12 +2082,12 @@ fn the_seeds_reach_the_post_handshake_states() {
         ("adv-error-code", Ok(Response::Error { code: 0x8000_4005 })),
         (
             "adv-too-large-exact",
-            Err(Error::Refused {
+            Err(SessionError::Refused {
                 reason: Refusal::TooLarge,
                 authenticated: true,
             }),
         ),
-        ("adv-cancel-acknowledged", Err(Error::Cancelled)),
+        ("adv-cancel-acknowledged", Err(SessionError::Cancelled)),
     ] {
         assert_eq!(
             adversary_inviter(name).last().copied(),
@@ -2095,14 +2109,14 @@ fn the_seeds_reach_the_post_handshake_states() {
         assert!(
             matches!(
                 adversary_inviter(name).last(),
-                Some(InviterEvent::Finished(Err(Error::Protocol(_))))
+                Some(InviterEvent::Finished(Err(SessionError::Protocol(_))))
             ),
             "{name}"
         );
     }
     assert_eq!(
         adversary_inviter("adv-mismatch"),
-        [finished(Err(Error::ContactMismatch))]
+        [finished(Err(SessionError::ContactMismatch))]
     );
     let events = adversary_invitee("adv-prompt-accept");
     assert!(matches!(events[0], InviteeEvent::Prompt(p) if p.inviter == mallory));
@@ -2114,7 +2128,7 @@ fn the_seeds_reach_the_post_handshake_states() {
         ("adv-prompt-cancel", O::Cancelled),
         ("adv-expire", O::Expired),
         ("adv-keepalive-cancel", O::Cancelled),
-        ("adv-silent", O::Failed(Error::PeerSilent)),
+        ("adv-silent", O::Failed(SessionError::PeerSilent)),
         ("adv-not-trusted", O::Refused(Refusal::NotTrusted)),
         ("adv-blocked", O::Refused(Refusal::Blocked)),
         ("adv-small-too-large", O::Refused(Refusal::TooLarge)),
@@ -2136,7 +2150,7 @@ fn the_seeds_reach_the_post_handshake_states() {
         assert!(
             matches!(
                 adversary_invitee(name).last(),
-                Some(InviteeEvent::Finished(O::Failed(Error::Protocol(_))))
+                Some(InviteeEvent::Finished(O::Failed(SessionError::Protocol(_))))
             ),
             "{name}"
         );
@@ -2155,7 +2169,7 @@ fn the_seeds_reach_the_post_handshake_states() {
 /// A network seed, Alice's end, Bob's end, and what its network did.
 type NetEnd = (
     &'static str,
-    Result<Response, Error>,
+    Result<Response, SessionError>,
     InviteeOutcome,
     Option<fuzz_harness::Interference>,
 );
@@ -2187,12 +2201,12 @@ fn the_network_seeds_reach_their_ends() {
         application: CHESS,
     });
     let refused = |reason, authenticated| {
-        Err(Error::Refused {
+        Err(SessionError::Refused {
             reason,
             authenticated,
         })
     };
-    let protocol = |e| Err(Error::Protocol(e));
+    let protocol = |e| Err(SessionError::Protocol(e));
     let expected: Vec<NetEnd> = vec![
         ("net-honest", Ok(Response::Accepted), launch, None),
         // The 30 s jump skips the keepalives due at 15 s (but not the idle
@@ -2203,7 +2217,12 @@ fn the_network_seeds_reach_their_ends() {
             O::Declined,
             Some(I::Stall),
         ),
-        ("net-cancel", Err(Error::Cancelled), O::Cancelled, None),
+        (
+            "net-cancel",
+            Err(SessionError::Cancelled),
+            O::Cancelled,
+            None,
+        ),
         // Bob's acceptance crossed Alice's Cancel: he is authoritative.
         ("net-crossed", Ok(Response::Accepted), launch, None),
         // The first deadline is the keepalives'; the rest run in settle, up
@@ -2219,8 +2238,8 @@ fn the_network_seeds_reach_their_ends() {
         // Bob fails silently and Alice hears nothing more.
         (
             "net-duplicated-invite",
-            Err(Error::PeerSilent),
-            O::Failed(Error::Protocol(ProtocolError::FrameLength)),
+            Err(SessionError::PeerSilent),
+            O::Failed(SessionError::Protocol(ProtocolError::FrameLength)),
             Some(I::Frames),
         ),
         // Alice's own Invite reflected to her; Bob, prompted, hears no
@@ -2228,14 +2247,14 @@ fn the_network_seeds_reach_their_ends() {
         (
             "net-reflected",
             protocol(ProtocolError::Decrypt),
-            O::Failed(Error::PeerSilent),
+            O::Failed(SessionError::PeerSilent),
             Some(I::Frames),
         ),
         // The Hello dropped, a clear Busy inserted each way.
         (
             "net-dropped-inserted",
             refused(Refusal::Busy, false),
-            O::Failed(Error::Protocol(ProtocolError::UnexpectedFrame)),
+            O::Failed(SessionError::Protocol(ProtocolError::UnexpectedFrame)),
             Some(I::Frames),
         ),
         (
@@ -2246,23 +2265,23 @@ fn the_network_seeds_reach_their_ends() {
         ),
         (
             "net-closed",
-            Err(Error::ConnectionClosed),
-            O::Failed(Error::ConnectionClosed),
+            Err(SessionError::ConnectionClosed),
+            O::Failed(SessionError::ConnectionClosed),
             Some(I::Closed),
         ),
         // The Cancel swapped ahead of an inserted empty Sealed header,
         // which Bob, done, ignores.
         (
             "net-swapped",
-            Err(Error::Cancelled),
+            Err(SessionError::Cancelled),
             O::Cancelled,
             Some(I::Frames),
         ),
         // Alice walks away from Bob, who waits for an Invite in vain.
         (
             "net-mismatch",
-            Err(Error::ContactMismatch),
-            O::Failed(Error::HandshakeTimeout),
+            Err(SessionError::ContactMismatch),
+            O::Failed(SessionError::HandshakeTimeout),
             None,
         ),
         (
@@ -2345,15 +2364,15 @@ fn a_failed_decryption_ends_the_session_and_nothing_after_it_is_taken() {
         T0,
     )
     .expect("an inviter");
-    inviter.handle_input(T0, proof);
+    inviter.handle_input(T0, proof, &());
     let mut forged = answer.clone();
     *forged.last_mut().expect("a tag") ^= 1;
-    inviter.handle_input(T0, &forged);
-    inviter.handle_input(T0, answer);
+    inviter.handle_input(T0, &forged, &());
+    inviter.handle_input(T0, answer, &());
     assert_eq!(inviter.poll_event(), Some(InviterEvent::Verified(k.bob_pk)));
     assert_eq!(
         inviter.poll_event(),
-        Some(InviterEvent::Finished(Err(Error::Protocol(
+        Some(InviterEvent::Finished(Err(SessionError::Protocol(
             ProtocolError::Decrypt
         ))))
     );
@@ -2377,7 +2396,7 @@ fn a_failed_decryption_ends_the_session_and_nothing_after_it_is_taken() {
     assert_eq!(
         invitee.poll_event(),
         Some(InviteeEvent::Finished(InviteeOutcome::Failed(
-            Error::Protocol(ProtocolError::Decrypt)
+            SessionError::Protocol(ProtocolError::Decrypt)
         )))
     );
     assert_eq!(invitee.poll_event(), None);
@@ -2415,7 +2434,7 @@ fn a_session_uses_each_nonce_once_and_in_order() {
     assert_eq!(
         invitee.poll_event(),
         Some(InviteeEvent::Finished(InviteeOutcome::Failed(
-            Error::Protocol(ProtocolError::Decrypt)
+            SessionError::Protocol(ProtocolError::Decrypt)
         )))
     );
     let mut invitee = fresh();
@@ -2457,7 +2476,7 @@ fn the_harness_findings_stay_fixed() {
         run.events,
         [
             InviterEvent::Verified(keys().bob_pk),
-            InviterEvent::Finished(Err(Error::ConnectionClosed))
+            InviterEvent::Finished(Err(SessionError::ConnectionClosed))
         ]
     );
     assert_eq!(run.sent.len(), 5, "the rest of the Hello is dropped");
@@ -2500,7 +2519,7 @@ fn sessions_near_the_end_of_time_still_end() {
     assert_eq!(
         run.events,
         vec![InviteeEvent::Finished(InviteeOutcome::Failed(
-            Error::HandshakeTimeout
+            SessionError::HandshakeTimeout
         ))]
     );
 }
@@ -2668,7 +2687,7 @@ fn regress_proof_and_garbage_in_one_read(bytes: &[u8]) {
     let (invitee_whole, inviter_whole) = run.whole.expect("the differential ran");
     let expected = [
         InviterEvent::Verified(keys().carol_pk),
-        InviterEvent::Finished(Err(Error::Protocol(ProtocolError::Decrypt))),
+        InviterEvent::Finished(Err(SessionError::Protocol(ProtocolError::Decrypt))),
     ];
     let (chunked, whole) = (
         run.inviter.expect("an inviter"),
@@ -2687,7 +2706,7 @@ fn regress_proof_and_garbage_in_one_read(bytes: &[u8]) {
     );
     // A Proof is no Hello: the invitee fails at once, either way.
     let refused = [InviteeEvent::Finished(InviteeOutcome::Failed(
-        Error::Protocol(ProtocolError::UnexpectedFrame),
+        SessionError::Protocol(ProtocolError::UnexpectedFrame),
     ))];
     assert_eq!(run.invitee.expect("an invitee").events, refused);
     assert_eq!(invitee_whole.expect("an invitee").events, refused);
@@ -2713,7 +2732,7 @@ fn regress_keepalive_inviter(bytes: &[u8]) {
         run.events,
         [
             InviterEvent::Verified(keys().mallory_pk),
-            InviterEvent::Finished(Err(Error::PeerSilent))
+            InviterEvent::Finished(Err(SessionError::PeerSilent))
         ]
     );
     let keepalives = keepalives_in(&run.sent, 2);
@@ -2737,8 +2756,11 @@ fn regress_keepalive_time_back(bytes: &[u8]) {
         "time goes back"
     );
     let run = fuzz_harness::run_network_any(&script).expect("an inviter");
-    assert_eq!(run.inviter, Err(Error::PeerSilent));
-    assert_eq!(run.invitee, InviteeOutcome::Failed(Error::HandshakeTimeout));
+    assert_eq!(run.inviter, Err(SessionError::PeerSilent));
+    assert_eq!(
+        run.invitee,
+        InviteeOutcome::Failed(SessionError::HandshakeTimeout)
+    );
     assert!(!run.invite_in);
     assert_eq!(run.interference, Some(fuzz_harness::Interference::Delay));
     let keepalives = keepalives_in(&run.inviter_sent, 2);
@@ -2760,7 +2782,10 @@ fn regress_keepalive_invitee(bytes: &[u8]) {
     assert_eq!((invite.key, invite.sig), (KeySpec::Mallory, SigSpec::Valid));
     let run =
         fuzz_harness::run_fake_inviter_run::<{ fuzz_harness::SMALL }>(&script).expect("an invitee");
-    assert_prompt_then(&run.events, InviteeOutcome::Failed(Error::PeerSilent));
+    assert_prompt_then(
+        &run.events,
+        InviteeOutcome::Failed(SessionError::PeerSilent),
+    );
     let keepalives = keepalives_in(&run.sent, 1);
     assert!(keepalives > 4, "{keepalives} keepalives");
 }

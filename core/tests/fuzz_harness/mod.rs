@@ -71,19 +71,20 @@
 //! into them.
 #![allow(dead_code)]
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, OnceLock};
+use std::collections::VecDeque;
+use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
-use beckon_core::wire::frame::{
+use beckon_core::internal::frame::FrameKind;
+use beckon_core::internal::frame::{
     invite_frame_len, ANSWER_FRAME_MAX, CANCEL_FRAME_LEN, HEADER_LEN, HELLO_FRAME_LEN,
     KEEPALIVE_FRAME_LEN, PROOF_FRAME_LEN, REFUSAL_FRAME_LEN,
 };
-use beckon_core::wire::payload::{
+use beckon_core::internal::payload::{
     self, AnswerMessage, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload,
-    SignatureBytes,
+    SealedRefusal, SignatureBytes,
 };
-use beckon_core::wire::{buffer_size, max_data_for, FrameKind};
+use beckon_core::wire::{buffer_size, max_data_for, DEFAULT_BUFFER};
 use beckon_core::*;
 use embassy_time::{Duration, Instant};
 
@@ -426,13 +427,16 @@ fn expected_verdict<D: Directory>(
     application: &ApplicationId,
     too_large: bool,
 ) -> Option<Refusal> {
-    let permission = dir.permission(inviter);
-    match (dir.policy(), permission) {
+    // The oracle's own reading of the facts, in the spec's order (not the
+    // core's `Facts::refusal`).
+    let facts = dir.facts(inviter, application);
+    let permission = facts.permission;
+    match (facts.policy, permission) {
         (Policy::Off, _) => Some(Refusal::InvitationsOff),
         (_, Some(Permission::Blocked)) => Some(Refusal::Blocked),
         (Policy::TrustedOnly, None) => Some(Refusal::NotTrusted),
         _ if too_large => Some(Refusal::TooLarge),
-        _ if !dir.is_registered(application) => Some(Refusal::ApplicationNotRegistered),
+        _ if !facts.registered => Some(Refusal::ApplicationNotRegistered),
         _ => None,
     }
 }
@@ -446,15 +450,14 @@ pub(crate) enum DecisionSpec {
 }
 
 impl DecisionSpec {
-    pub(crate) fn decision(&self) -> Decision<'_> {
+    /// The decision, or the error of a message over 255 characters, which
+    /// no `Decision` can hold.
+    pub(crate) fn decision(&self) -> Result<Decision<'_>, Error> {
         match self {
-            DecisionSpec::Accept(m) => Decision::Accept { message: &m.0 },
-            DecisionSpec::Decline(m) => Decision::Decline { message: &m.0 },
-            DecisionSpec::Fail(code, m) => Decision::Fail {
-                code: *code,
-                message: &m.0,
-            },
-            DecisionSpec::Busy => Decision::Busy,
+            DecisionSpec::Accept(m) => Decision::accept(&m.0),
+            DecisionSpec::Decline(m) => Decision::decline(&m.0),
+            DecisionSpec::Fail(code, m) => Decision::error(*code, &m.0),
+            DecisionSpec::Busy => Ok(Decision::Busy),
         }
     }
 
@@ -942,7 +945,7 @@ pub(crate) struct InviterWatch {
     pub(crate) received: Vec<u8>,
     pub(crate) events: Vec<InviterEvent>,
     pub(crate) verified: Option<PublicKey>,
-    pub(crate) finished: Option<Result<Response, Error>>,
+    pub(crate) finished: Option<Result<Response, SessionError>>,
     /// `handle_cancel` was called after (some of) the Invite had gone.
     pub(crate) cancel_sent: bool,
     /// `handle_cancel` was called before one byte of the Invite had gone:
@@ -982,7 +985,7 @@ impl InviterWatch {
         if self.finished.is_none() {
             self.received.extend_from_slice(bytes);
         }
-        m.handle_input(now, bytes);
+        m.handle_input(now, bytes, &());
     }
 
     fn timeout<const B: usize>(&mut self, m: &mut Inviter<B>, now: Instant) {
@@ -994,9 +997,9 @@ impl InviterWatch {
     fn cancel<const B: usize>(&mut self, m: &mut Inviter<B>, now: Instant) {
         self.now = now;
         self.latest = self.latest.max(now);
-        let mut probe = m.clone();
-        probe.handle_timeout(now);
-        let open = probe.outcome().is_none();
+        // The deadlines at `now` run first, as `handle_cancel` runs them.
+        m.handle_timeout(now);
+        let open = m.outcome().is_none();
         if open && self.sent.len() <= HELLO_FRAME_LEN {
             self.taken_back = true;
         } else if open && self.verified.is_some() {
@@ -1006,7 +1009,7 @@ impl InviterWatch {
         if self.taken_back {
             assert_eq!(
                 m.outcome(),
-                Some(Err(Error::Cancelled)),
+                Some(Err(SessionError::Cancelled)),
                 "a cancel before the Invite left ends the session"
             );
         }
@@ -1094,12 +1097,12 @@ impl InviterWatch {
         }
         match self.finished {
             Some(Ok(_)) => assert!(self.verified.is_some(), "an answer without a Verified"),
-            Some(Err(Error::ContactMismatch)) => {
+            Some(Err(SessionError::ContactMismatch)) => {
                 let responder = m.responder().expect("a mismatch names the responder");
                 assert_ne!(Target::Contact(responder), self.target);
                 assert!(self.sent.len() <= HELLO_FRAME_LEN);
             }
-            Some(Err(Error::Refused {
+            Some(Err(SessionError::Refused {
                 authenticated: true,
                 ..
             })) => assert!(self.verified.is_some(), "an authenticated refusal"),
@@ -1195,16 +1198,24 @@ impl InviteeWatch {
     fn decide<const B: usize>(&mut self, m: &mut Invitee<B>, now: Instant, d: &DecisionSpec) {
         self.now = now;
         self.latest = self.latest.max(now);
-        // What the machine looks like once the deadlines at `now` have run,
-        // which `handle_decision` does first.
-        let mut probe = m.clone();
-        probe.handle_timeout(now);
-        let was_prompting = probe.is_prompting();
+        // The deadlines at `now` run first, as `handle_decision` runs them.
+        m.handle_timeout(now);
+        let was_prompting = m.is_prompting();
+        let before = (m.poll_timeout(), m.outcome());
         let too_long = d.message().chars().count() > 255;
-        match m.handle_decision(now, d.decision()) {
+        let decision = match d.decision() {
+            Ok(decision) => decision,
+            Err(e) => {
+                // Refused when it is built: it never reaches the machine.
+                assert!(too_long, "a decision refused with {e:?} when built");
+                assert_eq!(e, Error::InvalidArgument(ArgumentError::TooLong));
+                return;
+            }
+        };
+        assert!(!too_long, "a Decision holds a message over 255 characters");
+        match m.handle_decision(now, decision) {
             Ok(()) => {
                 assert!(was_prompting, "a decision accepted with no prompt up");
-                assert!(!too_long, "a decision message over 255 characters");
                 let prompt = self
                     .prompt
                     .expect("a decision was accepted before any Prompt event");
@@ -1215,7 +1226,7 @@ impl InviteeWatch {
                         application: prompt.application,
                     }),
                     DecisionSpec::Decline(_) => InviteeOutcome::Declined,
-                    DecisionSpec::Fail(code, _) => InviteeOutcome::Errored { code: *code },
+                    DecisionSpec::Fail(code, _) => InviteeOutcome::Error { code: *code },
                     DecisionSpec::Busy => InviteeOutcome::Refused(Refusal::Busy),
                 };
                 assert_eq!(m.outcome(), Some(expected), "the decision's outcome");
@@ -1223,21 +1234,21 @@ impl InviteeWatch {
                 self.decided = Some((expected, d.message().to_owned()));
             }
             Err(e) => {
-                if was_prompting {
-                    assert!(too_long, "decision refused with {e:?} while prompting");
-                    assert_eq!(e, Error::InvalidArgument(ArgumentError::TooLong));
-                    assert!(m.is_prompting(), "a refused decision changed the state");
-                    assert_eq!(m.poll_timeout(), probe.poll_timeout());
-                    assert_eq!(m.outcome(), None);
-                } else {
-                    let expected = match probe.outcome() {
-                        Some(InviteeOutcome::Expired) => Error::Expired,
-                        Some(InviteeOutcome::Cancelled) => Error::Cancelled,
-                        _ => Error::InvalidState,
-                    };
-                    assert_eq!(e, expected, "decision with no prompt up");
-                    assert_eq!(m.outcome(), probe.outcome());
-                }
+                assert!(
+                    !was_prompting,
+                    "decision refused with {e:?} while prompting"
+                );
+                let expected = match before.1 {
+                    Some(InviteeOutcome::Expired) => Error::Expired,
+                    Some(InviteeOutcome::Cancelled) => Error::Cancelled,
+                    _ => Error::InvalidState,
+                };
+                assert_eq!(e, expected, "decision with no prompt up");
+                assert_eq!(
+                    (m.poll_timeout(), m.outcome()),
+                    before,
+                    "a refused decision changed the state"
+                );
             }
         }
     }
@@ -1331,7 +1342,7 @@ impl InviteeWatch {
             Some(
                 o @ (InviteeOutcome::Accepted(_)
                 | InviteeOutcome::Declined
-                | InviteeOutcome::Errored { .. }
+                | InviteeOutcome::Error { .. }
                 | InviteeOutcome::Refused(Refusal::Busy)),
             ) => assert_eq!(
                 self.decided.as_ref().map(|d| d.0),
@@ -1383,39 +1394,27 @@ fn recorded_hello(index: usize) -> &'static [u8] {
 type HonestResponder = (Invitee, PublicKey, [u8; 32], Vec<u8>);
 
 /// The honest responders (Bob, Carol, each with each recorded ephemeral)
-/// right after reading `hello`, with the Proof each sent: made once per
-/// Hello and cloned, since the oracles need them often.
+/// right after reading `hello`, with the Proof each sent. Built afresh on
+/// each call: a machine that holds keys is not `Clone`, so none is kept.
 fn honest_responders(hello: &[u8]) -> Vec<HonestResponder> {
-    type Responders = Vec<HonestResponder>;
-    static CACHE: OnceLock<Mutex<HashMap<Vec<u8>, Responders>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if cache.len() > 64 {
-        cache.clear();
+    let k = keys();
+    let directory = Dir::new(Policy::Anyone);
+    let mut out = Vec::new();
+    for (identity, key) in [(&k.bob, k.bob_pk), (&k.carol, k.carol_pk)] {
+        for e in RECORDED_INVITEE_EPHEMERALS {
+            let mut r: Invitee = Invitee::new(
+                Config::default(),
+                identity,
+                EphemeralSecret::from_bytes(e),
+                T0,
+            )
+            .expect("an invitee");
+            r.handle_input(T0, hello, &directory);
+            let proof = drain_all_invitee(&mut r);
+            out.push((r, key, e, proof));
+        }
     }
-    cache
-        .entry(hello.to_vec())
-        .or_insert_with(|| {
-            let k = keys();
-            let directory = Dir::new(Policy::Anyone);
-            let mut out = Vec::new();
-            for (identity, key) in [(&k.bob, k.bob_pk), (&k.carol, k.carol_pk)] {
-                for e in RECORDED_INVITEE_EPHEMERALS {
-                    let mut r: Invitee = Invitee::new(
-                        Config::default(),
-                        identity,
-                        EphemeralSecret::from_bytes(e),
-                        T0,
-                    )
-                    .expect("an invitee");
-                    r.handle_input(T0, hello, &directory);
-                    let proof = drain_all_invitee(&mut r);
-                    out.push((r, key, e, proof));
-                }
-            }
-            out
-        })
-        .clone()
+    out
 }
 
 fn honest_hello(ephemeral: [u8; 32]) -> Vec<u8> {
@@ -1498,7 +1497,7 @@ pub(crate) fn check_inviter_against_honest_responder<const B: usize>(
 
     let response = match m.outcome() {
         Some(Ok(response)) => response,
-        Some(Err(Error::Refused {
+        Some(Err(SessionError::Refused {
             reason,
             authenticated: true,
         })) => {
@@ -1539,13 +1538,29 @@ pub(crate) fn check_inviter_against_honest_responder<const B: usize>(
     let message = m.answer_message().expect("an answer has a message");
     match response {
         Response::Accepted => responder
-            .handle_decision(T0, Decision::Accept { message })
+            .handle_decision(
+                T0,
+                Decision::Accept {
+                    message: Message::new(message).unwrap(),
+                },
+            )
             .expect("accept"),
         Response::Declined => responder
-            .handle_decision(T0, Decision::Decline { message })
+            .handle_decision(
+                T0,
+                Decision::Decline {
+                    message: Message::new(message).unwrap(),
+                },
+            )
             .expect("decline"),
         Response::Error { code } => responder
-            .handle_decision(T0, Decision::Fail { code, message })
+            .handle_decision(
+                T0,
+                Decision::Error {
+                    code,
+                    message: Message::new(message).unwrap(),
+                },
+            )
             .expect("fail"),
         Response::Expired => responder.handle_timeout(prompt.deadline),
     }
@@ -1564,7 +1579,7 @@ fn own_invite<const B: usize>(hello: &[u8], proof: &[u8], invitation: &Invitatio
         .find(|&i| recorded_hello(i) == hello)
         .map(|i| RECORDED_INVITER_EPHEMERALS[i])
         .expect("a recorded Hello");
-    let mut again = Inviter::<B>::new(
+    let mut again = Inviter::<B>::new_sized(
         Config::default(),
         &keys().alice,
         Target::AnyEndpoint,
@@ -1574,7 +1589,7 @@ fn own_invite<const B: usize>(hello: &[u8], proof: &[u8], invitation: &Invitatio
     )
     .expect("an inviter");
     let _hello = drain_all_inviter(&mut again);
-    again.handle_input(T0, proof);
+    again.handle_input(T0, proof, &());
     drain_all_inviter(&mut again)
 }
 
@@ -1622,7 +1637,7 @@ fn honest_refusal(
         }
         Refusal::TooLarge => {
             let identity = if key == k.bob_pk { &k.bob } else { &k.carol };
-            let mut tiny = Invitee::<TINY>::new(
+            let mut tiny = Invitee::<TINY>::new_sized(
                 Config::default(),
                 identity,
                 EphemeralSecret::from_bytes(ephemeral),
@@ -1634,8 +1649,6 @@ fn honest_refusal(
             tiny.handle_input(T0, invite, admitting);
             return drain_all_invitee(&mut tiny);
         }
-        // UnsupportedVersion, and any reason added later.
-        _ => return Vec::new(),
     };
     responder.handle_input(T0, invite, &directory);
     drain_all_invitee(&mut responder)
@@ -1695,7 +1708,7 @@ pub(crate) fn check_invitee_against_honest_inviter<const B: usize>(
     .expect("an invitee");
     again.handle_input(T0, hello, &Dir::new(Policy::Anyone));
     let proof = drain_all_invitee(&mut again);
-    honest.handle_input(T0, &proof);
+    honest.handle_input(T0, &proof, &());
     let invite = drain_all_inviter(&mut honest);
     assert_eq!(
         received.get(1).copied(),
@@ -1732,7 +1745,7 @@ pub(crate) fn run_inviter_alone<const B: usize>(script: &InviterScript) -> Optio
     let data = script.invitation.data();
     let invitation = script.invitation.make(&data)?;
     let target = script.target.target();
-    let made = Inviter::<B>::new(
+    let made = Inviter::<B>::new_sized(
         config,
         &k.alice,
         target,
@@ -1819,7 +1832,7 @@ pub(crate) struct InviteeRun {
 pub(crate) fn run_invitee_alone<const B: usize>(script: &InviteeScript) -> Option<InviteeRun> {
     let k = keys();
     let config = script.config.config();
-    let made = Invitee::<B>::new(
+    let made = Invitee::<B>::new_sized(
         config,
         &k.bob,
         ephemeral(&RECORDED_INVITEE_EPHEMERALS, script.ephemeral),
@@ -1958,7 +1971,7 @@ pub(crate) enum Interference {
 /// How a network exchange ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NetRun {
-    pub(crate) inviter: Result<Response, Error>,
+    pub(crate) inviter: Result<Response, SessionError>,
     pub(crate) invitee: InviteeOutcome,
     /// Whether Bob got Alice's Invite (authenticated her).
     pub(crate) invite_in: bool,
@@ -2028,7 +2041,8 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
             assert_eq!(shown.message(), self.script.invitation.message.0);
             assert_eq!(shown.data(), self.data);
             if !had_prompt {
-                let contact = self.dir.permission(&k.alice_pk) == Some(Permission::Allowed);
+                let contact = self.dir.contact(&k.alice_pk).map(Contact::permission)
+                    == Some(Permission::Allowed);
                 assert_eq!(p.is_contact, contact, "is_contact");
             }
         }
@@ -2045,7 +2059,7 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
                     (Response::Accepted, InviteeOutcome::Accepted(_))
                     | (Response::Declined, InviteeOutcome::Declined)
                     | (Response::Expired, InviteeOutcome::Expired) => true,
-                    (Response::Error { code }, InviteeOutcome::Errored { code: c }) => code == c,
+                    (Response::Error { code }, InviteeOutcome::Error { code: c }) => code == c,
                     _ => false,
                 };
                 assert!(matches, "Alice got {response:?}, Bob ended with {given:?}");
@@ -2060,7 +2074,7 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
                     "the answer message"
                 );
             }
-            Some(Err(Error::Refused {
+            Some(Err(SessionError::Refused {
                 reason,
                 authenticated: true,
             })) => assert_eq!(
@@ -2277,7 +2291,7 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
         let b = self.b.finished.expect("the invitee ended");
         let invite_in = self.invitee.inviter().is_some();
         let refused = |reason, authenticated| {
-            Err(Error::Refused {
+            Err(SessionError::Refused {
                 reason,
                 authenticated,
             })
@@ -2285,20 +2299,20 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
         let expected = match b {
             O::Accepted(_) => Ok(Response::Accepted),
             O::Declined => Ok(Response::Declined),
-            O::Errored { code } => Ok(Response::Error { code }),
+            O::Error { code } => Ok(Response::Error { code }),
             O::Expired => Ok(Response::Expired),
-            O::Cancelled => Err(Error::Cancelled),
+            O::Cancelled => Err(SessionError::Cancelled),
             // Off at the Hello: refused in clear, before any Proof. A
             // cancel that came first ends Alice before she reads it.
             O::Refused(Refusal::InvitationsOff) if !invite_in => {
                 if self.a.taken_back {
-                    Err(Error::Cancelled)
+                    Err(SessionError::Cancelled)
                 } else {
                     refused(Refusal::InvitationsOff, false)
                 }
             }
             O::Refused(reason) => refused(reason, true),
-            O::Failed(Error::HandshakeTimeout) => {
+            O::Failed(SessionError::HandshakeTimeout) => {
                 assert!(
                     !invite_in && self.b.prompt.is_none(),
                     "a handshake timeout after the Invite"
@@ -2308,17 +2322,18 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
                     TargetSpec::Bob | TargetSpec::AnyEndpoint
                 );
                 if self.a.taken_back {
-                    Err(Error::Cancelled)
+                    Err(SessionError::Cancelled)
                 } else {
                     assert!(
                         mismatch,
                         "untouched network: Bob waited in vain for the Invite of Alice, who ended \
                          with {a:?}"
                     );
-                    Err(Error::ContactMismatch)
+                    Err(SessionError::ContactMismatch)
                 }
             }
             O::Failed(e) => panic!("untouched network: Bob failed with {e:?}, Alice ended {a:?}"),
+            O::Evicted { .. } => panic!("Bob was evicted, which the harness never does"),
         };
         assert_eq!(
             a, expected,
@@ -2360,7 +2375,7 @@ pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) 
     let data = script.invitation.data();
     let invitation = script.invitation.make(&data)?;
     let target = script.target.target();
-    let made = Inviter::<IB>::new(
+    let made = Inviter::<IB>::new_sized(
         config,
         &k.alice,
         target,
@@ -2377,7 +2392,7 @@ pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) 
     });
     assert_eq!(made.as_ref().err().copied(), expected, "Inviter::new");
     let inviter = made.ok()?;
-    let invitee = Invitee::<EB>::new(
+    let invitee = Invitee::<EB>::new_sized(
         config,
         &k.bob,
         ephemeral(&NETWORK_INVITEE_EPHEMERALS, script.invitee_ephemeral),
@@ -2477,17 +2492,13 @@ fn signature(sig: SigSpec, label: &[u8; 24], other: &[u8; 24], hash: &[u8]) -> [
     }
 }
 
-fn refusal_of(tag: u8) -> Refusal {
-    const ALL: [Refusal; 7] = [
-        Refusal::NotTrusted,
-        Refusal::Blocked,
-        Refusal::ApplicationNotRegistered,
-        Refusal::InvitationsOff,
-        Refusal::Busy,
-        Refusal::TooLarge,
-        Refusal::UnsupportedVersion,
-    ];
-    ALL[usize::from(tag) % ALL.len()]
+/// The plaintext of a sealed `Refused` answer with the wire reason
+/// `tag % 7`: the five a sealed refusal may carry, and `TooLarge` (5) and
+/// `UnsupportedVersion` (6), which none may (the inviter must find them
+/// malformed). Written as bytes, since no `SealedRefusal` holds the last
+/// two.
+fn refused_plaintext(tag: u8) -> Vec<u8> {
+    vec![4, tag % 7]
 }
 
 fn encode_payload<T: serde_like::Encode>(value: &T, size: usize) -> Vec<u8> {
@@ -2528,8 +2539,8 @@ fn proof_payload(spec: &ProofSpec, hash: &[u8]) -> (Vec<u8>, bool) {
                 key: key_bytes(*key),
                 signature: SignatureBytes(signature(
                     *sig,
-                    beckon_core::handshake::INVITEE_LABEL,
-                    beckon_core::handshake::INVITER_LABEL,
+                    beckon_core::internal::handshake::INVITEE_LABEL,
+                    beckon_core::internal::handshake::INVITER_LABEL,
                     hash,
                 )),
             };
@@ -2565,7 +2576,7 @@ fn answer_plaintext(spec: &AnswerSpec, invite_len: u32) -> Vec<u8> {
             },
             size,
         ),
-        AnswerSpec::Refused(tag) => encode_payload(&AnswerMessage::Refused(refusal_of(*tag)), size),
+        AnswerSpec::Refused(tag) => refused_plaintext(*tag),
         AnswerSpec::Cancelled => encode_payload(&AnswerMessage::Cancelled, size),
         AnswerSpec::TooLarge(len) => encode_payload(
             &AnswerMessage::TooLarge {
@@ -2591,7 +2602,7 @@ pub(crate) fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<Inviter
     let data = script.invitation.data();
     let invitation = script.invitation.make(&data)?;
     let target = script.target.target();
-    let made = Inviter::<LARGE>::new(
+    let made = Inviter::<LARGE>::new_sized(
         config,
         &k.alice,
         target,
@@ -2650,7 +2661,7 @@ pub(crate) fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<Inviter
             TargetSpec::Mallory | TargetSpec::AnyEndpoint => {
                 assert_eq!(w.verified, mallory, "a valid proof of the target")
             }
-            _ => assert_eq!(w.finished, Some(Err(Error::ContactMismatch))),
+            _ => assert_eq!(w.finished, Some(Err(SessionError::ContactMismatch))),
         }
     } else {
         assert_eq!(m.responder(), None, "an invalid proof was taken");
@@ -2719,9 +2730,9 @@ pub(crate) fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<Inviter
                 (Some(Ok(Response::Accepted)), AnswerMessage::Accepted { .. })
                 | (Some(Ok(Response::Declined)), AnswerMessage::Declined { .. })
                 | (Some(Ok(Response::Expired)), AnswerMessage::Expired)
-                | (Some(Err(Error::Cancelled)), AnswerMessage::Cancelled)
+                | (Some(Err(SessionError::Cancelled)), AnswerMessage::Cancelled)
                 | (
-                    Some(Err(Error::Refused {
+                    Some(Err(SessionError::Refused {
                         reason: Refusal::TooLarge,
                         authenticated: true,
                     })),
@@ -2731,12 +2742,12 @@ pub(crate) fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<Inviter
                     code == c
                 }
                 (
-                    Some(Err(Error::Refused {
+                    Some(Err(SessionError::Refused {
                         reason,
                         authenticated: true,
                     })),
                     AnswerMessage::Refused(r),
-                ) => reason == r,
+                ) => reason == r.refusal(),
                 _ => false,
             };
             assert!(matches, "reported {:?} for {said:?}", w.finished);
@@ -2788,7 +2799,7 @@ pub(crate) fn run_fake_inviter_run<const B: usize>(
 ) -> Option<InviteeRun> {
     let k = keys();
     let config = script.config.config();
-    let made = Invitee::<B>::new(
+    let made = Invitee::<B>::new_sized(
         config,
         &k.bob,
         ephemeral(&RECORDED_INVITEE_EPHEMERALS, script.ephemeral),
@@ -2864,8 +2875,8 @@ pub(crate) fn run_fake_inviter_run<const B: usize>(
                             key: key_bytes(spec.key),
                             signature: SignatureBytes(signature(
                                 spec.sig,
-                                beckon_core::handshake::INVITER_LABEL,
-                                beckon_core::handshake::INVITEE_LABEL,
+                                beckon_core::internal::handshake::INVITER_LABEL,
+                                beckon_core::internal::handshake::INVITEE_LABEL,
                                 &hash,
                             )),
                         };
@@ -2967,7 +2978,8 @@ pub(crate) fn run_fake_inviter_run<const B: usize>(
             assert_eq!(p.application, this.application);
             assert_eq!(shown.message(), this.message);
             assert_eq!(shown.data(), this.data);
-            let contact = dir.permission(&k.mallory_pk) == Some(Permission::Allowed);
+            let contact =
+                dir.contact(&k.mallory_pk).map(Contact::permission) == Some(Permission::Allowed);
             assert_eq!(p.is_contact, contact, "is_contact");
         }
         if w.finished == Some(InviteeOutcome::Cancelled) {
@@ -3314,7 +3326,7 @@ pub(crate) fn decode_every_payload(bytes: &[u8]) -> usize {
         roundtrip!(Invite<'_>, bytes),
         roundtrip!(InviterMessage<'_>, bytes),
         roundtrip!(AnswerMessage<'_>, bytes),
-        roundtrip!(Refusal, bytes),
+        roundtrip!(SealedRefusal, bytes),
         roundtrip!(Bytes<'_>, bytes),
     ];
     if let Ok(answer) = payload::decode::<AnswerMessage<'_>>(bytes) {
