@@ -400,11 +400,20 @@ impl<const BUF: usize> Invitee<BUF> {
         }
     }
 
-    /// Runs the first deadline that has come at `now`.
+    /// Runs every deadline that has come at `now`, in [`Timer::ALL`]'s
+    /// order. Each timer runs at most once (a keepalive at the end of time
+    /// reschedules itself to the same instant), so this ends.
     fn run_timers(&mut self, now: Instant) {
-        let Some(timer) = self.chan.timers.expired(now) else {
-            return;
-        };
+        for _ in Timer::ALL {
+            let Some(timer) = self.chan.timers.expired(now) else {
+                return;
+            };
+            self.run_timer(timer, now);
+        }
+    }
+
+    /// Runs one deadline that has come.
+    fn run_timer(&mut self, timer: Timer, now: Instant) {
         match timer {
             Timer::Handshake => self.fail(SessionError::HandshakeTimeout),
             Timer::Answer => self.answer(AnswerMessage::Expired, InviteeOutcome::Expired),

@@ -383,11 +383,20 @@ impl<const BUF: usize> Inviter<BUF> {
         }
     }
 
-    /// Runs the first deadline that has come at `now`.
+    /// Runs every deadline that has come at `now`, in [`Timer::ALL`]'s
+    /// order. Each timer runs at most once (a keepalive at the end of time
+    /// reschedules itself to the same instant), so this ends.
     fn run_timers(&mut self, now: Instant) {
-        let Some(timer) = self.chan.timers.expired(now) else {
-            return;
-        };
+        for _ in Timer::ALL {
+            let Some(timer) = self.chan.timers.expired(now) else {
+                return;
+            };
+            self.run_timer(timer, now);
+        }
+    }
+
+    /// Runs one deadline that has come.
+    fn run_timer(&mut self, timer: Timer, now: Instant) {
         match timer {
             Timer::Handshake => self.fail(SessionError::HandshakeTimeout),
             Timer::Answer if matches!(self.session.state, State::Cancelling) => {
@@ -436,7 +445,7 @@ impl<const BUF: usize> Inviter<BUF> {
         let result = match core::mem::replace(&mut self.session.state, State::Done) {
             State::AwaitingProof(handshake) => match kind {
                 FrameKind::Proof => match handshake.open_proof(body) {
-                    Ok(proof) => Step::Opened(proof),
+                    Ok((proof, transport)) => Step::Opened(proof, transport),
                     Err(e) => Step::Fail(e.into()),
                 },
                 FrameKind::Refusal => Step::Fail(clear_refusal(body)),
@@ -456,8 +465,10 @@ impl<const BUF: usize> Inviter<BUF> {
         };
         match result {
             Step::Fail(e) => self.fail(e),
-            Step::Opened(proof) => {
+            Step::Opened(proof, transport) => {
                 self.inbox.clear_frame();
+                // Used only once the Proof's signature is checked.
+                self.chan.keys(transport);
                 self.session.state = State::CheckingProof(proof);
             }
             Step::Keepalive => {
@@ -509,21 +520,22 @@ impl<const BUF: usize> Inviter<BUF> {
         if let State::CheckingProof(proof) =
             core::mem::replace(&mut self.session.state, State::Done)
         {
-            self.verified(proof.key, proof.transport, now);
+            self.verified(proof.key, now);
         }
     }
 
     /// The responder proved `key`: check it is the one meant, then seal and
     /// queue the Invite.
     #[inline(never)]
-    fn verified(&mut self, key: PublicKey, mut transport: Transport, now: Instant) {
+    fn verified(&mut self, key: PublicKey, now: Instant) {
         self.session.responder = Some(key);
         if let Target::Contact(expected) = self.session.target {
             if expected != key {
                 return self.fail(SessionError::ContactMismatch);
             }
         }
-        let Some(identity) = &self.session.identity else {
+        let (Some(identity), Ok(transport)) = (&self.session.identity, self.chan.transport())
+        else {
             return self.fail(SessionError::Internal);
         };
         let proof = InviterProof {
@@ -553,7 +565,6 @@ impl<const BUF: usize> Inviter<BUF> {
                 let config = self.chan.config;
                 let deadline = after(now, config.response_timeout);
                 self.session.deadline = Some(deadline);
-                self.chan.keys(transport);
                 self.chan.pending(now);
                 self.chan
                     .timers
@@ -609,7 +620,7 @@ impl<const BUF: usize> Machine for Inviter<BUF> {
 #[allow(clippy::large_enum_variant)]
 enum Step {
     /// A Proof decrypted; its signature is checked next.
-    Opened(OpenedProof),
+    Opened(OpenedProof, Transport),
     /// The answer, and its plaintext's length.
     Answer(Result<Response, AnswerError>, usize),
     /// A keepalive.

@@ -21,7 +21,7 @@ impl Timer {
     /// Every timer, in the order they are checked when several are due at
     /// once: an answer deadline wins over silence, silence over a
     /// keepalive.
-    const ALL: [Timer; 4] = [
+    pub(crate) const ALL: [Timer; 4] = [
         Timer::Handshake,
         Timer::Answer,
         Timer::Idle,

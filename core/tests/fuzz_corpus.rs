@@ -2583,7 +2583,7 @@ struct Regression {
     check: fn(&[u8]),
 }
 
-const REGRESSIONS: [Regression; 5] = [
+const REGRESSIONS: [Regression; 6] = [
     Regression {
         target: "frame_decoder",
         name: "regress-proof-and-garbage-in-one-read",
@@ -2609,7 +2609,40 @@ const REGRESSIONS: [Regression; 5] = [
         name: "regress-cancel-sealed-as-raw-bytes",
         check: regress_cancel_sealed_as_raw_bytes,
     },
+    Regression {
+        target: "inviter",
+        name: "regress-coinciding-deadlines",
+        check: regress_coinciding_deadlines,
+    },
 ];
+
+/// A 240 s `inviter` run's finding: a lone inviter that reads Bob's Proof
+/// and is then timed out at each of its deadlines. At 45 s its idle
+/// deadline and its keepalive coincide with bytes still waiting to leave;
+/// one `handle_timeout` must run both (§8.1), so the next deadline is
+/// after `now` (the lone-inviter oracle's check), not `now` itself.
+fn regress_coinciding_deadlines(bytes: &[u8]) {
+    let Some(InviterInput::Alone(script)) = decode::<InviterInput>(bytes) else {
+        panic!("a lone-inviter script");
+    };
+    assert!(
+        script
+            .ops
+            .iter()
+            .filter(|op| matches!(op, InviterOp::Timeout(_)))
+            .count()
+            >= 3,
+        "timed out at least three times: {:?}",
+        script.ops
+    );
+    fuzz_harness::inviter(bytes);
+    let run = fuzz_harness::run_inviter_alone::<{ DEFAULT_BUFFER }>(&script).expect("runs");
+    assert!(
+        matches!(run.events.first(), Some(InviterEvent::Verified(_))),
+        "the Proof was read: {:?}",
+        run.events
+    );
+}
 
 /// Runs the check of one entry of [`REGRESSIONS`].
 fn check_regression(target: &str, name: &str) {

@@ -127,14 +127,18 @@ impl InitiatorHandshake {
         }
     }
 
-    /// Reads the Proof body, decrypting it in place: the invitee's key and
-    /// the channel, with the signature still to check
+    /// Reads the Proof body, decrypting it in place: the invitee's key, with
+    /// the signature still to check, and the channel, to use only once it
+    /// is checked
     /// ([`OpenedProof::signature_ok`]). The check is left to the caller so
     /// that `verify_strict`, the deepest call of an exchange, runs on a
     /// shallow stack, after this frame (the Diffie-Hellman and the key
     /// derivation) is gone.
     #[inline(never)]
-    pub(crate) fn open_proof(mut self, body: &mut [u8]) -> Result<OpenedProof, ProtocolError> {
+    pub(crate) fn open_proof(
+        mut self,
+        body: &mut [u8],
+    ) -> Result<(OpenedProof, Transport), ProtocolError> {
         if body.len() != PROOF_BODY_LEN {
             return Err(ProtocolError::Malformed);
         }
@@ -149,16 +153,17 @@ impl InitiatorHandshake {
             payload::decode(sealed.get(..len).ok_or(ProtocolError::Malformed)?)?;
         let key = PublicKey::from_bytes(&payload.key).map_err(|_| ProtocolError::BadKey)?;
         let (to_responder, to_initiator) = self.state.split();
-        Ok(OpenedProof {
+        let proof = OpenedProof {
             key,
             signature: payload.signature.0,
             signed,
-            transport: Transport {
-                send: to_responder,
-                recv: to_initiator,
-                hash: *self.state.handshake_hash(),
-            },
-        })
+        };
+        let transport = Transport {
+            send: to_responder,
+            recv: to_initiator,
+            hash: *self.state.handshake_hash(),
+        };
+        Ok((proof, transport))
     }
 }
 
@@ -168,8 +173,6 @@ pub(crate) struct OpenedProof {
     pub(crate) key: PublicKey,
     signature: [u8; 64],
     signed: [u8; 24 + HASH_LEN],
-    /// The channel, to use only once the signature is checked.
-    pub(crate) transport: Transport,
 }
 
 impl OpenedProof {
