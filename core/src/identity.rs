@@ -225,6 +225,20 @@ impl fmt::Display for Fingerprint {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for PublicKey {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "PublicKey({=[u8]:02x})", &self.0[..]);
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Fingerprint {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Fingerprint(SHA256 {=[u8]:02x})", &self.0[..]);
+    }
+}
+
 impl fmt::Debug for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)

@@ -35,6 +35,13 @@ impl fmt::Debug for ApplicationId {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for ApplicationId {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "ApplicationId({=[u8]:02x})", &self.0[..]);
+    }
+}
+
 /// Parses a UUID (hyphenated, simple, braced or `urn:uuid:` form).
 impl FromStr for ApplicationId {
     type Err = Error;
@@ -157,6 +164,19 @@ impl<'a> Invitation<'a> {
     /// The opaque application data.
     pub fn data(&self) -> &'a [u8] {
         self.data
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Invitation<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Invitation {{ application: {}, message: {=str}, data_len: {=usize} }}",
+            self.application,
+            self.message,
+            self.data.len()
+        );
     }
 }
 

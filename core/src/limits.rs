@@ -50,7 +50,7 @@ pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 
 /// A side that hears nothing from its peer for this long while an
 /// invitation is pending (not even a keepalive) gives up with
-/// [`Error::PeerSilent`](crate::Error::PeerSilent): three keepalive
+/// [`SessionError::PeerSilent`](crate::SessionError::PeerSilent): three keepalive
 /// intervals.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 

@@ -1,12 +1,10 @@
 //! Logging through `defmt` or `log`, whichever feature is on; nothing when
 //! neither is.
 //!
-//! Under defmt every argument goes through `defmt::Debug2Format`, with the
-//! core's `Debug`. (beckon-core has a `defmt` feature deriving
-//! `defmt::Format`, but at this revision it does not build: its
-//! `PublicKey` and `ApplicationId`, inside `Prompt`, `Launch`, the outcomes
-//! and the events, have no `Format`. So this crate's `defmt` feature does
-//! not turn it on.) Format strings use `{:?}`, which both back ends accept.
+//! Under defmt the arguments are logged with their own `defmt::Format`
+//! (this crate's `defmt` feature turns on beckon-core's, embassy-net's and
+//! embassy-time's), so no value is formatted on the device. Format strings
+//! use `{:?}`, which both back ends accept.
 
 #[cfg(all(feature = "defmt", feature = "log"))]
 compile_error!("the `defmt` and `log` features are exclusive: enable one of them");
@@ -16,7 +14,7 @@ macro_rules! event {
         #[cfg(feature = "log")]
         ::log::$level!($fmt $(, $arg)*);
         #[cfg(feature = "defmt")]
-        ::defmt::$level!($fmt $(, ::defmt::Debug2Format(&$arg))*);
+        ::defmt::$level!($fmt $(, $arg)*);
         #[cfg(not(any(feature = "log", feature = "defmt")))]
         {
             $(let _ = &$arg;)*
