@@ -38,57 +38,18 @@ const REPORTS: usize = 256;
 /// The listener's bounds and timers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenerConfig {
-    /// Connections in their handshake at once (default 64): a connection
-    /// counts from its acceptance until its Invite passes the policy (or it
-    /// ends).
+    /// Connections in their handshake at once (default 64), from their
+    /// acceptance until their Invite passes the policy.
     ///
-    /// When all are taken, a new connection is still served: it **evicts**
-    /// one connection in its handshake, which ends at once. If the evicted
-    /// one has not sent a complete Hello yet, it gets the clear Busy
-    /// refusal in place of its Proof and reports `Refused(Busy)` (its
-    /// inviter, if real, sees `Refused { Busy, authenticated: false }`);
-    /// after its Hello it is closed, exactly as at the handshake timeout,
-    /// and reports `Failed(HandshakeTimeout)`. Stalled handshakes are also
-    /// dropped at the config's handshake timeout.
-    ///
-    /// **Which one:** the oldest connection that has not had its Hello
-    /// answered (a *silent* one) among the older half of the table (the
-    /// `max_handshakes - max_handshakes / 2` longest in it), else the
-    /// oldest of all. So a silent connection is never evicted before
-    /// `max_handshakes / 2` newer ones have arrived, and one whose Hello is
-    /// in never before `max_handshakes` newer ones have, and then only if
-    /// the older half holds no silent connection. The listener evicts at
-    /// most once per turn of the tokio scheduler, so that between two
-    /// evictions every session reads what has come in (a Hello among it),
-    /// and a burst of connections accepted at once cannot evict a real
-    /// inviter whose session has not run yet.
-    ///
-    /// **Why a flood cannot keep a real invitation out:** a real inviter
-    /// sends its Hello as soon as it is connected and its Invite one round
-    /// trip after the Proof, so its handshake takes a couple of round
-    /// trips. Idle or garbage connections can no longer hold the places
-    /// until the handshake timeout (64 idle connections reopened every 30
-    /// seconds used to keep every invitation out): each newcomer pushes a
-    /// stalled one out. Silent connections, which cost an attacker nothing,
-    /// go first: against a flood of idle or garbage connections, however
-    /// fast and however often reopened, a real inviter is evicted only if
-    /// `max_handshakes` newer connections arrive before its Hello, and
-    /// never once its Hello is in (unless half the table is real
-    /// handshakes). The newer half is spared so that a fresh connection
-    /// whose Hello is still in flight is not the next to go even when
-    /// every older one has sent a Hello. Only a flood that sends Hellos
-    /// too (making this side do a key exchange and a signature for each)
-    /// can evict a real handshake, and only by opening `max_handshakes / 2`
-    /// connections before its Hello is in, or `max_handshakes` within its
-    /// round trips.
-    ///
-    /// **Refusals:** only when no connection can be evicted does a new one
-    /// get the clear Busy refusal without a session: with
-    /// `max_handshakes` 0, or while `max_handshakes` evicted connections
-    /// are still closing (each closes at once, unless its peer does not
-    /// take the five bytes of Busy: then within the grace). Sessions in
-    /// their handshake and evicted sessions still closing are each at most
-    /// `max_handshakes`.
+    /// When all are taken, a newcomer **evicts** one
+    /// ([`Invitee::evict`](beckon_core::Invitee::evict), reported as
+    /// `InviteeOutcome::Evicted`): the oldest that has not had its Hello
+    /// answered among the older half of the table, else the oldest of all,
+    /// at most one per turn of the scheduler. So a flood of idle or garbage
+    /// connections cannot keep a real inviter out; a flood of Hellos can
+    /// (see the README's "Floods"). Only when nothing can be evicted (0, or
+    /// as many evicted connections still closing) is a newcomer refused
+    /// Busy in clear without a session.
     pub max_handshakes: usize,
     /// Invitations waiting for the user at once (default 16): an
     /// [`IncomingInvitation`] counts until it is answered or dropped.
