@@ -26,11 +26,14 @@
 //!
 //! ## The call contract
 //!
-//! Inputs are `handle_*` calls (bytes received, a timeout, a decision, a
-//! cancel, a close); outputs are `poll_*` calls, drained after each input:
-//! `poll_transmit` until it returns 0, `poll_event` until `None`, then
-//! `poll_timeout` says when to call `handle_timeout`. Every time-dependent
-//! call takes `now`. Bytes may arrive in any chunking.
+//! Both roles implement one trait, [`Machine`], with the same signatures,
+//! so one loop drives either. Inputs are `handle_*` calls (bytes received
+//! with the role's context, a timeout, a close; the inviter's cancel, the
+//! invitee's decision and eviction). After each input,
+//! [`poll_output`](Machine::poll_output) gives the bytes to send, then the
+//! events, then when to call `handle_timeout` ([`Output`]): the order of
+//! the contract is the order of its answers. Every time-dependent call
+//! takes `now`. Bytes may arrive in any chunking.
 //!
 //! ## A complete exchange, driven by hand
 //!
@@ -49,10 +52,10 @@
 //!
 //! let now = Instant::from_secs(0);
 //! let invitation = Invitation::new(chess, "A game?", b"board=standard")?;
-//! let mut inviter: Inviter = Inviter::new(
+//! let mut inviter = Inviter::new(
 //!     Config::default(), &alice, Target::Contact(bob.public_key()),
 //!     &invitation, EphemeralSecret::from_bytes([3; 32]), now)?;
-//! let mut invitee: Invitee = Invitee::new(
+//! let mut invitee = Invitee::new(
 //!     Config::default(), &bob, EphemeralSecret::from_bytes([4; 32]), now)?;
 //!
 //! // Move bytes both ways until neither side has anything to send.

@@ -35,10 +35,10 @@ pub struct InviteOptions {
 ///
 /// * before the Invite is sent, the exchange stops and nothing of the
 ///   invitation reaches the invitee; [`invite`] returns
-///   [`Error::Cancelled`];
+///   [`SessionError::Cancelled`];
 /// * after it is sent and before the answer, a Cancel is sent and [`invite`]
 ///   keeps driving the connection until the invitee acknowledges it
-///   ([`Error::Cancelled`]) or an answer that crossed the Cancel arrives
+///   ([`SessionError::Cancelled`]) or an answer that crossed the Cancel arrives
 ///   (that answer is returned), for at most the config's `grace`;
 /// * after the answer, nothing happens.
 #[derive(Debug, Clone)]
@@ -127,9 +127,10 @@ pub enum Progress {
 ///
 /// # Errors
 ///
-/// [`InviteError::Failed`] with the core's [`Error`] (refused, contact
-/// mismatch, timeout, cancelled, handshake timeout, protocol error, or
-/// `InvalidArgument` for a zero timeout or data over the limit);
+/// [`InviteError::Failed`] with how the core's session ended, a
+/// [`SessionError`] (refused, contact mismatch, timeout, cancelled,
+/// handshake timeout, protocol error); [`InviteError::Invalid`] for an
+/// invitation that could not start (a zero timeout, data over the limit);
 /// [`InviteError::Io`] when the stream fails. (The `beckon` command maps
 /// each to an exit code: `beckon_desktop::exit::for_invite`.)
 pub async fn invite<S>(

@@ -90,9 +90,9 @@ pub struct SessionReport {
 /// Listens for invitations.
 ///
 /// Every accepted connection gets its own task running one core
-/// [`Invitee`](beckon_core::Invitee), which consults one view of the
-/// [`DirectorySource`] on every input (so a contact blocked mid-handshake
-/// is refused). Invitations that pass the
+/// [`Invitee`](beckon_core::Invitee), which asks the [`Directory`] its
+/// policy at the Hello and its facts once at the Invite, each from one view
+/// (so a contact blocked mid-handshake is refused). Invitations that pass the
 /// policy come out of [`next`](Self::next) as [`IncomingInvitation`]s.
 /// Nothing grows without bound: at most `max_handshakes` connections in
 /// their handshake (a new connection beyond them evicts a stalled one,
