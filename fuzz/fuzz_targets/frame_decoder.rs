@@ -3,7 +3,7 @@
 //! and every payload decoder on the stream and on each frame's body. Input:
 //! a mode byte (directory, buffer size, target), a 2-byte chunking seed,
 //! the stream. The properties are in the shared harness,
-//! `core/tests/fuzz_harness/mod.rs`.
+//! `core/tests/fuzz_harness/`.
 #![no_main]
 
 #[path = "../../core/tests/fuzz_harness/mod.rs"]

@@ -5,7 +5,7 @@
 //! mutates, inserts and replays frames. *Adversary*: a peer that completes a
 //! genuine Noise channel and seals any Invite, Cancel or bytes, with any key
 //! and signature (it can sign only as its own identity). The properties are
-//! in the shared harness, `core/tests/fuzz_harness/mod.rs`; `cargo fuzz fmt
+//! in the shared harness, `core/tests/fuzz_harness/`; `cargo fuzz fmt
 //! invitee <file>` prints an input.
 #![no_main]
 

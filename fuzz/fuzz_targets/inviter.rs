@@ -5,7 +5,7 @@
 //! replays frames. *Adversary*: a peer that completes a genuine Noise
 //! channel, proves any key with any signature (it can sign only as its own
 //! identity) and seals any answer. The properties are in the shared
-//! harness, `core/tests/fuzz_harness/mod.rs`; `cargo fuzz fmt inviter
+//! harness, `core/tests/fuzz_harness/`; `cargo fuzz fmt inviter
 //! <file>` prints an input.
 #![no_main]
 

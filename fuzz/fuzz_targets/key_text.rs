@@ -1,7 +1,7 @@
 //! `key_text`: the `ssh-ed25519` line, `SHA256:` fingerprint and UUID
 //! parsers; whatever parses prints back to a text that parses to the same
 //! value, and keys and ids made from raw bytes round-trip through text. The
-//! properties are in the shared harness, `core/tests/fuzz_harness/mod.rs`.
+//! properties are in the shared harness, `core/tests/fuzz_harness/`.
 #![no_main]
 
 #[path = "../../core/tests/fuzz_harness/mod.rs"]

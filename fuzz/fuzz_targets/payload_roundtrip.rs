@@ -1,7 +1,7 @@
 //! `payload_roundtrip`: every payload decoder on the input; whatever
 //! decodes re-encodes to the very same bytes and decodes again to an equal
 //! value. The properties are in the shared harness,
-//! `core/tests/fuzz_harness/mod.rs`.
+//! `core/tests/fuzz_harness/`.
 #![no_main]
 
 #[path = "../../core/tests/fuzz_harness/mod.rs"]

@@ -1,0 +1,594 @@
+//! The adversary variant: `snow` at the other end of a genuine channel. It
+//! signs only as its own identity (Mallory), and plays the invitee against
+//! an inviter ([`run_fake_invitee`]) or the inviter against an invitee
+//! ([`run_fake_inviter`]).
+
+use beckon_core::internal::frame::{invite_frame_len, FrameKind};
+use beckon_core::internal::payload::{
+    self, AnswerMessage, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload,
+    SignatureBytes,
+};
+use beckon_core::wire::max_data_for;
+use beckon_core::*;
+
+use super::fixtures::{
+    ephemeral, keys, pick, ADVERSARY_EPHEMERALS, LARGE, RECORDED_INVITEE_EPHEMERALS,
+    RECORDED_INVITER_EPHEMERALS, T0,
+};
+use super::frames::{kind_of, split_frames};
+use super::inputs::{
+    deadline_rounds, AnswerSpec, Clock, FakeInviteeOp, FakeInviteeScript, FakeInviterOp,
+    FakeInviterScript, InviterPlain, KeySpec, ProofSpec, SigSpec, TargetSpec, Text,
+};
+use super::oracles::{config_error, expected_verdict};
+use super::watchers::{InviteeWatch, InviterWatch};
+use super::{InviteeRun, InviterRun};
+
+const NOISE_PARAMS: &str = "Noise_NN_25519_ChaChaPoly_SHA512";
+const PROLOGUE: &[u8] = b"beckon\x01";
+/// The largest plaintext the adversary seals (a frame's length is a u16).
+const MAX_PLAINTEXT: usize = 60_000;
+
+fn snow_state(initiator: bool, ephemeral: &[u8; 32]) -> snow::HandshakeState {
+    let builder = snow::Builder::new(NOISE_PARAMS.parse().expect("Noise parameters"))
+        .prologue(PROLOGUE)
+        .expect("a prologue")
+        .fixed_ephemeral_key_for_testing_only(ephemeral);
+    let state = if initiator {
+        builder.build_initiator()
+    } else {
+        builder.build_responder()
+    };
+    state.expect("a handshake state")
+}
+
+fn frame(kind: FrameKind, body: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(body.len() + 1).expect("a body under 64 KiB");
+    let mut out = len.to_be_bytes().to_vec();
+    out.push(kind as u8);
+    out.extend_from_slice(body);
+    out
+}
+
+fn key_bytes(key: KeySpec) -> [u8; 32] {
+    let k = keys();
+    match key {
+        KeySpec::Mallory => k.mallory_pk.to_bytes(),
+        KeySpec::Alice => k.alice_pk.to_bytes(),
+        KeySpec::Bob => k.bob_pk.to_bytes(),
+        KeySpec::Weak => {
+            let mut b = [0u8; 32];
+            b[0] = 1;
+            b
+        }
+        KeySpec::Raw(b) => b,
+    }
+}
+
+/// The signature `sig` stands for, by Mallory, for `label` and `hash`.
+fn signature(sig: SigSpec, label: &[u8; 24], other: &[u8; 24], hash: &[u8]) -> [u8; 64] {
+    use ed25519_dalek::Signer;
+    let sign =
+        |l: &[u8; 24], h: &[u8]| keys().mallory_signer.sign(&[&l[..], h].concat()).to_bytes();
+    match sig {
+        SigSpec::Valid => sign(label, hash),
+        SigSpec::OtherLabel => sign(other, hash),
+        SigSpec::OtherHash => sign(label, &[0u8; 64]),
+        SigSpec::Raw(b) => b,
+    }
+}
+
+/// The plaintext of a sealed `Refused` answer with the wire reason
+/// `tag % 7`: the five a sealed refusal may carry, and `TooLarge` (5) and
+/// `UnsupportedVersion` (6), which none may (the inviter must find them
+/// malformed). Written as bytes, since no `SealedRefusal` holds the last
+/// two.
+fn refused_plaintext(tag: u8) -> Vec<u8> {
+    vec![4, tag % 7]
+}
+
+fn encode_payload<T: serde_like::Encode>(value: &T, size: usize) -> Vec<u8> {
+    let mut out = vec![0u8; size];
+    let n = value.encode_into(&mut out).expect("a payload that fits");
+    out.truncate(n);
+    out
+}
+
+/// `payload::encode` for the payload types, without naming serde.
+mod serde_like {
+    use super::payload;
+    pub(crate) trait Encode {
+        fn encode_into(&self, out: &mut [u8]) -> Option<usize>;
+    }
+    macro_rules! encode {
+        ($($t:ty),*) => {$(
+            impl Encode for $t {
+                fn encode_into(&self, out: &mut [u8]) -> Option<usize> {
+                    payload::encode(self, out)
+                }
+            }
+        )*};
+    }
+    encode!(
+        payload::ProofPayload,
+        payload::AnswerMessage<'_>,
+        payload::InviterMessage<'_>
+    );
+}
+
+/// The Proof payload `spec` stands for, and whether it is a valid proof of
+/// Mallory's key for `hash`.
+fn proof_payload(spec: &ProofSpec, hash: &[u8]) -> (Vec<u8>, bool) {
+    match spec {
+        ProofSpec::Fields(key, sig) => {
+            let p = ProofPayload {
+                key: key_bytes(*key),
+                signature: SignatureBytes(signature(
+                    *sig,
+                    beckon_core::internal::handshake::INVITEE_LABEL,
+                    beckon_core::internal::handshake::INVITER_LABEL,
+                    hash,
+                )),
+            };
+            let valid = *key == KeySpec::Mallory && *sig == SigSpec::Valid;
+            (encode_payload(&p, 96), valid)
+        }
+        ProofSpec::Raw(chunk) => (chunk.0[..chunk.0.len().min(1024)].to_vec(), false),
+    }
+}
+
+/// An answer's plaintext; `invite_len` is the Invite's length field.
+fn answer_plaintext(spec: &AnswerSpec, invite_len: u32) -> Vec<u8> {
+    let size = 64 + MAX_PLAINTEXT;
+    let message = |t: &Text| -> String { t.0.chars().take(MAX_PLAINTEXT / 4).collect() };
+    match spec {
+        AnswerSpec::Declined(t) => encode_payload(
+            &AnswerMessage::Declined {
+                message: &message(t),
+            },
+            size,
+        ),
+        AnswerSpec::Accepted(t) => encode_payload(
+            &AnswerMessage::Accepted {
+                message: &message(t),
+            },
+            size,
+        ),
+        AnswerSpec::Expired => encode_payload(&AnswerMessage::Expired, size),
+        AnswerSpec::Error(code, t) => encode_payload(
+            &AnswerMessage::Error {
+                code: *code,
+                message: &message(t),
+            },
+            size,
+        ),
+        AnswerSpec::Refused(tag) => refused_plaintext(*tag),
+        AnswerSpec::Cancelled => encode_payload(&AnswerMessage::Cancelled, size),
+        AnswerSpec::TooLarge(len) => encode_payload(
+            &AnswerMessage::TooLarge {
+                invite_len: len.unwrap_or(invite_len),
+            },
+            size,
+        ),
+        AnswerSpec::Raw(chunk) => chunk.0[..chunk.0.len().min(MAX_PLAINTEXT)].to_vec(),
+    }
+}
+
+/// Runs an inviter against the adversary playing the invitee; returns its
+/// events.
+pub(crate) fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> {
+    run_fake_invitee_run(script).map_or_else(Vec::new, |run| run.events)
+}
+
+/// [`run_fake_invitee`], with what the inviter sent; `None` when `new`
+/// refused it (as it must).
+pub(crate) fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<InviterRun> {
+    let k = keys();
+    let config = script.config.config();
+    let data = script.invitation.data();
+    let invitation = script.invitation.make(&data)?;
+    let target = script.target.target();
+    let made = Inviter::<LARGE>::new_sized(
+        config,
+        &k.alice,
+        target,
+        &invitation,
+        ephemeral(&RECORDED_INVITER_EPHEMERALS, script.ephemeral),
+        T0,
+    );
+    let expected = config_error(&config).or_else(|| {
+        (data.len() > max_data_for(LARGE)).then_some(Error::InvalidArgument(
+            ArgumentError::DataTooLong {
+                max: max_data_for(LARGE),
+            },
+        ))
+    });
+    assert_eq!(made.as_ref().err().copied(), expected);
+    let mut m = made.ok()?;
+    let mut w = InviterWatch::new::<LARGE>(target, &config);
+    let mut clock = Clock::new();
+    w.drain(&mut m);
+    w.check(&mut m, true);
+
+    // The handshake: read the Hello, prove whatever the script says.
+    let hello = w.sent.clone();
+    let mut noise = snow_state(
+        false,
+        &pick(&ADVERSARY_EPHEMERALS, script.adversary_ephemeral),
+    );
+    noise
+        .read_message(&hello[4..], &mut [])
+        .expect("the inviter's Hello");
+    let responder_e = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(pick(
+        &ADVERSARY_EPHEMERALS,
+        script.adversary_ephemeral,
+    )));
+    let hash = {
+        use sha2::Digest;
+        sha2::Sha512::new()
+            .chain_update(noise.get_handshake_hash())
+            .chain_update(responder_e.as_bytes())
+            .finalize()
+    };
+    let (payload, valid) = proof_payload(&script.proof, &hash);
+    let mut body = vec![0u8; 32 + payload.len() + 16];
+    let n = noise
+        .write_message(&payload, &mut body)
+        .expect("a Proof message");
+    w.input(&mut m, T0, &frame(FrameKind::Proof, &body[..n]));
+    w.drain(&mut m);
+    w.check(&mut m, true);
+    let mallory = Some(k.mallory_pk);
+    if valid {
+        // Completeness: a valid proof is taken, and checked against the
+        // target.
+        assert_eq!(m.responder(), mallory, "a valid proof was not taken");
+        match script.target {
+            TargetSpec::Mallory | TargetSpec::AnyEndpoint => {
+                assert_eq!(w.verified, mallory, "a valid proof of the target")
+            }
+            _ => assert_eq!(w.finished, Some(Err(SessionError::ContactMismatch))),
+        }
+    } else {
+        assert_eq!(m.responder(), None, "an invalid proof was taken");
+        assert!(w.verified.is_none() && w.finished.is_some());
+    }
+    let channel = noise
+        .into_stateless_transport_mode()
+        .expect("the handshake is over");
+    let invite_len = split_frames(&w.sent)
+        .get(1)
+        .map_or(0, |f| u32::try_from(f.len() - 2).unwrap_or(u32::MAX));
+
+    let mut next_nonce = 0u64;
+    for op in &script.ops {
+        let before = w.finished;
+        let mut opened: Option<(u64, Vec<u8>)> = None;
+        match op {
+            FakeInviteeOp::Answer(nonce, spec) => {
+                let plaintext = answer_plaintext(spec, invite_len);
+                let nonce = nonce.map_or_else(
+                    || {
+                        next_nonce += 1;
+                        next_nonce - 1
+                    },
+                    u64::from,
+                );
+                let mut body = vec![0u8; plaintext.len() + 16];
+                let n = channel
+                    .write_message(nonce, &plaintext, &mut body)
+                    .expect("a sealed answer");
+                let now = clock.now;
+                w.input(&mut m, now, &frame(FrameKind::Sealed, &body[..n]));
+                opened = Some((nonce, plaintext));
+            }
+            FakeInviteeOp::Raw(chunk) => {
+                let now = clock.now;
+                w.input(&mut m, now, &chunk.0);
+            }
+            FakeInviteeOp::Time(when) => {
+                let now = clock.at(*when, m.poll_timeout());
+                w.timeout(&mut m, now);
+            }
+            FakeInviteeOp::Cancel => {
+                let now = clock.now;
+                w.cancel(&mut m, now);
+            }
+            FakeInviteeOp::Close => {
+                let now = clock.now;
+                w.close(&mut m, now);
+            }
+        }
+        w.drain(&mut m);
+        w.check(&mut m, true);
+        // An answer: exactly what the (verified) adversary sealed under the
+        // first nonce.
+        if before.is_none() && m.answer_message().is_ok() {
+            assert_eq!(w.verified, mallory, "an answer from an unverified peer");
+            let Some((nonce, plaintext)) = opened else {
+                panic!("an answer from a frame the adversary did not seal");
+            };
+            assert_eq!(nonce, 0, "an answer under nonce {nonce}");
+            let said: AnswerMessage<'_> =
+                payload::decode(&plaintext).expect("the answer that was read decodes");
+            assert_eq!(m.answer_message(), Ok(said.message()));
+            let matches = match (w.finished, said) {
+                (Some(Ok(Response::Accepted)), AnswerMessage::Accepted { .. })
+                | (Some(Ok(Response::Declined)), AnswerMessage::Declined { .. })
+                | (Some(Ok(Response::Expired)), AnswerMessage::Expired)
+                | (Some(Err(SessionError::Cancelled)), AnswerMessage::Cancelled)
+                | (
+                    Some(Err(SessionError::Refused {
+                        reason: Refusal::TooLarge,
+                        authenticated: true,
+                    })),
+                    AnswerMessage::TooLarge { .. },
+                ) => true,
+                (Some(Ok(Response::Error { code })), AnswerMessage::Error { code: c, .. }) => {
+                    code == c
+                }
+                (
+                    Some(Err(SessionError::Refused {
+                        reason,
+                        authenticated: true,
+                    })),
+                    AnswerMessage::Refused(r),
+                ) => reason == r.refusal(),
+                _ => false,
+            };
+            assert!(matches, "reported {:?} for {said:?}", w.finished);
+        }
+    }
+    for _ in 0..deadline_rounds(&config) {
+        let Some(deadline) = m.poll_timeout() else {
+            break;
+        };
+        let now = clock.now.max(deadline);
+        clock.now = now;
+        w.timeout(&mut m, now);
+        w.drain(&mut m);
+        w.check(&mut m, true);
+    }
+    assert!(
+        w.finished.is_some(),
+        "the inviter's deadlines did not end it"
+    );
+    w.finish(&mut m);
+    if matches!(w.finished, Some(Ok(_))) {
+        assert_eq!(w.verified, mallory, "an answer without a valid proof");
+    }
+    Some(InviterRun {
+        sent: w.sent,
+        events: w.events,
+    })
+}
+
+/// The invitee's view of an Invite the adversary sealed.
+struct SealedInvite {
+    application: ApplicationId,
+    message: String,
+    data: Vec<u8>,
+    /// A valid signature of Mallory's key over this session.
+    valid: bool,
+}
+
+/// Runs an invitee against the adversary playing the inviter; returns its
+/// events.
+pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Vec<InviteeEvent> {
+    run_fake_inviter_run::<B>(script).map_or_else(Vec::new, |run| run.events)
+}
+
+/// [`run_fake_inviter`], with what the invitee sent; `None` when `new`
+/// refused it (as it must).
+pub(crate) fn run_fake_inviter_run<const B: usize>(
+    script: &FakeInviterScript,
+) -> Option<InviteeRun> {
+    let k = keys();
+    let config = script.config.config();
+    let made = Invitee::<B>::new_sized(
+        config,
+        &k.bob,
+        ephemeral(&RECORDED_INVITEE_EPHEMERALS, script.ephemeral),
+        T0,
+    );
+    assert_eq!(made.as_ref().err().copied(), config_error(&config));
+    let mut m = made.ok()?;
+    let mut w = InviteeWatch::new::<B>(vec![k.mallory_pk], &config);
+    let mut dir = script.directory.build();
+    let mut clock = Clock::new();
+
+    // The handshake: a Hello, then read Bob's Proof if he sends one.
+    let mut noise = snow_state(
+        true,
+        &pick(&ADVERSARY_EPHEMERALS, script.adversary_ephemeral),
+    );
+    let mut e = [0u8; 64];
+    let n = noise.write_message(&[], &mut e).expect("a Hello");
+    let hello = frame(FrameKind::Hello, &[&[1u8][..], &e[..n]].concat());
+    w.input(&mut m, T0, &hello, &dir);
+    w.drain(&mut m);
+    w.check(&mut m, true);
+    let proof = w.sent.clone();
+    let mut channel = None;
+    let mut hash = [0u8; 64];
+    if kind_of(&proof) == Some(FrameKind::Proof) {
+        let mut plain = [0u8; 128];
+        noise
+            .read_message(&proof[3..], &mut plain)
+            .expect("Bob's Proof opens");
+        hash.copy_from_slice(noise.get_handshake_hash());
+        channel = Some(
+            noise
+                .into_stateless_transport_mode()
+                .expect("the handshake is over"),
+        );
+    }
+
+    let mut next_nonce = 0u64;
+    let mut invite: Option<SealedInvite> = None;
+    let mut cancel_sent = false;
+    // Bytes outside a sealed frame were fed: a frame may be left half read.
+    let mut raw_fed = false;
+    for op in &script.ops {
+        let had_inviter = m.inviter().is_some();
+        let had_prompt = w.prompt.is_some();
+        let mut sealed: Option<SealedInvite> = None;
+        // This step sealed a valid Invite right: to an invitee waiting for
+        // it, its input clean, under the first nonce, within the limits.
+        let mut sealed_right = false;
+        match op {
+            FakeInviterOp::Seal(nonce, plain) => {
+                let Some(channel) = &channel else { continue };
+                let nonce = nonce.map_or_else(
+                    || {
+                        next_nonce += 1;
+                        next_nonce - 1
+                    },
+                    u64::from,
+                );
+                let plaintext = match plain {
+                    InviterPlain::Invite(spec) => {
+                        let data = spec.data.bytes();
+                        let data = &data[..data.len().min(MAX_PLAINTEXT / 2)];
+                        let message: String =
+                            spec.message.0.chars().take(MAX_PLAINTEXT / 8).collect();
+                        let head = InviteHead {
+                            application: *spec.app.id().as_bytes(),
+                            message: &message,
+                            data: Bytes(data),
+                        };
+                        let proof = InviterProof {
+                            key: key_bytes(spec.key),
+                            signature: SignatureBytes(signature(
+                                spec.sig,
+                                beckon_core::internal::handshake::INVITER_LABEL,
+                                beckon_core::internal::handshake::INVITEE_LABEL,
+                                &hash,
+                            )),
+                        };
+                        let bytes = encode_payload(
+                            &InviterMessage::Invite(Invite { head, proof }),
+                            MAX_PLAINTEXT + 1024,
+                        );
+                        sealed = Some(SealedInvite {
+                            application: spec.app.id(),
+                            message,
+                            data: data.to_vec(),
+                            valid: spec.key == KeySpec::Mallory && spec.sig == SigSpec::Valid,
+                        });
+                        bytes
+                    }
+                    InviterPlain::Cancel => encode_payload(&InviterMessage::Cancel, 8),
+                    InviterPlain::Raw(chunk) => {
+                        chunk.0[..chunk.0.len().min(MAX_PLAINTEXT)].to_vec()
+                    }
+                };
+                // A Cancel is counted by what was sealed, however the script
+                // spelled it: any plaintext that decodes as a Cancel (the
+                // raw byte `01` is one) can withdraw a prompt.
+                cancel_sent |= w.prompt.is_some()
+                    && matches!(
+                        payload::decode::<InviterMessage<'_>>(&plaintext),
+                        Ok(InviterMessage::Cancel)
+                    );
+                let mut body = vec![0u8; plaintext.len() + 16];
+                let n = channel
+                    .write_message(nonce, &plaintext, &mut body)
+                    .expect("a sealed message");
+                let sealed_frame = frame(FrameKind::Sealed, &body[..n]);
+                // Nothing is taken before the Invite, so while the invitee
+                // waits for it the first nonce is due.
+                sealed_right = sealed.as_ref().is_some_and(|this| {
+                    this.valid
+                        && nonce == 0
+                        && !raw_fed
+                        && !had_inviter
+                        && w.finished.is_none()
+                        && this.message.chars().count() <= 255
+                        && this.data.len() <= beckon_core::limits::MAX_DATA_LEN
+                        && sealed_frame.len() <= invite_frame_len(max_data_for(B))
+                });
+                let now = clock.now;
+                w.input(&mut m, now, &sealed_frame, &dir);
+            }
+            FakeInviterOp::Raw(chunk) => {
+                raw_fed = true;
+                let now = clock.now;
+                w.input(&mut m, now, &chunk.0, &dir);
+            }
+            FakeInviterOp::Time(when) => {
+                let now = clock.at(*when, m.poll_timeout());
+                w.timeout(&mut m, now);
+            }
+            FakeInviterOp::Decide(when, d) => {
+                let now = clock.at(*when, m.poll_timeout());
+                w.decide(&mut m, now, d);
+            }
+            FakeInviterOp::Close => {
+                let now = clock.now;
+                w.close(&mut m, now);
+            }
+            FakeInviterOp::Directory(spec) => dir = spec.build(),
+        }
+        w.drain(&mut m);
+        w.check(&mut m, true);
+        if sealed_right {
+            // Completeness: a valid Invite sealed right is authenticated
+            // (and then the policy decides, below).
+            assert_eq!(
+                m.inviter(),
+                Some(k.mallory_pk),
+                "a valid Invite, sealed right, was not taken"
+            );
+        }
+        if !had_inviter {
+            if let Some(key) = m.inviter() {
+                // Only a valid signature of Mallory's gets an Invite in, and
+                // then the policy decides, in its order.
+                assert_eq!(key, k.mallory_pk);
+                let Some(this) = sealed.take() else {
+                    panic!("an Invite passed that the adversary did not seal");
+                };
+                assert!(this.valid, "an Invite with a bad signature passed");
+                let too_large = this.data.len() > max_data_for(B);
+                match expected_verdict(&dir, &key, &this.application, too_large) {
+                    Some(r) => assert_eq!(w.finished, Some(InviteeOutcome::Refused(r))),
+                    None => assert!(w.prompt.is_some(), "no prompt for a good Invite"),
+                }
+                invite = Some(this);
+            }
+        }
+        if let (Some(p), false) = (w.prompt, had_prompt) {
+            let this = invite.as_ref().expect("a prompt for an Invite");
+            let shown = m.invitation().expect("the prompt's invitation");
+            assert_eq!(p.application, this.application);
+            assert_eq!(shown.message(), this.message);
+            assert_eq!(shown.data(), this.data);
+            let contact =
+                dir.contact(&k.mallory_pk).map(Contact::permission) == Some(Permission::Allowed);
+            assert_eq!(p.is_contact, contact, "is_contact");
+        }
+        if w.finished == Some(InviteeOutcome::Cancelled) {
+            assert!(cancel_sent, "a prompt withdrawn without a Cancel");
+        }
+    }
+    for _ in 0..deadline_rounds(&config) {
+        let Some(deadline) = m.poll_timeout() else {
+            break;
+        };
+        let now = clock.now.max(deadline);
+        clock.now = now;
+        w.timeout(&mut m, now);
+        w.drain(&mut m);
+        w.check(&mut m, true);
+    }
+    assert!(
+        w.finished.is_some(),
+        "the invitee's deadlines did not end it"
+    );
+    w.finish(&mut m);
+    Some(InviteeRun {
+        sent: w.sent,
+        events: w.events,
+    })
+}

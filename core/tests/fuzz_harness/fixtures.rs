@@ -1,0 +1,86 @@
+//! Fixtures: the identities, ephemerals, applications, start instant and
+//! buffer sizes of every variant.
+
+use std::sync::OnceLock;
+
+use beckon_core::wire::{buffer_size, DEFAULT_BUFFER};
+use beckon_core::*;
+use embassy_time::Instant;
+
+/// The inviter under test, and the honest inviter.
+pub(crate) const ALICE_SEED: [u8; 32] = [0xA1; 32];
+/// The invitee under test, and the honest responder.
+pub(crate) const BOB_SEED: [u8; 32] = [0xB0; 32];
+/// Another honest peer: a responder that is not the target, a stranger
+/// that invites.
+pub(crate) const CAROL_SEED: [u8; 32] = [0xC0; 32];
+/// The adversary's own identity: it can sign as Mallory, and only as her.
+pub(crate) const MALLORY_SEED: [u8; 32] = [0x3A; 32];
+
+/// Ephemerals of the machines under test in the alone variants, and of the
+/// honest peers whose frames the seeds record.
+pub(crate) const RECORDED_INVITER_EPHEMERALS: [[u8; 32]; 2] = [[0xE1; 32], [0xE3; 32]];
+/// See [`RECORDED_INVITER_EPHEMERALS`].
+pub(crate) const RECORDED_INVITEE_EPHEMERALS: [[u8; 32]; 2] = [[0xE2; 32], [0xE4; 32]];
+/// Ephemerals of the adversary (`snow`): never used by an honest peer.
+pub(crate) const ADVERSARY_EPHEMERALS: [[u8; 32]; 2] = [[0xAD; 32], [0xAE; 32]];
+/// Ephemerals of the network variant: never used to record a seed.
+pub(crate) const NETWORK_INVITER_EPHEMERALS: [[u8; 32]; 2] = [[0x51; 32], [0x53; 32]];
+/// See [`NETWORK_INVITER_EPHEMERALS`].
+pub(crate) const NETWORK_INVITEE_EPHEMERALS: [[u8; 32]; 2] = [[0x52; 32], [0x54; 32]];
+
+/// Chess, the application of the recorded exchanges.
+pub(crate) const CHESS: ApplicationId = ApplicationId::from_bytes([
+    0x67, 0xe5, 0x50, 0x44, 0x10, 0xb1, 0x42, 0x6f, 0x92, 0x47, 0xbb, 0x68, 0x0e, 0x5f, 0xe0, 0xc8,
+]);
+/// Another application, never registered.
+pub(crate) const GO: ApplicationId = ApplicationId::from_bytes([0x60; 16]);
+
+/// When every session starts.
+pub(crate) const T0: Instant = Instant::from_secs(1_000);
+
+/// The small buffer size the targets also try: 64 bytes of data.
+pub(crate) const SMALL: usize = buffer_size(64);
+/// The default buffer size.
+pub(crate) const LARGE: usize = DEFAULT_BUFFER;
+
+/// The buffer a full drain polls with.
+pub(crate) const POLL_BUF: usize = 1500;
+
+pub(crate) struct Keys {
+    pub(crate) alice: Identity,
+    pub(crate) bob: Identity,
+    pub(crate) carol: Identity,
+    pub(crate) alice_pk: PublicKey,
+    pub(crate) bob_pk: PublicKey,
+    pub(crate) carol_pk: PublicKey,
+    pub(crate) mallory_pk: PublicKey,
+    pub(crate) mallory_signer: ed25519_dalek::SigningKey,
+}
+
+pub(crate) fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let alice = Identity::from_seed(&ALICE_SEED);
+        let bob = Identity::from_seed(&BOB_SEED);
+        let carol = Identity::from_seed(&CAROL_SEED);
+        Keys {
+            alice_pk: alice.public_key(),
+            bob_pk: bob.public_key(),
+            carol_pk: carol.public_key(),
+            mallory_pk: Identity::from_seed(&MALLORY_SEED).public_key(),
+            mallory_signer: ed25519_dalek::SigningKey::from_bytes(&MALLORY_SEED),
+            alice,
+            bob,
+            carol,
+        }
+    })
+}
+
+pub(crate) fn pick(list: &[[u8; 32]; 2], index: u8) -> [u8; 32] {
+    list[usize::from(index) % list.len()]
+}
+
+pub(crate) fn ephemeral(list: &[[u8; 32]; 2], index: u8) -> EphemeralSecret {
+    EphemeralSecret::from_bytes(pick(list, index))
+}
