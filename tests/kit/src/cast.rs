@@ -1,0 +1,98 @@
+//! The cast of the tests: the application they invite to, the people who
+//! invite and answer, and the directories the answering side reads.
+
+use beckon_core::{ApplicationId, Contact, FixedDirectory, Identity, Policy};
+
+/// The chess application, `67e55044-10b1-426f-9247-bb680e5fe0c8`.
+pub const CHESS: ApplicationId = ApplicationId::from_bytes([
+    0x67, 0xe5, 0x50, 0x44, 0x10, 0xb1, 0x42, 0x6f, 0x92, 0x47, 0xbb, 0x68, 0x0e, 0x5f, 0xe0, 0xc8,
+]);
+
+/// Alice's secret seed: she invites.
+pub const ALICE_SEED: [u8; 32] = [0xA1; 32];
+/// Bob's secret seed: he answers.
+pub const BOB_SEED: [u8; 32] = [0xB0; 32];
+/// Carol's secret seed: a third party, a stranger to Bob.
+pub const CAROL_SEED: [u8; 32] = [0xC0; 32];
+
+/// Alice's identity (from [`ALICE_SEED`]).
+pub fn alice() -> Identity {
+    Identity::from_seed(&ALICE_SEED)
+}
+
+/// Bob's identity (from [`BOB_SEED`]).
+pub fn bob() -> Identity {
+    Identity::from_seed(&BOB_SEED)
+}
+
+/// Carol's identity (from [`CAROL_SEED`]).
+pub fn carol() -> Identity {
+    Identity::from_seed(&CAROL_SEED)
+}
+
+/// A directory with `policy`, chess registered, and `contacts`, each a
+/// contact under its nickname (and the nickname capitalised as its
+/// display name), allowed.
+///
+/// # Panics
+///
+/// If the contacts or the application do not fit, or a nickname is not
+/// valid.
+pub fn directory<const CONTACTS: usize, const APPS: usize>(
+    policy: Policy,
+    contacts: &[(&Identity, &str)],
+) -> FixedDirectory<CONTACTS, APPS> {
+    let mut dir = FixedDirectory::new(policy);
+    for (identity, nickname) in contacts {
+        let display: String = nickname
+            .chars()
+            .take(1)
+            .flat_map(char::to_uppercase)
+            .chain(nickname.chars().skip(1))
+            .collect();
+        dir.add_contact(Contact::new(identity.public_key(), nickname, &display).unwrap())
+            .unwrap();
+    }
+    dir.register(CHESS, "Chess").unwrap();
+    dir
+}
+
+/// Bob's usual directory: trusted contacts only, Alice a contact
+/// (`alice`, "Alice"), chess registered.
+pub fn bobs_directory<const CONTACTS: usize, const APPS: usize>() -> FixedDirectory<CONTACTS, APPS>
+{
+    directory(Policy::TrustedOnly, &[(&alice(), "alice")])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use beckon_core::{Directory, Permission};
+
+    #[test]
+    fn chess_is_its_uuid() {
+        let parsed: ApplicationId = "67e55044-10b1-426f-9247-bb680e5fe0c8".parse().unwrap();
+        assert_eq!(CHESS, parsed);
+    }
+
+    #[test]
+    fn the_cast_are_three_people() {
+        let keys = [alice(), bob(), carol()].map(|i| i.public_key());
+        assert_ne!(keys[0], keys[1]);
+        assert_ne!(keys[1], keys[2]);
+        assert_ne!(keys[0], keys[2]);
+        assert_eq!(alice().public_key(), keys[0]);
+    }
+
+    #[test]
+    fn bob_trusts_alice_with_chess_and_nobody_else() {
+        let dir: FixedDirectory<4> = bobs_directory();
+        assert_eq!(dir.policy(), Policy::TrustedOnly);
+        let alice = dir.contact(&alice().public_key()).unwrap();
+        assert_eq!(alice.nickname(), "alice");
+        assert_eq!(alice.display_name(), "Alice");
+        assert_eq!(alice.permission(), Permission::Allowed);
+        assert!(dir.contact(&carol().public_key()).is_none());
+        assert!(dir.facts(&carol().public_key(), &CHESS).registered);
+    }
+}
