@@ -33,7 +33,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use beckon_core::wire::buffer_size;
 use beckon_core::*;
-use common::{deliver_due, drain_output, fire_due, Dir, CHESS, SEALED};
+use beckon_testkit::{
+    alice, bob, bobs_directory, deliver_due, drain_output, fire_due, frames, kind_of, Dir, CHESS,
+    SEALED,
+};
 use embassy_time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -94,19 +97,13 @@ struct Cast {
 fn cast() -> &'static Cast {
     static CAST: OnceLock<Cast> = OnceLock::new();
     CAST.get_or_init(|| {
-        let alice = Identity::from_seed(&[0xA1; 32]);
-        let bob = Identity::from_seed(&[0xB0; 32]);
-        let mut directory = Dir::new(Policy::TrustedOnly);
-        directory
-            .add_contact(Contact::new(alice.public_key(), "alice", "Alice").unwrap())
-            .unwrap();
-        directory.register(CHESS, "Chess").unwrap();
+        let (alice, bob) = (alice(), bob());
         Cast {
             alice_key: alice.public_key(),
             bob_key: bob.public_key(),
             alice,
             bob,
-            directory,
+            directory: bobs_directory(),
         }
     })
 }
@@ -683,8 +680,8 @@ fn check(sc: &Scenario, net: &Net) -> Result<(), TestCaseError> {
             let sealed = net
                 .inviter_sent
                 .iter()
-                .flat_map(|(_, w)| common::frames(w))
-                .filter(|f| common::kind_of(f) == SEALED)
+                .flat_map(|(_, w)| frames(w))
+                .filter(|f| kind_of(f) == SEALED)
                 .count();
             if c < proof_in {
                 prop_assert!(!prompted);

@@ -30,19 +30,18 @@ pub fn carol() -> Identity {
     Identity::from_seed(&CAROL_SEED)
 }
 
+/// The tests' directory: room for eight contacts and eight applications.
+pub type Dir = FixedDirectory<8, 8>;
+
 /// A directory with `policy`, chess registered, and `contacts`, each a
 /// contact under its nickname (and the nickname capitalised as its
 /// display name), allowed.
 ///
 /// # Panics
 ///
-/// If the contacts or the application do not fit, or a nickname is not
-/// valid.
-pub fn directory<const CONTACTS: usize, const APPS: usize>(
-    policy: Policy,
-    contacts: &[(&Identity, &str)],
-) -> FixedDirectory<CONTACTS, APPS> {
-    let mut dir = FixedDirectory::new(policy);
+/// If there are more than eight contacts, or a nickname is not valid.
+pub fn directory(policy: Policy, contacts: &[(&Identity, &str)]) -> Dir {
+    let mut dir = Dir::new(policy);
     for (identity, nickname) in contacts {
         let display: String = nickname
             .chars()
@@ -59,8 +58,7 @@ pub fn directory<const CONTACTS: usize, const APPS: usize>(
 
 /// Bob's usual directory: trusted contacts only, Alice a contact
 /// (`alice`, "Alice"), chess registered.
-pub fn bobs_directory<const CONTACTS: usize, const APPS: usize>() -> FixedDirectory<CONTACTS, APPS>
-{
+pub fn bobs_directory() -> Dir {
     directory(Policy::TrustedOnly, &[(&alice(), "alice")])
 }
 
@@ -86,7 +84,7 @@ mod tests {
 
     #[test]
     fn bob_trusts_alice_with_chess_and_nobody_else() {
-        let dir: FixedDirectory<4> = bobs_directory();
+        let dir = bobs_directory();
         assert_eq!(dir.policy(), Policy::TrustedOnly);
         let alice = dir.contact(&alice().public_key()).unwrap();
         assert_eq!(alice.nickname(), "alice");

@@ -25,7 +25,7 @@ pub mod drain;
 pub mod frames;
 
 pub use cast::{
-    alice, bob, bobs_directory, carol, directory, ALICE_SEED, BOB_SEED, CAROL_SEED, CHESS,
+    alice, bob, bobs_directory, carol, directory, Dir, ALICE_SEED, BOB_SEED, CAROL_SEED, CHESS,
 };
 pub use drain::{deliver_due, drain_events, drain_output, fire_due, transmit_all, transmitted};
 pub use frames::{frame, frames, kind_of, whole_frames, HELLO, PROOF, REFUSAL, SEALED};
