@@ -386,6 +386,16 @@ mod tests {
     }
 
     #[test]
+    fn the_signing_keys_are_the_casts() {
+        for identity in [alice(), bob(), crate::carol()] {
+            assert_eq!(
+                signing_key(&identity).verifying_key().to_bytes(),
+                identity.public_key().to_bytes()
+            );
+        }
+    }
+
+    #[test]
     fn a_short_or_foreign_frame_is_not_read() {
         let inviter = SnowInviter::new(None);
         assert!(SnowInvitee::new(&inviter.hello()[..35], &[4; 32]).is_none());

@@ -1,7 +1,9 @@
 //! The cast of the tests: the application they invite to, the people who
 //! invite and answer, and the directories the answering side reads.
 
-use beckon_core::{ApplicationId, Contact, FixedDirectory, Identity, Policy};
+use std::sync::OnceLock;
+
+use beckon_core::{ApplicationId, Contact, FixedDirectory, Identity, Policy, PublicKey};
 
 /// The chess application, `67e55044-10b1-426f-9247-bb680e5fe0c8`.
 pub const CHESS: ApplicationId = ApplicationId::from_bytes([
@@ -28,6 +30,36 @@ pub fn bob() -> Identity {
 /// Carol's identity (from [`CAROL_SEED`]).
 pub fn carol() -> Identity {
     Identity::from_seed(&CAROL_SEED)
+}
+
+/// The three identities and their keys, derived once for tests that need
+/// them again and again (see [`cast()`]).
+pub struct Cast {
+    /// Alice ([`alice`]).
+    pub alice: Identity,
+    /// Bob ([`bob`]).
+    pub bob: Identity,
+    /// Carol ([`carol`]).
+    pub carol: Identity,
+    /// Alice's key.
+    pub alice_key: PublicKey,
+    /// Bob's key.
+    pub bob_key: PublicKey,
+    /// Carol's key.
+    pub carol_key: PublicKey,
+}
+
+/// The [`Cast`], derived on first use.
+pub fn cast() -> &'static Cast {
+    static CAST: OnceLock<Cast> = OnceLock::new();
+    CAST.get_or_init(|| Cast {
+        alice_key: alice().public_key(),
+        bob_key: bob().public_key(),
+        carol_key: carol().public_key(),
+        alice: alice(),
+        bob: bob(),
+        carol: carol(),
+    })
 }
 
 /// The tests' directory: room for eight contacts and eight applications.
@@ -80,6 +112,9 @@ mod tests {
         assert_ne!(keys[1], keys[2]);
         assert_ne!(keys[0], keys[2]);
         assert_eq!(alice().public_key(), keys[0]);
+        let cast = cast();
+        assert_eq!([cast.alice_key, cast.bob_key, cast.carol_key], keys);
+        assert_eq!(cast.bob.public_key(), keys[1]);
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! Frames on the wire (`docs/protocol.md`): a big-endian `u16` length
 //! (of the kind byte and the body), the kind byte, the body.
 
+use beckon_core::{Config, EphemeralSecret, Invitation, Inviter, Target};
+use embassy_time::Instant;
+
+use crate::cast::{alice, CHESS};
+use crate::drain::transmitted;
+
 /// The kind byte of a Hello (written out from `docs/protocol.md`, not
 /// taken from the core).
 pub const HELLO: u8 = 1;
@@ -58,6 +64,25 @@ pub fn whole_frames(stream: &[u8]) -> Vec<&[u8]> {
     all
 }
 
+/// A valid Hello: the first frame of Alice's real inviter, to any
+/// endpoint, with the ephemeral secret `ephemeral`. For a peer that says
+/// Hello and then nothing.
+pub fn hello(ephemeral: [u8; 32]) -> Vec<u8> {
+    let invitation = Invitation::new(CHESS, "", b"").unwrap();
+    let mut inviter: Box<Inviter> = Box::new(
+        Inviter::new(
+            Config::default(),
+            &alice(),
+            Target::AnyEndpoint,
+            &invitation,
+            EphemeralSecret::from_bytes(ephemeral),
+            Instant::from_ticks(0),
+        )
+        .unwrap(),
+    );
+    transmitted(inviter.as_mut(), 256)
+}
+
 /// The kind byte of a frame (0 when it has none).
 pub fn kind_of(frame: &[u8]) -> u8 {
     frame.get(2).copied().unwrap_or(0)
@@ -94,6 +119,15 @@ mod tests {
         let lone = [&stream[..], &[0]].concat();
         assert_eq!(frames(&lone).last().unwrap(), &[0]);
         assert_eq!(kind_of(&[0]), 0);
+    }
+
+    #[test]
+    fn a_hello_is_one_whole_frame_with_the_version_and_a_key() {
+        let h = hello([7; 32]);
+        assert_eq!(whole_frames(&h), [&h[..]]);
+        assert_eq!(&h[..4], &[0, 34, HELLO, 1]);
+        assert_eq!(hello([7; 32]), h);
+        assert_ne!(hello([8; 32]), h);
     }
 
     #[test]

@@ -2,12 +2,12 @@
 //!
 //! What Beckon's tests repeat, once:
 //!
-//! * [`cast`]: the chess application ([`CHESS`]), Alice, Bob and Carol,
-//!   and the directories built from them ([`bobs_directory`],
-//!   [`directory`]);
+//! * [`cast`](mod@cast): the chess application ([`CHESS`]), Alice, Bob
+//!   and Carol ([`alice`], …, or all three derived once: [`cast()`]), and
+//!   the directories built from them ([`bobs_directory`], [`directory`]);
 //! * [`frames`](mod@frames): the frame kinds, a frame built by hand
-//!   ([`frame`]), and a byte stream split into frames ([`frames()`],
-//!   [`whole_frames`]);
+//!   ([`frame`]), a real Hello ([`hello`]), and a byte stream split into
+//!   frames ([`frames()`], [`whole_frames`]);
 //! * [`drain`]: the loops that drain a [`beckon_core::Machine`] of its
 //!   output ([`drain_output`], [`transmit_all`], [`drain_events`], …) and
 //!   feed it what is due ([`deliver_due`], [`fire_due`]);
@@ -25,7 +25,8 @@ pub mod drain;
 pub mod frames;
 
 pub use cast::{
-    alice, bob, bobs_directory, carol, directory, Dir, ALICE_SEED, BOB_SEED, CAROL_SEED, CHESS,
+    alice, bob, bobs_directory, carol, cast, directory, Cast, Dir, ALICE_SEED, BOB_SEED,
+    CAROL_SEED, CHESS,
 };
 pub use drain::{deliver_due, drain_events, drain_output, fire_due, transmit_all, transmitted};
-pub use frames::{frame, frames, kind_of, whole_frames, HELLO, PROOF, REFUSAL, SEALED};
+pub use frames::{frame, frames, hello, kind_of, whole_frames, HELLO, PROOF, REFUSAL, SEALED};
