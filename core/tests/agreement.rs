@@ -34,8 +34,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use beckon_core::wire::buffer_size;
 use beckon_core::*;
 use beckon_testkit::{
-    alice, bob, bobs_directory, deliver_due, drain_output, fire_due, frames, kind_of, Dir, CHESS,
-    SEALED,
+    bobs_directory, cast, deliver_due, drain_output, fire_due, frames, kind_of, Dir, CHESS, SEALED,
 };
 use embassy_time::{Duration, Instant};
 use proptest::prelude::*;
@@ -86,26 +85,10 @@ fn latencies(config: &Config) -> [Duration; 4] {
 
 const CHUNKS: [usize; 3] = [1, 7, usize::MAX];
 
-struct Cast {
-    alice: Identity,
-    bob: Identity,
-    alice_key: PublicKey,
-    bob_key: PublicKey,
-    directory: Dir,
-}
-
-fn cast() -> &'static Cast {
-    static CAST: OnceLock<Cast> = OnceLock::new();
-    CAST.get_or_init(|| {
-        let (alice, bob) = (alice(), bob());
-        Cast {
-            alice_key: alice.public_key(),
-            bob_key: bob.public_key(),
-            alice,
-            bob,
-            directory: bobs_directory(),
-        }
-    })
+/// Bob's directory, built once.
+fn directory() -> &'static Dir {
+    static DIRECTORY: OnceLock<Dir> = OnceLock::new();
+    DIRECTORY.get_or_init(bobs_directory)
 }
 
 /// Alice's inviter for Bob under config `c`.
@@ -372,7 +355,7 @@ impl Net {
                 &mut self.invitee,
                 &mut self.to_invitee,
                 self.now,
-                &cast().directory,
+                directory(),
             ),
             deliver_due(&mut self.inviter, &mut self.to_inviter, self.now, &()),
         ];

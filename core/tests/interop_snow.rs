@@ -331,18 +331,23 @@ fn the_same_ephemeral_keys_give_the_same_bytes_and_different_ones_do_not() {
     assert_ne!(a.proof[..32], b.proof[..32]);
 }
 
-/// A snow initiator, playing Alice's inviter by hand, against a real Beckon
-/// Invitee.
-fn snow_inviter_against_beckon_invitee(ephemeral: Option<&[u8; 32]>, message: &str, data: &[u8]) {
-    let dir = bobs_directory();
-    let bob_key = bob().public_key();
-    let mut invitee: Invitee = Invitee::new(
+/// Bob's real invitee, for a snow inviter.
+fn bobs_invitee() -> Invitee {
+    Invitee::new(
         Config::default(),
         &bob(),
         EphemeralSecret::from_bytes([0x42; 32]),
         now(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A snow initiator, playing Alice's inviter by hand, against a real Beckon
+/// Invitee.
+fn snow_inviter_against_beckon_invitee(ephemeral: Option<&[u8; 32]>, message: &str, data: &[u8]) {
+    let dir = bobs_directory();
+    let bob_key = bob().public_key();
+    let mut invitee = bobs_invitee();
     let i = SnowInviter::new(ephemeral);
 
     // Hello: this version, then snow's message 1.
@@ -415,13 +420,7 @@ fn a_snow_initiator_completes_an_exchange_with_a_beckon_invitee() {
 #[test]
 fn a_beckon_invitee_refuses_an_inviter_proof_over_the_wrong_hash() {
     let dir = bobs_directory();
-    let mut invitee: Invitee = Invitee::new(
-        Config::default(),
-        &bob(),
-        EphemeralSecret::from_bytes([0x42; 32]),
-        now(),
-    )
-    .unwrap();
+    let mut invitee = bobs_invitee();
     let i = SnowInviter::new(Some(&[3; 32]));
     let h1 = i.hello_hash();
     invitee.handle_input(now(), i.hello(), &dir);

@@ -44,8 +44,8 @@ use beckon_testkit::adversary::{
     SnowInvitee, SnowInviter, WEAK_KEY,
 };
 use beckon_testkit::{
-    alice, bob, bobs_directory, carol, directory, drain_events, frame, transmit_all, whole_frames,
-    Dir, CHESS, HELLO, PROOF, REFUSAL, SEALED,
+    bobs_directory, cast, directory, drain_events, frame, transmit_all, whole_frames, Dir, CHESS,
+    HELLO, PROOF, REFUSAL, SEALED,
 };
 use common::{
     clear_refusal_with_tag, REFUSAL_TAG_APPLICATION_NOT_REGISTERED, REFUSAL_TAG_BLOCKED,
@@ -64,40 +64,6 @@ const INVITER_EPHEMERAL: [u8; 32] = [0xE1; 32];
 const INVITEE_EPHEMERAL: [u8; 32] = [0xE2; 32];
 /// The adversary's fixed Noise ephemeral key.
 const ADVERSARY_EPHEMERAL: [u8; 32] = [0xAD; 32];
-
-/// The identities (derived once: key derivation is slow in debug builds).
-/// The adversary signs with their secrets.
-struct Cast {
-    alice: Identity,
-    bob: Identity,
-    carol: Identity,
-    alice_key: PublicKey,
-    bob_key: PublicKey,
-    carol_key: PublicKey,
-}
-
-fn cast() -> &'static Cast {
-    static CAST: OnceLock<Cast> = OnceLock::new();
-    CAST.get_or_init(|| {
-        let cast = Cast {
-            alice_key: alice().public_key(),
-            bob_key: bob().public_key(),
-            carol_key: carol().public_key(),
-            alice: alice(),
-            bob: bob(),
-            carol: carol(),
-        };
-        assert_eq!(
-            signing_key(&cast.alice).verifying_key().to_bytes(),
-            cast.alice_key.to_bytes()
-        );
-        assert_eq!(
-            signing_key(&cast.carol).verifying_key().to_bytes(),
-            cast.carol_key.to_bytes()
-        );
-        cast
-    })
-}
 
 /// Bob's usual directory: trusted only, Alice a contact, chess registered.
 fn trusting() -> Dir {
