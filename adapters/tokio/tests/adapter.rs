@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use beckon_core::wire::{refusal_frame, ClearRefusal};
 use beckon_core::{
-    Config, EphemeralSecret, Identity, Invitation, InviteeOutcome, Inviter, Policy, PublicKey,
-    Refusal, Response, SessionError, Target,
+    Config, Identity, Invitation, InviteeOutcome, Policy, PublicKey, Refusal, Response,
+    SessionError, Target,
 };
-use beckon_testkit::{alice, bob, carol, transmitted, Dir, CHESS};
+use beckon_testkit::{alice, bob, carol, hello, Dir, CHESS};
 use beckon_tokio::{
     invite, invite_tcp, Answer, AnswerError, CancelToken, IncomingInvitation, InviteError,
     InviteOptions, LaunchInfo, Listener, ListenerConfig, Progress, SessionReport, Withdrawn,
@@ -118,19 +118,7 @@ impl Network {
 /// A connection that sends a valid Hello and then nothing: the listener
 /// answers with its Proof and waits for an Invite that never comes.
 async fn hello_then_idle(net: &mut Network, seed: u8) -> (DuplexStream, SocketAddr) {
-    let invitation = Invitation::new(CHESS, "", b"").unwrap();
-    let mut inviter: Box<Inviter> = Box::new(
-        Inviter::new(
-            Config::default(),
-            &alice(),
-            Target::AnyEndpoint,
-            &invitation,
-            EphemeralSecret::from_bytes([seed; 32]),
-            embassy_time::Instant::from_ticks(0),
-        )
-        .unwrap(),
-    );
-    let hello = transmitted(inviter.as_mut(), 256);
+    let hello = hello([seed; 32]);
     let (mut stream, peer) = net.open(64 * 1024).await;
     stream.write_all(&hello).await.unwrap();
     (stream, peer)

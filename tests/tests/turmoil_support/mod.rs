@@ -12,11 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use beckon_core::{
-    Config, EphemeralSecret, Error, Invitation, InviteeOutcome, Inviter, Response, SessionError,
-    Target,
-};
-use beckon_testkit::{alice, bob, bobs_directory, transmitted, CHESS};
+use beckon_core::{Config, Error, Invitation, InviteeOutcome, Response, SessionError, Target};
+use beckon_testkit::{alice, bob, bobs_directory, hello, CHESS};
 use beckon_tokio::{invite, InviteError, InviteOptions, Listener, ListenerConfig, Progress};
 use beckon_tokio::{AnswerError, IncomingInvitation, Withdrawn};
 use tokio::io::AsyncWriteExt;
@@ -358,7 +355,7 @@ pub fn flood_host(sim: &mut turmoil::Sim<'_>, name: &str, flood: Flood, opened: 
                     };
                     opened.fetch_add(1, Ordering::SeqCst);
                     if half {
-                        let hello = hello();
+                        let hello = hello([7; 32]);
                         let _ = stream.write_all(&hello[..hello.len() / 2]).await;
                     }
                     std::future::pending::<()>().await;
@@ -371,23 +368,6 @@ pub fn flood_host(sim: &mut turmoil::Sim<'_>, name: &str, flood: Flood, opened: 
             }
         }
     });
-}
-
-/// A valid Hello, as a real inviter's first frame.
-fn hello() -> Vec<u8> {
-    let invitation = Invitation::new(CHESS, "", b"").unwrap();
-    let mut inviter: Box<Inviter> = Box::new(
-        Inviter::new(
-            Config::default(),
-            &alice(),
-            Target::AnyEndpoint,
-            &invitation,
-            EphemeralSecret::from_bytes([7; 32]),
-            embassy_time::Instant::from_ticks(0),
-        )
-        .unwrap(),
-    );
-    transmitted(inviter.as_mut(), 256)
 }
 
 /// Steps the simulation until `done`, failing the test if simulated time
