@@ -33,7 +33,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use beckon_core::wire::buffer_size;
 use beckon_core::*;
-use common::{deliver_due, drain_output, fire_due, Dir, CHESS, SEALED};
+use beckon_testkit::{
+    bobs_directory, cast, deliver_due, drain_output, fire_due, frames, kind_of, Dir, CHESS, SEALED,
+};
 use embassy_time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -83,32 +85,10 @@ fn latencies(config: &Config) -> [Duration; 4] {
 
 const CHUNKS: [usize; 3] = [1, 7, usize::MAX];
 
-struct Cast {
-    alice: Identity,
-    bob: Identity,
-    alice_key: PublicKey,
-    bob_key: PublicKey,
-    directory: Dir,
-}
-
-fn cast() -> &'static Cast {
-    static CAST: OnceLock<Cast> = OnceLock::new();
-    CAST.get_or_init(|| {
-        let alice = Identity::from_seed(&[0xA1; 32]);
-        let bob = Identity::from_seed(&[0xB0; 32]);
-        let mut directory = Dir::new(Policy::TrustedOnly);
-        directory
-            .add_contact(Contact::new(alice.public_key(), "alice", "Alice").unwrap())
-            .unwrap();
-        directory.register(CHESS, "Chess").unwrap();
-        Cast {
-            alice_key: alice.public_key(),
-            bob_key: bob.public_key(),
-            alice,
-            bob,
-            directory,
-        }
-    })
+/// Bob's directory, built once.
+fn directory() -> &'static Dir {
+    static DIRECTORY: OnceLock<Dir> = OnceLock::new();
+    DIRECTORY.get_or_init(bobs_directory)
 }
 
 /// Alice's inviter for Bob under config `c`.
@@ -375,7 +355,7 @@ impl Net {
                 &mut self.invitee,
                 &mut self.to_invitee,
                 self.now,
-                &cast().directory,
+                directory(),
             ),
             deliver_due(&mut self.inviter, &mut self.to_inviter, self.now, &()),
         ];
@@ -683,8 +663,8 @@ fn check(sc: &Scenario, net: &Net) -> Result<(), TestCaseError> {
             let sealed = net
                 .inviter_sent
                 .iter()
-                .flat_map(|(_, w)| common::frames(w))
-                .filter(|f| common::kind_of(f) == SEALED)
+                .flat_map(|(_, w)| frames(w))
+                .filter(|f| kind_of(f) == SEALED)
                 .count();
             if c < proof_in {
                 prop_assert!(!prompted);

@@ -18,49 +18,20 @@
 //! Then snow plays each role in a whole exchange against the real other
 //! side, with payloads from empty to the 16 KiB data limit.
 
-mod common;
-
 use beckon_core::internal::handshake::PROTOCOL_NAME;
 use beckon_core::internal::handshake::{INVITEE_LABEL, INVITER_LABEL, PROLOGUE_PREFIX};
 use beckon_core::internal::payload::{
-    self, AnswerMessage, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload,
-    SignatureBytes, CANCEL_TAG,
+    self, AnswerMessage, InviterMessage, ProofPayload, CANCEL_TAG,
 };
 use beckon_core::limits::{MAX_DATA_LEN, PROTOCOL_VERSION};
 use beckon_core::*;
-use ed25519_dalek::{Signer, SigningKey};
+use beckon_testkit::adversary::{
+    answer_payload, invite_payload, labelled, proof_payload, sha512, sign, x25519_public,
+    SnowInvitee, SnowInviter, NOISE, PROLOGUE,
+};
+use beckon_testkit::{alice, bob, bobs_directory, frame, transmitted, whole_frames, CHESS};
+use beckon_testkit::{HELLO, PROOF, SEALED};
 use embassy_time::Instant;
-use sha2::{Digest, Sha512};
-use snow::{Builder, HandshakeState, TransportState};
-
-/// The Noise protocol, as snow parses it.
-const NOISE: &str = "Noise_NN_25519_ChaChaPoly_SHA512";
-/// The prologue: `"beckon"` then the version byte, written out by hand.
-const PROLOGUE: &[u8] = b"beckon\x01";
-/// snow's largest message.
-const MAX_MSG: usize = 65535;
-
-const ALICE_SEED: [u8; 32] = [0xA1; 32];
-const BOB_SEED: [u8; 32] = [0xB0; 32];
-const CHESS: ApplicationId = ApplicationId::from_bytes([
-    0x67, 0xe5, 0x50, 0x44, 0x10, 0xb1, 0x42, 0x6f, 0x92, 0x47, 0xbb, 0x68, 0x0e, 0x5f, 0xe0, 0xc8,
-]);
-
-fn alice() -> Identity {
-    Identity::from_seed(&ALICE_SEED)
-}
-
-fn bob() -> Identity {
-    Identity::from_seed(&BOB_SEED)
-}
-
-fn directory() -> FixedDirectory<4> {
-    let mut dir = FixedDirectory::<4>::new(Policy::TrustedOnly);
-    dir.add_contact(Contact::new(alice().public_key(), "alice", "Alice").unwrap())
-        .unwrap();
-    dir.register(CHESS, "Chess").unwrap();
-    dir
-}
 
 fn now() -> Instant {
     Instant::from_secs(0)
@@ -70,121 +41,15 @@ fn now() -> Instant {
 
 /// Everything a side has to transmit, as one byte string.
 fn drain<M: Machine>(m: &mut M) -> Vec<u8> {
-    common::transmitted(m, 1000)
-}
-
-/// Splits a byte stream into `(kind, body)` frames; it must end on a frame
-/// boundary.
-fn frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        assert!(bytes.len() >= 3, "a truncated frame header");
-        let len = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
-        assert!(len >= 1, "a frame without a kind byte");
-        let end = 2 + len;
-        assert!(bytes.len() >= end, "a truncated frame");
-        out.push((bytes[2], bytes[3..end].to_vec()));
-        bytes = &bytes[end..];
-    }
-    out
+    transmitted(m, 1000)
 }
 
 /// The one frame in `bytes`, which must be of `kind`; returns its body.
 fn only_frame(bytes: &[u8], kind: u8) -> Vec<u8> {
-    let mut all = frames(bytes);
+    let all = whole_frames(bytes);
     assert_eq!(all.len(), 1, "expected exactly one frame");
-    let (k, body) = all.pop().unwrap();
-    assert_eq!(k, kind, "frame kind");
-    body
-}
-
-/// Builds a frame by hand: u16 BE length (kind + body), kind, body.
-fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
-    let len = u16::try_from(body.len() + 1).unwrap();
-    let mut out = len.to_be_bytes().to_vec();
-    out.push(kind);
-    out.extend_from_slice(body);
-    out
-}
-
-const HELLO: u8 = 1;
-const PROOF: u8 = 2;
-const SEALED: u8 = 4;
-
-// --- Hashes and signatures, computed independently of Beckon ---
-
-fn sha512(parts: &[&[u8]]) -> Vec<u8> {
-    let mut h = Sha512::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().to_vec()
-}
-
-fn labelled(label: &[u8; 24], h: &[u8]) -> Vec<u8> {
-    assert_eq!(h.len(), 64);
-    [&label[..], h].concat()
-}
-
-fn sign(seed: &[u8; 32], message: &[u8]) -> [u8; 64] {
-    SigningKey::from_bytes(seed).sign(message).to_bytes()
-}
-
-/// The X25519 public key of a secret, straight from x25519-dalek.
-fn x25519_public(secret: &[u8; 32]) -> [u8; 32] {
-    let secret = x25519_dalek::StaticSecret::from(*secret);
-    x25519_dalek::PublicKey::from(&secret).to_bytes()
-}
-
-// --- snow ---
-
-fn snow_initiator(ephemeral: Option<&[u8; 32]>) -> HandshakeState {
-    let builder = Builder::new(NOISE.parse().unwrap())
-        .prologue(PROLOGUE)
-        .unwrap();
-    match ephemeral {
-        Some(e) => builder.fixed_ephemeral_key_for_testing_only(e),
-        None => builder,
-    }
-    .build_initiator()
-    .unwrap()
-}
-
-fn snow_responder(ephemeral: &[u8; 32]) -> HandshakeState {
-    Builder::new(NOISE.parse().unwrap())
-        .prologue(PROLOGUE)
-        .unwrap()
-        .fixed_ephemeral_key_for_testing_only(ephemeral)
-        .build_responder()
-        .unwrap()
-}
-
-fn snow_write(state: &mut HandshakeState, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; MAX_MSG];
-    let n = state.write_message(payload, &mut out).unwrap();
-    out.truncate(n);
-    out
-}
-
-fn snow_read(state: &mut HandshakeState, message: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; MAX_MSG];
-    let n = state.read_message(message, &mut out).unwrap();
-    out.truncate(n);
-    out
-}
-
-fn seal(state: &mut TransportState, plaintext: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; MAX_MSG];
-    let n = state.write_message(plaintext, &mut out).unwrap();
-    out.truncate(n);
-    out
-}
-
-fn open(state: &mut TransportState, message: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; MAX_MSG];
-    let n = state.read_message(message, &mut out).unwrap();
-    out.truncate(n);
-    out
+    assert_eq!(all[0][2], kind, "frame kind");
+    all[0][3..].to_vec()
 }
 
 // --- The cases ---
@@ -273,7 +138,7 @@ struct Recorded {
 
 /// Runs a real Inviter against a real Invitee and records every frame.
 fn run_beckon(case: &Case) -> Recorded {
-    let dir = directory();
+    let dir = bobs_directory();
     let invitation = Invitation::new(CHESS, &case.message, &case.data).unwrap();
     let mut inviter: Inviter = Inviter::new(
         Config::default(),
@@ -346,25 +211,29 @@ fn run_beckon(case: &Case) -> Recorded {
 fn check_against_snow(case: &Case, rec: &Recorded) {
     let alice_key = alice().public_key();
     let bob_key = bob().public_key();
-    let mut i = snow_initiator(Some(&case.inviter_ephemeral));
-    let mut r = snow_responder(&case.invitee_ephemeral);
 
     // Hello: the version byte, then snow's message 1 (e, empty payload).
-    let m1 = snow_write(&mut i, &[]);
-    assert_eq!(m1.len(), 32);
-    assert_eq!(m1, x25519_public(&case.inviter_ephemeral));
+    let i = SnowInviter::new(Some(&case.inviter_ephemeral));
+    assert_eq!(i.ephemeral(), x25519_public(&case.inviter_ephemeral));
     assert_eq!(rec.hello[0], PROTOCOL_VERSION);
-    assert_eq!(&rec.hello[1..], &m1[..], "Hello body after the version");
-    assert!(snow_read(&mut r, &rec.hello[1..]).is_empty());
-    let h1 = i.get_handshake_hash().to_vec();
-    assert_eq!(h1, r.get_handshake_hash());
+    assert_eq!(
+        &rec.hello[1..],
+        &i.ephemeral()[..],
+        "Hello body after the version"
+    );
+    assert_eq!(i.hello(), frame(HELLO, &rec.hello), "the Hello");
+    let r = SnowInvitee::new(&frame(HELLO, &rec.hello), &case.invitee_ephemeral).unwrap();
+    let h1 = i.hello_hash();
+    assert_eq!(h1, r.hello_hash());
 
     // Proof: snow's initiator opens Beckon's Proof; snow's responder, given
     // that plaintext, writes exactly Beckon's Proof.
-    let proof_plaintext = snow_read(&mut i, &rec.proof);
+    let (proof_plaintext, it) = i.read_proof(&frame(PROOF, &rec.proof)).unwrap();
     assert_eq!(proof_plaintext.len(), 96);
-    let m2 = snow_write(&mut r, &proof_plaintext);
-    assert_eq!(m2, rec.proof, "Proof body");
+    let h_mid = sha512(&[&h1, &rec.proof[..32]]);
+    assert_eq!(r.proof_hash(), h_mid);
+    let (m2, rt) = r.proof(&proof_plaintext);
+    assert_eq!(m2, frame(PROOF, &rec.proof), "Proof body");
     assert_eq!(&rec.proof[..32], &x25519_public(&case.invitee_ephemeral));
 
     // The invitee's proof: its key, and its signature over the hash after
@@ -372,22 +241,24 @@ fn check_against_snow(case: &Case, rec: &Recorded) {
     let proof: ProofPayload = payload::decode(&proof_plaintext).unwrap();
     assert_eq!(&proof.key, bob_key.as_bytes());
     assert_eq!(&proof_plaintext[..32], bob_key.as_bytes());
-    let h_mid = sha512(&[&h1, &rec.proof[..32]]);
     assert!(bob_key.verify(&labelled(INVITEE_LABEL, &h_mid), &proof.signature.0));
 
-    // The final handshake hash: snow's, both sides, and the Noise formula.
-    let h = i.get_handshake_hash().to_vec();
-    assert!(i.is_handshake_finished() && r.is_handshake_finished());
-    assert_eq!(h, r.get_handshake_hash());
+    // The final handshake hash: snow's, both sides (the handshake over on
+    // both), and the Noise formula.
+    let h = it.hash();
+    assert_eq!(it.proof_hash(), h_mid);
+    assert_eq!(h, rt.hash());
     assert_eq!(h, sha512(&[&h_mid, &rec.proof[32..]]));
 
-    let mut it = i.into_transport_mode().unwrap();
-    let mut rt = r.into_transport_mode().unwrap();
-
     // Invite: snow opens it; snow's initiator seals the same plaintext into
-    // exactly Beckon's body.
-    let invite_plaintext = open(&mut rt, &rec.invite);
-    assert_eq!(seal(&mut it, &invite_plaintext), rec.invite, "Invite body");
+    // exactly Beckon's body (the inviter's first transport message, nonce
+    // 0).
+    let invite_plaintext = rt.open(0, &frame(SEALED, &rec.invite)).unwrap();
+    assert_eq!(
+        it.seal(0, &invite_plaintext),
+        frame(SEALED, &rec.invite),
+        "Invite body"
+    );
     let InviterMessage::Invite(invite) = payload::decode(&invite_plaintext).unwrap() else {
         panic!("not an Invite")
     };
@@ -402,14 +273,18 @@ fn check_against_snow(case: &Case, rec: &Recorded) {
 
     // Cancel: the inviter's second transport message (nonce 1).
     if let Some(cancel) = &rec.cancel {
-        let plaintext = open(&mut rt, cancel);
+        let plaintext = rt.open(1, &frame(SEALED, cancel)).unwrap();
         assert_eq!(plaintext, [CANCEL_TAG]);
-        assert_eq!(&seal(&mut it, &plaintext), cancel, "Cancel body");
+        assert_eq!(it.seal(1, &plaintext), frame(SEALED, cancel), "Cancel body");
     }
 
-    // Answer: the other direction.
-    let answer_plaintext = open(&mut it, &rec.answer);
-    assert_eq!(seal(&mut rt, &answer_plaintext), rec.answer, "Answer body");
+    // Answer: the other direction, its first message (nonce 0).
+    let answer_plaintext = it.open(0, &frame(SEALED, &rec.answer)).unwrap();
+    assert_eq!(
+        rt.seal(0, &answer_plaintext),
+        frame(SEALED, &rec.answer),
+        "Answer body"
+    );
     let answer: AnswerMessage<'_> = payload::decode(&answer_plaintext).unwrap();
     let expected = if case.cancel {
         AnswerMessage::Cancelled
@@ -456,55 +331,53 @@ fn the_same_ephemeral_keys_give_the_same_bytes_and_different_ones_do_not() {
     assert_ne!(a.proof[..32], b.proof[..32]);
 }
 
-/// A snow initiator, playing Alice's inviter by hand, against a real Beckon
-/// Invitee.
-fn snow_inviter_against_beckon_invitee(ephemeral: Option<&[u8; 32]>, message: &str, data: &[u8]) {
-    let dir = directory();
-    let bob_key = bob().public_key();
-    let mut invitee: Invitee = Invitee::new(
+/// Bob's real invitee, for a snow inviter.
+fn bobs_invitee() -> Invitee {
+    Invitee::new(
         Config::default(),
         &bob(),
         EphemeralSecret::from_bytes([0x42; 32]),
         now(),
     )
-    .unwrap();
-    let mut i = snow_initiator(ephemeral);
+    .unwrap()
+}
 
-    // Hello.
-    let m1 = snow_write(&mut i, &[]);
-    let h1 = i.get_handshake_hash().to_vec();
-    invitee.handle_input(
-        now(),
-        &frame(HELLO, &[&[PROTOCOL_VERSION], &m1[..]].concat()),
-        &dir,
+/// A snow initiator, playing Alice's inviter by hand, against a real Beckon
+/// Invitee.
+fn snow_inviter_against_beckon_invitee(ephemeral: Option<&[u8; 32]>, message: &str, data: &[u8]) {
+    let dir = bobs_directory();
+    let bob_key = bob().public_key();
+    let mut invitee = bobs_invitee();
+    let i = SnowInviter::new(ephemeral);
+
+    // Hello: this version, then snow's message 1.
+    let h1 = i.hello_hash();
+    assert_eq!(
+        i.hello(),
+        frame(HELLO, &[&[PROTOCOL_VERSION][..], &i.ephemeral()].concat())
     );
+    invitee.handle_input(now(), i.hello(), &dir);
 
     // Proof: snow opens it and checks the invitee's proof itself.
-    let proof_body = only_frame(&drain(&mut invitee), PROOF);
-    let plaintext = snow_read(&mut i, &proof_body);
+    let proof = drain(&mut invitee);
+    let proof_body = only_frame(&proof, PROOF);
+    let (plaintext, it) = i.read_proof(&proof).unwrap();
     let proof: ProofPayload = payload::decode(&plaintext).unwrap();
     assert_eq!(&proof.key, bob_key.as_bytes());
     let h_mid = sha512(&[&h1, &proof_body[..32]]);
+    assert_eq!(it.proof_hash(), h_mid);
     assert!(bob_key.verify(&labelled(INVITEE_LABEL, &h_mid), &proof.signature.0));
-    assert!(i.is_handshake_finished());
-    let h = i.get_handshake_hash().to_vec();
-    let mut it = i.into_transport_mode().unwrap();
+    let h = it.hash();
 
     // Invite, signed over snow's handshake hash with Alice's key.
-    let invite = InviterMessage::Invite(Invite {
-        head: InviteHead {
-            application: *CHESS.as_bytes(),
-            message,
-            data: Bytes(data),
-        },
-        proof: InviterProof {
-            key: alice().public_key().to_bytes(),
-            signature: SignatureBytes(sign(&ALICE_SEED, &labelled(INVITER_LABEL, &h))),
-        },
-    });
-    let mut plaintext = vec![0u8; MAX_MSG];
-    let n = payload::encode(&invite, &mut plaintext).unwrap();
-    invitee.handle_input(now(), &frame(SEALED, &seal(&mut it, &plaintext[..n])), &dir);
+    let plaintext = invite_payload(
+        *CHESS.as_bytes(),
+        message,
+        data,
+        alice().public_key().to_bytes(),
+        sign(&alice(), INVITER_LABEL, &h),
+    );
+    invitee.handle_input(now(), &it.seal(0, &plaintext), &dir);
     assert!(drain(&mut invitee).is_empty());
     let Some(InviteeEvent::Prompt(prompt)) = invitee.poll_event() else {
         panic!("no prompt: {:?}", invitee.outcome())
@@ -520,8 +393,9 @@ fn snow_inviter_against_beckon_invitee(ephemeral: Option<&[u8; 32]>, message: &s
     invitee
         .handle_decision(now(), Decision::accept("Sure").unwrap())
         .unwrap();
-    let answer_body = only_frame(&drain(&mut invitee), SEALED);
-    let plaintext = open(&mut it, &answer_body);
+    let answer = drain(&mut invitee);
+    only_frame(&answer, SEALED);
+    let plaintext = it.open(0, &answer).unwrap();
     assert_eq!(
         payload::decode::<AnswerMessage<'_>>(&plaintext).unwrap(),
         AnswerMessage::Accepted { message: "Sure" }
@@ -545,42 +419,26 @@ fn a_snow_initiator_completes_an_exchange_with_a_beckon_invitee() {
 
 #[test]
 fn a_beckon_invitee_refuses_an_inviter_proof_over_the_wrong_hash() {
-    let dir = directory();
-    let mut invitee: Invitee = Invitee::new(
-        Config::default(),
-        &bob(),
-        EphemeralSecret::from_bytes([0x42; 32]),
-        now(),
-    )
-    .unwrap();
-    let mut i = snow_initiator(Some(&[3; 32]));
-    let m1 = snow_write(&mut i, &[]);
-    let h1 = i.get_handshake_hash().to_vec();
-    invitee.handle_input(
-        now(),
-        &frame(HELLO, &[&[PROTOCOL_VERSION], &m1[..]].concat()),
-        &dir,
-    );
-    let proof_body = only_frame(&drain(&mut invitee), PROOF);
-    snow_read(&mut i, &proof_body);
+    let dir = bobs_directory();
+    let mut invitee = bobs_invitee();
+    let i = SnowInviter::new(Some(&[3; 32]));
+    let h1 = i.hello_hash();
+    invitee.handle_input(now(), i.hello(), &dir);
+    let proof = drain(&mut invitee);
+    let proof_body = only_frame(&proof, PROOF);
+    let (_, it) = i.read_proof(&proof).unwrap();
     // Sign the hash after `e, ee` (what the invitee signed), not the final
     // one: the signature is Alice's and well formed, but for the wrong hash.
     let h_mid = sha512(&[&h1, &proof_body[..32]]);
-    let mut it = i.into_transport_mode().unwrap();
-    let invite = InviterMessage::Invite(Invite {
-        head: InviteHead {
-            application: *CHESS.as_bytes(),
-            message: "A game?",
-            data: Bytes(b""),
-        },
-        proof: InviterProof {
-            key: alice().public_key().to_bytes(),
-            signature: SignatureBytes(sign(&ALICE_SEED, &labelled(INVITER_LABEL, &h_mid))),
-        },
-    });
-    let mut plaintext = [0u8; 256];
-    let n = payload::encode(&invite, &mut plaintext).unwrap();
-    invitee.handle_input(now(), &frame(SEALED, &seal(&mut it, &plaintext[..n])), &dir);
+    assert_eq!(it.proof_hash(), h_mid);
+    let plaintext = invite_payload(
+        *CHESS.as_bytes(),
+        "A game?",
+        b"",
+        alice().public_key().to_bytes(),
+        sign(&alice(), INVITER_LABEL, &h_mid),
+    );
+    invitee.handle_input(now(), &it.seal(0, &plaintext), &dir);
     assert!(drain(&mut invitee).is_empty());
     assert_eq!(
         invitee.outcome(),
@@ -604,36 +462,34 @@ fn snow_invitee_against_beckon_inviter(ephemeral: &[u8; 32], data: &[u8]) {
         now(),
     )
     .unwrap();
-    let mut r = snow_responder(ephemeral);
 
     // Hello.
-    let hello = only_frame(&drain(&mut inviter), HELLO);
-    assert_eq!(hello[0], PROTOCOL_VERSION);
-    assert!(snow_read(&mut r, &hello[1..]).is_empty());
-    let h1 = r.get_handshake_hash().to_vec();
+    let hello = drain(&mut inviter);
+    assert_eq!(only_frame(&hello, HELLO)[0], PROTOCOL_VERSION);
+    let r = SnowInvitee::new(&hello, ephemeral).unwrap();
+    let h1 = r.hello_hash();
 
     // Proof: Bob signs the hash after `e, ee`, computed by hand.
     let e = x25519_public(ephemeral);
     let h_mid = sha512(&[&h1, &e]);
-    let proof = ProofPayload {
-        key: bob().public_key().to_bytes(),
-        signature: SignatureBytes(sign(&BOB_SEED, &labelled(INVITEE_LABEL, &h_mid))),
-    };
-    let mut plaintext = [0u8; 96];
-    assert_eq!(payload::encode(&proof, &mut plaintext), Some(96));
-    let m2 = snow_write(&mut r, &plaintext);
-    assert_eq!(m2[..32], e);
-    inviter.handle_input(now(), &frame(PROOF, &m2), &());
+    assert_eq!(r.proof_hash(), h_mid);
+    let plaintext = proof_payload(
+        bob().public_key().to_bytes(),
+        sign(&bob(), INVITEE_LABEL, &h_mid),
+    );
+    let (proof, rt) = r.proof(&plaintext);
+    assert_eq!(proof[3..35], e);
+    inviter.handle_input(now(), &proof, &());
     assert_eq!(
         inviter.poll_event(),
         Some(InviterEvent::Verified(bob().public_key()))
     );
-    let h = r.get_handshake_hash().to_vec();
-    let mut rt = r.into_transport_mode().unwrap();
+    let h = rt.hash();
 
     // Invite.
-    let invite_body = only_frame(&drain(&mut inviter), SEALED);
-    let plaintext = open(&mut rt, &invite_body);
+    let invite = drain(&mut inviter);
+    only_frame(&invite, SEALED);
+    let plaintext = rt.open(0, &invite).unwrap();
     let InviterMessage::Invite(invite) = payload::decode(&plaintext).unwrap() else {
         panic!("not an Invite")
     };
@@ -642,13 +498,8 @@ fn snow_invitee_against_beckon_inviter(ephemeral: &[u8; 32], data: &[u8]) {
     assert!(alice_key.verify(&labelled(INVITER_LABEL, &h), &invite.proof.signature.0));
 
     // Answer.
-    let mut plaintext = [0u8; 64];
-    let n = payload::encode(
-        &AnswerMessage::Declined { message: "Not now" },
-        &mut plaintext,
-    )
-    .unwrap();
-    inviter.handle_input(now(), &frame(SEALED, &seal(&mut rt, &plaintext[..n])), &());
+    let plaintext = answer_payload(&AnswerMessage::Declined { message: "Not now" });
+    inviter.handle_input(now(), &rt.seal(0, &plaintext), &());
     assert_eq!(
         inviter.poll_event(),
         Some(InviterEvent::Finished(Ok(Response::Declined)))

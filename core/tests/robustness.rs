@@ -36,20 +36,23 @@ use std::sync::OnceLock;
 use beckon_core::internal::frame::{ANSWER_FRAME_MAX, PROOF_FRAME_LEN};
 use beckon_core::internal::handshake::{INVITEE_LABEL, INVITER_LABEL};
 use beckon_core::internal::payload::SealedRefusal;
-use beckon_core::internal::payload::{
-    self, AnswerMessage, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload,
-    SignatureBytes,
-};
+use beckon_core::internal::payload::{self, AnswerMessage, InviterMessage, ProofPayload};
 use beckon_core::wire::{buffer_size, max_data_for, refusal_frame, ClearRefusal, DEFAULT_BUFFER};
 use beckon_core::*;
-use common::{
-    clear_refusal_with_tag, drain_events, transmit_all, Dir, CHESS,
-    REFUSAL_TAG_APPLICATION_NOT_REGISTERED, REFUSAL_TAG_BLOCKED, REFUSAL_TAG_NOT_TRUSTED,
-    REFUSAL_TAG_TOO_LARGE,
+use beckon_testkit::adversary::{
+    answer_payload, invite_payload, labelled, proof_payload, sign, signing_key, Channel,
+    SnowInvitee, SnowInviter, WEAK_KEY,
 };
-use ed25519_dalek::{Signer, SigningKey};
+use beckon_testkit::{
+    bobs_directory, cast, directory, drain_events, frame, transmit_all, whole_frames, Dir, CHESS,
+    HELLO, PROOF, REFUSAL, SEALED,
+};
+use common::{
+    clear_refusal_with_tag, REFUSAL_TAG_APPLICATION_NOT_REGISTERED, REFUSAL_TAG_BLOCKED,
+    REFUSAL_TAG_NOT_TRUSTED, REFUSAL_TAG_TOO_LARGE,
+};
+use ed25519_dalek::Signer;
 use embassy_time::Instant;
-use sha2::{Digest, Sha512};
 
 // ---------------------------------------------------------------------------
 // Fixtures
@@ -61,67 +64,15 @@ const INVITER_EPHEMERAL: [u8; 32] = [0xE1; 32];
 const INVITEE_EPHEMERAL: [u8; 32] = [0xE2; 32];
 /// The adversary's fixed Noise ephemeral key.
 const ADVERSARY_EPHEMERAL: [u8; 32] = [0xAD; 32];
-const NOISE_PARAMS: &str = "Noise_NN_25519_ChaChaPoly_SHA512";
-const PROLOGUE: &[u8] = b"beckon\x01";
-
-const KIND_HELLO: u8 = 1;
-const KIND_PROOF: u8 = 2;
-const KIND_REFUSAL: u8 = 3;
-const KIND_SEALED: u8 = 4;
-
-/// The identities (derived once: key derivation is slow in debug builds).
-struct Cast {
-    alice: Identity,
-    bob: Identity,
-    alice_key: PublicKey,
-    bob_key: PublicKey,
-    carol_key: PublicKey,
-    /// The same three secrets as raw signing keys, for the adversary.
-    alice_signer: SigningKey,
-    bob_signer: SigningKey,
-    carol_signer: SigningKey,
-}
-
-fn cast() -> &'static Cast {
-    static CAST: OnceLock<Cast> = OnceLock::new();
-    CAST.get_or_init(|| {
-        let (a, b, c) = ([0xA1; 32], [0xB0; 32], [0xC0; 32]);
-        let cast = Cast {
-            alice: Identity::from_seed(&a),
-            bob: Identity::from_seed(&b),
-            alice_key: Identity::from_seed(&a).public_key(),
-            bob_key: Identity::from_seed(&b).public_key(),
-            carol_key: Identity::from_seed(&c).public_key(),
-            alice_signer: SigningKey::from_bytes(&a),
-            bob_signer: SigningKey::from_bytes(&b),
-            carol_signer: SigningKey::from_bytes(&c),
-        };
-        assert_eq!(
-            cast.alice_signer.verifying_key().to_bytes(),
-            cast.alice_key.to_bytes()
-        );
-        assert_eq!(
-            cast.carol_signer.verifying_key().to_bytes(),
-            cast.carol_key.to_bytes()
-        );
-        cast
-    })
-}
 
 /// Bob's usual directory: trusted only, Alice a contact, chess registered.
 fn trusting() -> Dir {
-    let mut dir = Dir::new(Policy::TrustedOnly);
-    dir.add_contact(Contact::new(cast().alice_key, "alice", "Alice").unwrap())
-        .unwrap();
-    dir.register(CHESS, "Chess").unwrap();
-    dir
+    bobs_directory()
 }
 
 /// Trusted only, with no contacts: Alice is refused as not trusted.
 fn distrusting() -> Dir {
-    let mut dir = Dir::new(Policy::TrustedOnly);
-    dir.register(CHESS, "Chess").unwrap();
-    dir
+    directory(Policy::TrustedOnly, &[])
 }
 
 /// Invitations off: refused in clear, before the handshake.
@@ -155,34 +106,12 @@ fn fresh_invitee<const BUF: usize>() -> Invitee<BUF> {
     .unwrap()
 }
 
-/// A whole frame: length (kind + body), kind, body.
-fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
-    let len = u16::try_from(body.len() + 1).unwrap();
-    let mut f = len.to_be_bytes().to_vec();
-    f.push(kind);
-    f.extend_from_slice(body);
-    f
-}
-
 /// A frame with an arbitrary length field.
 fn raw_frame(len: u16, kind: u8, body: &[u8]) -> Vec<u8> {
     let mut f = len.to_be_bytes().to_vec();
     f.push(kind);
     f.extend_from_slice(body);
     f
-}
-
-/// Splits a stream into frames (offset, length), by their length fields.
-fn split_frames(stream: &[u8]) -> Vec<(usize, usize)> {
-    let mut frames = Vec::new();
-    let mut at = 0;
-    while at < stream.len() {
-        let len = 2 + usize::from(u16::from_be_bytes([stream[at], stream[at + 1]]));
-        frames.push((at, len));
-        at += len;
-    }
-    assert_eq!(at, stream.len(), "the stream ends inside a frame");
-    frames
 }
 
 /// Appends everything `m` has to transmit to `out` (its events stay
@@ -464,22 +393,23 @@ fn record<D: Directory + Clone + 'static>(directory: D) -> Recording<D> {
     });
     let mut frames = Vec::new();
     for way in [Way::ToInvitee, Way::ToInviter] {
-        let stream = &honest.sent[way as usize];
-        for (i, (start, len)) in split_frames(stream).into_iter().enumerate() {
-            let name = match (way, i, stream[start + 2]) {
-                (Way::ToInvitee, 0, KIND_HELLO) => "Hello",
-                (Way::ToInvitee, 1, KIND_SEALED) => "Invite",
-                (Way::ToInviter, 0, KIND_PROOF) => "Proof",
-                (Way::ToInviter, 0, KIND_REFUSAL) => "Refusal",
-                (Way::ToInviter, 1, KIND_SEALED) => "Answer",
+        let mut start = 0;
+        for (i, f) in whole_frames(&honest.sent[way as usize]).iter().enumerate() {
+            let name = match (way, i, f[2]) {
+                (Way::ToInvitee, 0, HELLO) => "Hello",
+                (Way::ToInvitee, 1, SEALED) => "Invite",
+                (Way::ToInviter, 0, PROOF) => "Proof",
+                (Way::ToInviter, 0, REFUSAL) => "Refusal",
+                (Way::ToInviter, 1, SEALED) => "Answer",
                 other => panic!("unexpected frame {other:?}"),
             };
             frames.push(Frame {
                 name,
                 way,
                 start,
-                len,
+                len: f.len(),
             });
+            start += f.len();
         }
     }
     Recording {
@@ -891,32 +821,6 @@ fn snapshot_replays_equal_replays_from_scratch() {
 // The adversary: `snow` on the other end of a genuine channel
 // ---------------------------------------------------------------------------
 
-fn snow_builder() -> snow::Builder<'static> {
-    snow::Builder::new(NOISE_PARAMS.parse().unwrap())
-        .prologue(PROLOGUE)
-        .unwrap()
-        .fixed_ephemeral_key_for_testing_only(&ADVERSARY_EPHEMERAL)
-}
-
-/// The handshake hash after `-> e` and `<- e, ee`: what the invitee signs.
-fn proof_hash(initiator_e: &[u8], responder_e: &[u8]) -> [u8; 64] {
-    let mut h = [0u8; 64];
-    h[..NOISE_PARAMS.len()].copy_from_slice(NOISE_PARAMS.as_bytes());
-    for data in [PROLOGUE, initiator_e, &[], responder_e] {
-        let next = Sha512::new().chain_update(h).chain_update(data).finalize();
-        h.copy_from_slice(&next);
-    }
-    h
-}
-
-fn signed(label: &[u8; 24], hash: &[u8]) -> Vec<u8> {
-    [label.as_slice(), hash].concat()
-}
-
-fn sign(key: &SigningKey, label: &[u8; 24], hash: &[u8]) -> [u8; 64] {
-    key.sign(&signed(label, hash)).to_bytes()
-}
-
 /// Some 32 bytes that are not an Ed25519 point.
 fn not_a_point() -> [u8; 32] {
     (2u8..)
@@ -928,13 +832,6 @@ fn not_a_point() -> [u8; 32] {
         .find(|b| PublicKey::from_bytes(b) == Err(KeyError::InvalidPoint))
         .unwrap()
 }
-
-/// The identity point: a small-order ("weak") key.
-const WEAK_KEY: [u8; 32] = {
-    let mut b = [0u8; 32];
-    b[0] = 1;
-    b
-};
 
 /// How a state machine reacted to some input.
 #[derive(Debug)]
@@ -1088,19 +985,21 @@ fn assert_inviter_fails(r: &Reaction<InviterEvent>, error: SessionError, what: &
 struct FakeInviter<const BUF: usize> {
     /// The invitee after the Hello.
     invitee: InviteeAt<BUF>,
-    channel: snow::StatelessTransportState,
+    channel: Channel,
     /// The final handshake hash, which the inviter signs.
-    hash: Vec<u8>,
+    hash: [u8; 64],
     /// The hash the invitee signed.
     proof_hash: [u8; 64],
 }
 
 impl<const BUF: usize> FakeInviter<BUF> {
     fn new(directory: &Dir) -> Self {
-        let mut noise = snow_builder().build_initiator().unwrap();
-        let mut e = [0u8; 64];
-        assert_eq!(noise.write_message(&[], &mut e).unwrap(), 32);
-        let hello = frame(KIND_HELLO, &[&[1u8][..], &e[..32]].concat());
+        let noise = SnowInviter::new(Some(&ADVERSARY_EPHEMERAL));
+        let hello = noise.hello().to_vec();
+        assert_eq!(
+            hello,
+            frame(HELLO, &[&[1u8][..], &noise.ephemeral()].concat())
+        );
         let mut invitee = fresh_invitee::<BUF>();
         invitee.handle_input(T0, &hello, directory);
         let mut proof = Vec::new();
@@ -1108,48 +1007,38 @@ impl<const BUF: usize> FakeInviter<BUF> {
         assert!(drain_events(&mut invitee).is_empty());
         let invitee = InviteeAt::fresh(directory).then(&hello);
         assert_eq!(proof.len(), PROOF_FRAME_LEN);
-        assert_eq!(proof[2], KIND_PROOF);
-        let mut plain = [0u8; 256];
-        let n = noise.read_message(&proof[3..], &mut plain).unwrap();
-        let theirs: ProofPayload = payload::decode(&plain[..n]).unwrap();
+        assert_eq!(proof[2], PROOF);
+        let (plain, channel) = noise.read_proof(&proof).unwrap();
+        let theirs: ProofPayload = payload::decode(&plain).unwrap();
         assert_eq!(theirs.key, cast().bob_key.to_bytes());
-        let proof_hash = proof_hash(&e[..32], &proof[3..35]);
+        let proof_hash = channel.proof_hash();
         assert!(cast()
             .bob_key
-            .verify(&signed(INVITEE_LABEL, &proof_hash), &theirs.signature.0));
-        let hash = noise.get_handshake_hash().to_vec();
+            .verify(&labelled(INVITEE_LABEL, &proof_hash), &theirs.signature.0));
         FakeInviter {
             invitee,
-            channel: noise.into_stateless_transport_mode().unwrap(),
-            hash,
+            hash: channel.hash(),
+            channel,
             proof_hash,
         }
     }
 
     /// A Sealed frame holding `plaintext`, encrypted under `nonce`.
     fn seal(&self, nonce: u64, plaintext: &[u8]) -> Vec<u8> {
-        let mut out = vec![0u8; plaintext.len() + 16];
-        let n = self
-            .channel
-            .write_message(nonce, plaintext, &mut out)
-            .unwrap();
-        frame(KIND_SEALED, &out[..n])
+        self.channel.seal(nonce, plaintext)
     }
 
     /// Opens the invitee's first Sealed frame in `sent`.
     fn open(&self, sent: &[u8]) -> Vec<u8> {
-        assert_eq!(sent[2], KIND_SEALED);
+        assert_eq!(sent[2], SEALED);
         let len = 2 + usize::from(u16::from_be_bytes([sent[0], sent[1]]));
         assert_eq!(len, sent.len());
-        let mut out = vec![0u8; len];
-        let n = self.channel.read_message(0, &sent[3..], &mut out).unwrap();
-        out.truncate(n);
-        out
+        self.channel.open(0, sent).unwrap()
     }
 
     /// Alice's genuine signature over this channel.
     fn alice_signature(&self) -> [u8; 64] {
-        sign(&cast().alice_signer, INVITER_LABEL, &self.hash)
+        sign(&cast().alice, INVITER_LABEL, &self.hash)
     }
 
     fn send(&self, directory: &Dir, plaintext: &[u8]) -> (Invitee<BUF>, Reaction<InviteeEvent>) {
@@ -1157,29 +1046,13 @@ impl<const BUF: usize> FakeInviter<BUF> {
     }
 }
 
+/// An Invite for chess.
 fn invite_plaintext(message: &str, data: &[u8], key: [u8; 32], signature: [u8; 64]) -> Vec<u8> {
-    let m = InviterMessage::Invite(Invite {
-        head: InviteHead {
-            application: *CHESS.as_bytes(),
-            message,
-            data: Bytes(data),
-        },
-        proof: InviterProof {
-            key,
-            signature: SignatureBytes(signature),
-        },
-    });
-    let mut buf = vec![0u8; 64 * 1024];
-    let n = payload::encode(&m, &mut buf).unwrap();
-    buf.truncate(n);
-    buf
+    invite_payload(*CHESS.as_bytes(), message, data, key, signature)
 }
 
 fn answer_plaintext(answer: &AnswerMessage<'_>) -> Vec<u8> {
-    let mut buf = vec![0u8; 8 * 1024];
-    let n = payload::encode(answer, &mut buf).unwrap();
-    buf.truncate(n);
-    buf
+    answer_payload(answer)
 }
 
 #[test]
@@ -1279,27 +1152,31 @@ fn a_fake_inviter_gets_the_specific_error_for_every_bad_invite_field() {
     }
     // Signatures: the invitee's label; the hash before the Proof; another
     // hash; no label; Carol's key with Alice's signature; zeros.
-    let alice_signer = &cast().alice_signer;
-    let mut other_hash = fake.hash.clone();
+    let alice_id = &cast().alice;
+    let mut other_hash = fake.hash;
     other_hash[0] ^= 1;
     let carol = cast().carol_key.to_bytes();
     for (what, key, signature) in [
         (
             "invitee label",
             alice,
-            sign(alice_signer, INVITEE_LABEL, &fake.hash),
+            sign(alice_id, INVITEE_LABEL, &fake.hash),
         ),
         (
             "hash before the Proof",
             alice,
-            sign(alice_signer, INVITER_LABEL, &fake.proof_hash),
+            sign(alice_id, INVITER_LABEL, &fake.proof_hash),
         ),
         (
             "another hash",
             alice,
-            sign(alice_signer, INVITER_LABEL, &other_hash),
+            sign(alice_id, INVITER_LABEL, &other_hash),
         ),
-        ("no label", alice, alice_signer.sign(&fake.hash).to_bytes()),
+        (
+            "no label",
+            alice,
+            signing_key(alice_id).sign(&fake.hash).to_bytes(),
+        ),
         ("Carol's key", carol, sig),
         ("zero signature", alice, [0; 64]),
     ] {
@@ -1314,7 +1191,7 @@ fn a_fake_inviter_gets_the_specific_error_for_every_bad_invite_field() {
     fails(&[payload::CANCEL_TAG], UnexpectedFrame, "Cancel first");
     // Sealed frames that do not open: shorter than a tag, the wrong nonce,
     // a flipped tag.
-    let (_, r) = poke_invitee(&fake.invitee, &dir, &frame(KIND_SEALED, &[0; 15]));
+    let (_, r) = poke_invitee(&fake.invitee, &dir, &frame(SEALED, &[0; 15]));
     assert_invitee_fails(&r, p(Malformed), "shorter than a tag");
     let (_, r) = poke_invitee(&fake.invitee, &dir, &fake.seal(1, &genuine));
     assert_invitee_fails(&r, p(Decrypt), "nonce 1");
@@ -1426,9 +1303,9 @@ fn a_fake_inviter_cannot_send_anything_but_a_cancel_to_a_prompt() {
             refusal_frame(ClearRefusal::Busy).to_vec(),
             UnexpectedFrame,
         ),
-        ("a Hello", frame(KIND_HELLO, &[1; 33]), FrameLength),
+        ("a Hello", frame(HELLO, &[1; 33]), FrameLength),
         ("kind 9", frame(9, &[0; 17]), UnexpectedFrame),
-        ("length 0", raw_frame(0, KIND_SEALED, &[]), FrameLength),
+        ("length 0", raw_frame(0, SEALED, &[]), FrameLength),
     ] {
         let (_, r) = poke_invitee(&prompting, &dir, &input);
         assert_invitee_fails(&r, p(error), what);
@@ -1441,24 +1318,20 @@ fn frame_level_fields_reaching_the_invitee_give_typed_errors() {
     let dir = trusting();
     let invitee = InviteeAt::<DEFAULT_BUFFER>::fresh(&dir);
     let e = [9u8; 32];
-    let hello = |version: u8, e: &[u8]| frame(KIND_HELLO, &[&[version], e].concat());
+    let hello = |version: u8, e: &[u8]| frame(HELLO, &[&[version], e].concat());
     for (what, input, error) in [
-        ("length 0", raw_frame(0, KIND_HELLO, &[]), p(FrameLength)),
+        ("length 0", raw_frame(0, HELLO, &[]), p(FrameLength)),
         (
             "length over a Hello's most",
-            raw_frame(255, KIND_HELLO, &[]),
+            raw_frame(255, HELLO, &[]),
             p(FrameLength),
         ),
         (
             "length 0xffff",
-            raw_frame(0xffff, KIND_HELLO, &[]),
+            raw_frame(0xffff, HELLO, &[]),
             p(FrameLength),
         ),
-        (
-            "a kind byte alone",
-            raw_frame(1, KIND_HELLO, &[]),
-            p(Malformed),
-        ),
+        ("a kind byte alone", raw_frame(1, HELLO, &[]), p(Malformed)),
         ("Hello body of 32", hello(1, &e[..31]), p(Malformed)),
         (
             "Hello body of 34",
@@ -1473,19 +1346,15 @@ fn frame_level_fields_reaching_the_invitee_give_typed_errors() {
         ("kind 0", frame(0, &[1; 33]), p(UnexpectedFrame)),
         ("kind 5", frame(5, &[1; 33]), p(UnexpectedFrame)),
         ("kind 0xff", frame(0xff, &[1; 33]), p(UnexpectedFrame)),
-        (
-            "a Proof first",
-            frame(KIND_PROOF, &[1; 33]),
-            p(UnexpectedFrame),
-        ),
+        ("a Proof first", frame(PROOF, &[1; 33]), p(UnexpectedFrame)),
         (
             "a Refusal first",
-            frame(KIND_REFUSAL, &[1, 0]),
+            frame(REFUSAL, &[1, 0]),
             p(UnexpectedFrame),
         ),
         (
             "a Sealed first",
-            frame(KIND_SEALED, &[0; 20]),
+            frame(SEALED, &[0; 20]),
             p(UnexpectedFrame),
         ),
         ("a low-order key", hello(1, &[0; 32]), p(LowOrderPoint)),
@@ -1514,7 +1383,7 @@ fn frame_level_fields_reaching_the_invitee_give_typed_errors() {
     }
     // A length longer than what comes: the invitee waits, and the handshake
     // timeout ends it.
-    let (mut m, r) = poke_invitee(&invitee, &dir, &raw_frame(40, KIND_HELLO, &[1; 33]));
+    let (mut m, r) = poke_invitee(&invitee, &dir, &raw_frame(40, HELLO, &[1; 33]));
     assert!(r.events.is_empty() && r.sent.is_empty());
     let deadline = m.poll_timeout().unwrap();
     m.handle_timeout(deadline);
@@ -1528,8 +1397,7 @@ fn frame_level_fields_reaching_the_invitee_give_typed_errors() {
 struct FakeInvitee {
     /// The inviter, its Hello sent.
     inviter: InviterAt,
-    hello_e: [u8; 32],
-    responder_e: [u8; 32],
+    hello: Vec<u8>,
 }
 
 impl FakeInvitee {
@@ -1539,73 +1407,59 @@ impl FakeInvitee {
         drain(&mut inviter, &mut hello);
         assert_eq!(hello.len(), 36);
         assert!(drain_events(&mut inviter).is_empty());
-        let inviter = InviterAt::default();
-        let secret = x25519_dalek::StaticSecret::from(ADVERSARY_EPHEMERAL);
         FakeInvitee {
-            inviter,
-            hello_e: hello[4..36].try_into().unwrap(),
-            responder_e: x25519_dalek::PublicKey::from(&secret).to_bytes(),
+            inviter: InviterAt::default(),
+            hello,
         }
+    }
+
+    /// `snow` having read the Hello.
+    fn noise(&self) -> SnowInvitee {
+        SnowInvitee::new(&self.hello, &ADVERSARY_EPHEMERAL).unwrap()
     }
 
     /// The hash a Proof signs.
     fn hash(&self) -> [u8; 64] {
-        proof_hash(&self.hello_e, &self.responder_e)
+        self.noise().proof_hash()
     }
 
-    /// A Proof frame carrying `payload`, and the `snow` state after it.
-    fn proof(&self, payload: &[u8]) -> (Vec<u8>, snow::HandshakeState) {
-        let mut noise = snow_builder().build_responder().unwrap();
-        noise.read_message(&self.hello_e, &mut []).unwrap();
-        let mut out = vec![0u8; 32 + payload.len() + 16];
-        let n = noise.write_message(payload, &mut out).unwrap();
-        assert_eq!(out[..32], self.responder_e);
-        (frame(KIND_PROOF, &out[..n]), noise)
+    /// A Proof frame carrying `payload`, and the channel after it.
+    fn proof(&self, payload: &[u8]) -> (Vec<u8>, Channel) {
+        self.noise().proof(payload)
     }
 
     fn proof_payload(&self, key: [u8; 32], signature: [u8; 64]) -> Vec<u8> {
-        let p = ProofPayload {
-            key,
-            signature: SignatureBytes(signature),
-        };
-        let mut buf = [0u8; 96];
-        assert_eq!(payload::encode(&p, &mut buf), Some(96));
-        buf.to_vec()
+        proof_payload(key, signature)
     }
 
     fn bobs_payload(&self) -> Vec<u8> {
-        let signature = sign(&cast().bob_signer, INVITEE_LABEL, &self.hash());
+        let signature = sign(&cast().bob, INVITEE_LABEL, &self.hash());
         self.proof_payload(cast().bob_key.to_bytes(), signature)
     }
 
     /// Completes a genuine handshake as Bob: the inviter has sent its
     /// Invite and waits for the answer. Also returns the Invite's length
     /// field.
-    fn handshake(&self) -> (InviterAt, snow::StatelessTransportState, u32) {
-        let (proof, noise) = self.proof(&self.bobs_payload());
+    fn handshake(&self) -> (InviterAt, Channel, u32) {
+        let (proof, channel) = self.proof(&self.bobs_payload());
         let (_, r) = poke_inviter(&self.inviter, &proof);
         let inviter = self.inviter.then(Step::Input(proof));
         assert_eq!(r.events, [InviterEvent::Verified(cast().bob_key)]);
-        let final_hash = noise.get_handshake_hash().to_vec();
-        let channel = noise.into_stateless_transport_mode().unwrap();
         // The Invite opens and carries Alice's signature over this channel.
-        let mut plain = vec![0u8; r.sent.len()];
-        let n = channel.read_message(0, &r.sent[3..], &mut plain).unwrap();
-        let InviterMessage::Invite(invite) = payload::decode(&plain[..n]).unwrap() else {
+        let plain = channel.open(0, &r.sent).unwrap();
+        let InviterMessage::Invite(invite) = payload::decode(&plain).unwrap() else {
             panic!("not an Invite")
         };
         assert_eq!(invite.head.message, "A game?");
-        let signed = signed(INVITER_LABEL, &final_hash);
+        let signed = labelled(INVITER_LABEL, &channel.hash());
         assert!(cast().alice_key.verify(&signed, &invite.proof.signature.0));
         let invite_len = u32::try_from(r.sent.len() - 2).unwrap();
         (inviter, channel, invite_len)
     }
 }
 
-fn seal_answer(channel: &snow::StatelessTransportState, nonce: u64, plaintext: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; plaintext.len() + 16];
-    let n = channel.write_message(nonce, plaintext, &mut out).unwrap();
-    frame(KIND_SEALED, &out[..n])
+fn seal_answer(channel: &Channel, nonce: u64, plaintext: &[u8]) -> Vec<u8> {
+    channel.seal(nonce, plaintext)
 }
 
 #[test]
@@ -1633,35 +1487,35 @@ fn a_fake_invitee_gets_the_specific_error_for_every_bad_proof_field() {
         assert_inviter_fails(&r, p(FrameLength), &format!("{extra} extra"));
     }
     // Keys and signatures.
-    let bob_signer = &cast().bob_signer;
+    let bob_id = &cast().bob;
     let mut other_hash = h;
     other_hash[63] ^= 0x80;
-    let by_bob = sign(bob_signer, INVITEE_LABEL, &h);
+    let by_bob = sign(bob_id, INVITEE_LABEL, &h);
     for (what, key, signature, error) in [
         ("weak key", WEAK_KEY, by_bob, BadKey),
         ("not a point", not_a_point(), by_bob, BadKey),
         (
             "inviter label",
             bob,
-            sign(bob_signer, INVITER_LABEL, &h),
+            sign(bob_id, INVITER_LABEL, &h),
             BadSignature,
         ),
         (
             "another hash",
             bob,
-            sign(bob_signer, INVITEE_LABEL, &other_hash),
+            sign(bob_id, INVITEE_LABEL, &other_hash),
             BadSignature,
         ),
         (
             "no label",
             bob,
-            bob_signer.sign(&h).to_bytes(),
+            signing_key(bob_id).sign(&h).to_bytes(),
             BadSignature,
         ),
         (
             "by Carol",
             bob,
-            sign(&cast().carol_signer, INVITEE_LABEL, &h),
+            sign(&cast().carol, INVITEE_LABEL, &h),
             BadSignature,
         ),
         ("zero signature", bob, [0; 64], BadSignature),
@@ -1674,7 +1528,7 @@ fn a_fake_invitee_gets_the_specific_error_for_every_bad_proof_field() {
     // Carol, correctly signed: not the contact, and nothing of the
     // invitation leaves.
     let carol = cast().carol_key.to_bytes();
-    let carols = fake.proof_payload(carol, sign(&cast().carol_signer, INVITEE_LABEL, &h));
+    let carols = fake.proof_payload(carol, sign(&cast().carol, INVITEE_LABEL, &h));
     let (proof, _) = fake.proof(&carols);
     let (m, r) = poke_inviter(&fake.inviter, &proof);
     assert_inviter_fails(&r, SessionError::ContactMismatch, "Carol");
@@ -1818,9 +1672,8 @@ fn a_fake_invitee_gets_the_specific_error_for_every_bad_answer_field() {
     drain(&mut cancelled, &mut sent);
     assert!(drain_events(&mut cancelled).is_empty());
     let cancelling = waiting.then(Step::Cancel);
-    let mut plain = [0u8; 8];
-    let n = channel.read_message(1, &sent[3..], &mut plain).unwrap();
-    assert_eq!(&plain[..n], &[payload::CANCEL_TAG]);
+    let plain = channel.open(1, &sent).unwrap();
+    assert_eq!(plain, [payload::CANCEL_TAG]);
     let ack = |plaintext: &[u8]| poke_inviter(&cancelling, &seal_answer(&channel, 0, plaintext)).1;
     let accepted = answer_plaintext(&AnswerMessage::Accepted { message: "" });
     assert_eq!(
@@ -1856,7 +1709,7 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
     let max_answer = u16::try_from(ANSWER_FRAME_MAX - 2).unwrap();
     let (proof, _) = fake.proof(&fake.bobs_payload());
     let body = &proof[3..];
-    let low_order = frame(KIND_PROOF, &[&[0; 32][..], &proof[35..]].concat());
+    let low_order = frame(PROOF, &[&[0; 32][..], &proof[35..]].concat());
     // A clear refusal with any reason's tag, even one never sent in clear.
     let refusal = |version: u8, tag: u8| {
         let mut f = clear_refusal_with_tag(tag);
@@ -1865,22 +1718,17 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
     };
     let tag = |reason: ClearRefusal| refusal_frame(reason)[4];
     for (what, at, input, error) in [
-        (
-            "length 0",
-            before,
-            raw_frame(0, KIND_PROOF, &[]),
-            p(FrameLength),
-        ),
+        ("length 0", before, raw_frame(0, PROOF, &[]), p(FrameLength)),
         (
             "length over a Proof",
             before,
-            raw_frame(146, KIND_PROOF, &[]),
+            raw_frame(146, PROOF, &[]),
             p(FrameLength),
         ),
         (
             "length 0xffff",
             before,
-            raw_frame(0xffff, KIND_PROOF, &[]),
+            raw_frame(0xffff, PROOF, &[]),
             p(FrameLength),
         ),
         ("kind 0", before, frame(0, body), p(UnexpectedFrame)),
@@ -1888,56 +1736,51 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
         (
             "a Hello",
             before,
-            frame(KIND_HELLO, &[1; 33]),
+            frame(HELLO, &[1; 33]),
             p(UnexpectedFrame),
         ),
         (
             "a Sealed first",
             before,
-            frame(KIND_SEALED, body),
+            frame(SEALED, body),
             p(UnexpectedFrame),
         ),
         (
             "a short Proof",
             before,
-            frame(KIND_PROOF, &body[1..]),
+            frame(PROOF, &body[1..]),
             p(Malformed),
         ),
         ("a low-order key", before, low_order, p(LowOrderPoint)),
-        (
-            "a refusal of 1",
-            before,
-            frame(KIND_REFUSAL, &[1]),
-            p(Malformed),
-        ),
+        ("a refusal of 1", before, frame(REFUSAL, &[1]), p(Malformed)),
         (
             "a refusal of 3",
             before,
-            frame(KIND_REFUSAL, &[1, 3, 0]),
+            frame(REFUSAL, &[1, 3, 0]),
             p(Malformed),
         ),
         (
             "an unknown reason",
             before,
-            frame(KIND_REFUSAL, &[1, 7]),
+            frame(REFUSAL, &[1, 7]),
             p(Malformed),
         ),
         (
             "a reason in two bytes",
             before,
-            frame(KIND_REFUSAL, &[1, 0x83, 0]),
+            frame(REFUSAL, &[1, 0x83, 0]),
             p(Malformed),
         ),
         (
             "answer length 0",
             &after,
-            raw_frame(0, KIND_SEALED, &[]),
+            raw_frame(0, SEALED, &[]),
             p(FrameLength),
         ),
         (
             "answer too long",
             &after,
-            raw_frame(max_answer + 1, KIND_SEALED, &[]),
+            raw_frame(max_answer + 1, SEALED, &[]),
             p(FrameLength),
         ),
         (
@@ -1956,7 +1799,7 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
         (
             "shorter than a tag",
             &after,
-            frame(KIND_SEALED, &[0; 15]),
+            frame(SEALED, &[0; 15]),
             p(Malformed),
         ),
         (
@@ -2004,11 +1847,7 @@ fn frame_level_fields_reaching_the_inviter_give_typed_errors() {
     let e = SessionError::UnsupportedVersion { peer: 7 };
     assert_eq!(r.events, [InviterEvent::Finished(Err(e))]);
     // The longest answer frame is still read (and fails to open).
-    let longest = raw_frame(
-        max_answer,
-        KIND_SEALED,
-        &vec![0; usize::from(max_answer) - 1],
-    );
+    let longest = raw_frame(max_answer, SEALED, &vec![0; usize::from(max_answer) - 1]);
     let (m, r) = poke_inviter(&after, &longest);
     assert_inviter_fails(&r, p(Decrypt), "the longest answer frame");
     assert!(m.is_finished());

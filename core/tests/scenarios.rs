@@ -9,6 +9,7 @@ mod common;
 
 use beckon_core::wire::{buffer_size, refusal_frame, ClearRefusal, DEFAULT_BUFFER};
 use beckon_core::*;
+use beckon_testkit::*;
 use common::*;
 use embassy_time::{Duration, Instant};
 

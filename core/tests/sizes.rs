@@ -7,10 +7,10 @@
 
 use beckon_core::wire::buffer_size;
 use beckon_core::{
-    ApplicationId, Config, Contact, Decision, EphemeralSecret, FixedDirectory, Identity,
-    Invitation, Invitee, InviteeEvent, Inviter, InviterEvent, Machine, Message, Policy, Response,
-    Target,
+    Config, Decision, EphemeralSecret, Invitation, Invitee, InviteeEvent, Inviter, InviterEvent,
+    Machine, Message, Response, Target,
 };
+use beckon_testkit::{alice, bob, bobs_directory, whole_frames, CHESS};
 use embassy_time::Instant;
 
 /// The firmware-sized buffer: 512 bytes of application data.
@@ -108,17 +108,11 @@ const EMPTY_ACCEPTED_EXCHANGE_BYTES: usize = 338;
 
 #[test]
 fn an_accepted_exchange_with_an_empty_invitation_costs_338_bytes_on_the_wire() {
-    let alice = Identity::from_seed(&[0xA1; 32]);
-    let bob = Identity::from_seed(&[0xB0; 32]);
-    let app = ApplicationId::from_bytes([0x67; 16]);
-    let mut directory = FixedDirectory::<1, 1>::new(Policy::TrustedOnly);
-    directory
-        .add_contact(Contact::new(alice.public_key(), "alice", "").unwrap())
-        .unwrap();
-    directory.register(app, "").unwrap();
+    let (alice, bob) = (alice(), bob());
+    let directory = bobs_directory();
 
     let now = Instant::from_secs(0);
-    let invitation = Invitation::new(app, "", b"").unwrap();
+    let invitation = Invitation::new(CHESS, "", b"").unwrap();
     let mut inviter: Inviter = Inviter::new(
         Config::default(),
         &alice,
@@ -187,11 +181,8 @@ fn an_accepted_exchange_with_an_empty_invitation_costs_338_bytes_on_the_wire() {
     assert_eq!(total, EMPTY_ACCEPTED_EXCHANGE_BYTES);
 }
 
-/// Splits a chunk of transmitted bytes into frames by their length prefix.
-fn record<'a>(mut bytes: &[u8], from: &'a str, frames: &mut Vec<(&'a str, usize)>) {
-    while let [hi, lo, ..] = *bytes {
-        let len = 2 + usize::from(u16::from_be_bytes([hi, lo]));
-        frames.push((from, len));
-        bytes = &bytes[len.min(bytes.len())..];
-    }
+/// Notes the length of each frame in a chunk of transmitted bytes (whole
+/// frames).
+fn record<'a>(bytes: &[u8], from: &'a str, frames: &mut Vec<(&'a str, usize)>) {
+    frames.extend(whole_frames(bytes).iter().map(|f| (from, f.len())));
 }

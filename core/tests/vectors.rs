@@ -28,15 +28,13 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use base64ct::{Base64, Base64Unpadded, Encoding};
-mod common;
-
 use beckon_core::internal::frame::{self, FrameKind};
 use beckon_core::internal::payload::{self, AnswerMessage, InviterMessage, SealedRefusal};
 use beckon_core::wire::{refusal_frame, ClearRefusal, DEFAULT_BUFFER};
 use beckon_core::*;
+use beckon_testkit::{drain_events, transmitted};
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
-use common::transmitted;
 use embassy_time::Instant;
 use hkdf::Hkdf;
 use sha2::{Digest, Sha256, Sha512};
@@ -996,7 +994,7 @@ fn clear_refusal_to_inviter(frame: &[u8]) -> Option<Result<Response, SessionErro
     let hello = drain(&mut inviter);
     assert_eq!(frame_name(&hello, true, false), "hello");
     inviter.handle_input(now, frame, &());
-    let events = common::drain_events(&mut inviter);
+    let events = drain_events(&mut inviter);
     let outcome = inviter.outcome();
     assert_eq!(
         events,

@@ -1,18 +1,10 @@
 //! Launching an accepted invitation's registered command.
 
 use beckon_core::Response;
-use beckon_core::{ApplicationId, Identity};
 use beckon_desktop::store::DataMode;
 use beckon_desktop::{failure_code, launch, launch_and_wait};
+use beckon_testkit::{alice, CHESS};
 use beckon_tokio::LaunchInfo;
-
-fn alice() -> Identity {
-    Identity::from_seed(&[1; 32])
-}
-
-fn chess() -> ApplicationId {
-    "67e55044-10b1-426f-9247-bb680e5fe0c8".parse().unwrap()
-}
 
 #[tokio::test]
 async fn the_launched_command_sees_the_environment_and_the_data_on_stdin() {
@@ -22,7 +14,7 @@ async fn the_launched_command_sees_the_environment_and_the_data_on_stdin() {
     let info = LaunchInfo {
         inviter: alice().public_key(),
         fingerprint: alice().public_key().fingerprint().to_string(),
-        application: chess(),
+        application: CHESS,
         message: "A game?".into(),
         data: b"board=standard\x00\xffbinary".to_vec(),
         endpoint: "[::1]:40001".parse().unwrap(),
@@ -71,7 +63,7 @@ fn info() -> LaunchInfo {
     LaunchInfo {
         inviter: alice().public_key(),
         fingerprint: alice().public_key().fingerprint().to_string(),
-        application: chess(),
+        application: CHESS,
         message: "A game?".into(),
         data: b"board=standard\x00\xffbinary".to_vec(),
         endpoint: "[::1]:40001".parse().unwrap(),

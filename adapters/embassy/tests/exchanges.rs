@@ -3,8 +3,10 @@
 
 mod common;
 
+use beckon_core::Policy;
 use beckon_core::{Decision, InviteeOutcome, Message, Refusal, Response, SessionError, Target};
 use beckon_embassy::InviteError;
+use beckon_testkit::{bobs_directory, carol, directory, CHESS};
 use common::*;
 use embassy_time::Duration;
 
@@ -16,12 +18,12 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 #[test]
 fn an_invitation_accepted_is_answered_and_launched() {
     let bob = Bob::accepting();
-    let directory = bobs_directory(true);
+    let directory = bobs_directory();
     let (got, elapsed) = exchange(Setup::new(&bob, &directory));
 
     let (response, responder, message) = got.expect("an answer");
     assert_eq!(response, Response::Accepted);
-    assert_eq!(responder, common::bob().public_key());
+    assert_eq!(responder, beckon_testkit::bob().public_key());
     assert_eq!(message, "Sure");
     // Bob took two seconds to decide; the network added next to nothing.
     assert!(elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(3));
@@ -50,7 +52,7 @@ fn an_invitation_declined_is_answered_and_not_launched() {
         }),
         Duration::from_secs(1),
     );
-    let directory = bobs_directory(true);
+    let directory = bobs_directory();
     let (got, _) = exchange(Setup::new(&bob, &directory));
 
     let (response, _, message) = got.expect("an answer");
@@ -65,7 +67,7 @@ fn an_invitation_declined_is_answered_and_not_launched() {
 #[test]
 fn an_invitation_from_an_untrusted_inviter_is_refused_without_asking() {
     let bob = Bob::accepting();
-    let directory = bobs_directory(false);
+    let directory = directory(Policy::TrustedOnly, &[]);
     let (got, _) = exchange(Setup::new(&bob, &directory));
 
     assert_eq!(
@@ -85,7 +87,7 @@ fn an_invitation_from_an_untrusted_inviter_is_refused_without_asking() {
 #[test]
 fn a_responder_that_is_not_the_contact_gets_no_invitation() {
     let bob = Bob::accepting();
-    let directory = bobs_directory(true);
+    let directory = bobs_directory();
     let mut setup = Setup::new(&bob, &directory);
     // Alice means Carol, but Bob answers at this address.
     setup.target = Target::Contact(carol().public_key());
@@ -107,7 +109,7 @@ fn a_responder_that_is_not_the_contact_gets_no_invitation() {
 #[test]
 fn a_cancel_withdraws_the_prompt() {
     let bob = Bob::away();
-    let directory = bobs_directory(true);
+    let directory = bobs_directory();
     let mut setup = Setup::new(&bob, &directory);
     setup.cancel_after = Some(Duration::from_secs(20));
     let (got, elapsed) = exchange(setup);
@@ -126,7 +128,7 @@ fn a_cancel_withdraws_the_prompt() {
 #[test]
 fn a_cancel_before_the_invite_is_out_ends_quietly() {
     let bob = Bob::accepting();
-    let directory = bobs_directory(true);
+    let directory = bobs_directory();
     let mut setup = Setup::new(&bob, &directory);
     // The link is dead from the start, so Alice is still connecting.
     setup.link = &|link| link.set_cut(true);
@@ -145,7 +147,7 @@ fn a_cancel_before_the_invite_is_out_ends_quietly() {
 #[test]
 fn dropping_the_invite_future_sends_a_cancel() {
     let bob = Bob::away();
-    let directory = bobs_directory(true);
+    let directory = bobs_directory();
     let mut setup = Setup::new(&bob, &directory);
     setup.walk_away_when_shown = true;
     let (got, elapsed) = exchange(setup);
@@ -164,7 +166,7 @@ fn dropping_the_invite_future_sends_a_cancel() {
 #[test]
 fn a_link_cut_mid_handshake_fails_with_a_timeout_not_a_hang() {
     let bob = Bob::accepting();
-    let directory = bobs_directory(true);
+    let directory = bobs_directory();
     let mut setup = Setup::new(&bob, &directory);
     // Alice's Hello gets through; then nothing more, either way.
     setup.link = &|link| link.cut_after_data_from_0(1);

@@ -5,6 +5,7 @@
 mod common;
 
 use beckon_core::{InviteeOutcome, Response};
+use beckon_testkit::bobs_directory;
 use common::*;
 use embassy_time::Duration;
 
@@ -17,7 +18,7 @@ const FIVE_MINUTES: Duration = Duration::from_secs(300);
 #[test]
 fn an_invitation_nobody_answers_expires_after_five_minutes() {
     let bob = Bob::away();
-    let directory = bobs_directory(true);
+    let directory = bobs_directory();
     let (got, elapsed) = exchange(Setup::new(&bob, &directory));
 
     // Bob's device sends Expired at its deadline, before Alice's own

@@ -9,10 +9,11 @@ use std::future::poll_fn;
 use std::task::{Poll, Waker};
 
 use beckon_core::{
-    Contact, Decision, FixedDirectory, Identity, Invitation, InviteeOutcome, Launch, Message,
-    Policy, Prompt, PublicKey, Response, SessionError, Target,
+    Decision, Identity, Invitation, InviteeOutcome, Launch, Message, Policy, Prompt, PublicKey,
+    Response, SessionError, Target,
 };
 use beckon_embassy::{invite, serve, Decide, InviteError, InviteeSession, InviterSession};
+use beckon_testkit::{alice, carol, directory};
 use common::*;
 use embassy_futures::join::join3;
 use embassy_futures::select::{select, Either};
@@ -21,18 +22,6 @@ use embassy_time::{Duration, Instant, Timer};
 
 fn dave() -> Identity {
     Identity::from_seed(&[0xD0; 32])
-}
-
-/// Bob's directory when he takes invitations from anyone: chess is
-/// registered, and `contacts` are in it.
-fn open_directory(contacts: &[(PublicKey, &str)]) -> FixedDirectory<4> {
-    let mut d = FixedDirectory::<4>::new(Policy::Anyone);
-    for (key, name) in contacts {
-        d.add_contact(Contact::new(*key, name, name).unwrap())
-            .unwrap();
-    }
-    d.register(CHESS, "Chess").unwrap();
-    d
 }
 
 #[test]
@@ -49,8 +38,8 @@ fn inviting_an_endpoint_reports_whoever_answers_and_a_wrong_contact_gets_nothing
     let mut bob_sessions = [InviteeSession::<BUF>::new(stack_b, &mut rx_b, &mut tx_b)];
     // Alice is a stranger to Bob, who takes invitations from anyone.
     let bob = Bob::accepting();
-    let directory = open_directory(&[]);
-    let (alice, bob_id) = (alice(), common::bob());
+    let directory = directory(Policy::Anyone, &[]);
+    let (alice, bob_id) = (alice(), beckon_testkit::bob());
     let (mut rng_a, mut rng_b) = (rng(1), rng(2));
     let invitation = invitation();
 
@@ -240,10 +229,10 @@ fn two_prompts_are_up_at_once_and_a_third_invitation_is_refused() {
         InviteeSession::<BUF>::new(stack_b, rx_b1, tx_b1),
     ];
     let bob = Held::default();
-    let (alice, carol, dave, bob_id) = (alice(), carol(), dave(), common::bob());
+    let (alice, carol, dave, bob_id) = (alice(), carol(), dave(), beckon_testkit::bob());
     // Alice and Carol are Bob's contacts; Dave is a stranger, whom Bob's
     // policy lets in too.
-    let directory = open_directory(&[(alice.public_key(), "alice"), (carol.public_key(), "carol")]);
+    let directory = directory(Policy::Anyone, &[(&alice, "alice"), (&carol, "carol")]);
     let (mut rng_a, mut rng_c, mut rng_d, mut rng_b) = (rng(1), rng(3), rng(4), rng(2));
     let invitation = invitation();
     let to_bob = Target::Contact(bob_id.public_key());

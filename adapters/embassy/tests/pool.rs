@@ -5,6 +5,7 @@ mod common;
 
 use beckon_core::{InviteeOutcome, Message, Response};
 use beckon_embassy::{invite, serve, InviteeSession, InviterSession};
+use beckon_testkit::{alice, bobs_directory};
 use common::*;
 use embassy_futures::select::{select, Either};
 use embassy_net::tcp::TcpSocket;
@@ -37,8 +38,8 @@ fn a_hundred_exchanges_reuse_the_same_sessions_and_leak_nothing() {
         }),
         Duration::from_millis(10),
     );
-    let directory = bobs_directory(true);
-    let (alice, bob_id) = (alice(), common::bob());
+    let directory = bobs_directory();
+    let (alice, bob_id) = (alice(), beckon_testkit::bob());
     let (mut rng_a, mut rng_b) = (rng(1), rng(2));
     let invitation = invitation();
     let started = std::time::Instant::now();

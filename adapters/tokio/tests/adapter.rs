@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use beckon_core::wire::{refusal_frame, ClearRefusal};
 use beckon_core::{
-    ApplicationId, Config, Contact, EphemeralSecret, FixedDirectory, Identity, Invitation,
-    InviteeOutcome, Inviter, Machine, Policy, PublicKey, Refusal, Response, SessionError, Target,
+    Config, Identity, Invitation, InviteeOutcome, Policy, PublicKey, Refusal, Response,
+    SessionError, Target,
 };
+use beckon_testkit::{alice, bob, carol, hello, Dir, CHESS};
 use beckon_tokio::{
     invite, invite_tcp, Answer, AnswerError, CancelToken, IncomingInvitation, InviteError,
     InviteOptions, LaunchInfo, Listener, ListenerConfig, Progress, SessionReport, Withdrawn,
@@ -64,45 +65,22 @@ fn ended(result: &Result<Answer, InviteError>) -> Ended {
 const FIVE_MINUTES: Duration = Duration::from_secs(300);
 const GRACE: Duration = Duration::from_secs(10);
 
-fn alice() -> Identity {
-    Identity::from_seed(&[1; 32])
-}
-fn bob() -> Identity {
-    Identity::from_seed(&[2; 32])
-}
-fn carol() -> Identity {
-    Identity::from_seed(&[3; 32])
-}
-fn chess() -> ApplicationId {
-    "67e55044-10b1-426f-9247-bb680e5fe0c8".parse().unwrap()
-}
-
 /// A directory with `policy`, chess registered, and these contacts.
-fn directory(policy: Policy, contacts: &[(&Identity, &str)]) -> Arc<FixedDirectory<8>> {
-    let mut dir = FixedDirectory::<8>::new(policy);
-    for (identity, name) in contacts {
-        dir.add_contact(Contact::new(identity.public_key(), name, "").unwrap())
-            .unwrap();
-    }
-    dir.register(chess(), "Chess").unwrap();
-    Arc::new(dir)
+fn directory(policy: Policy, contacts: &[(&Identity, &str)]) -> Arc<Dir> {
+    Arc::new(beckon_testkit::directory(policy, contacts))
 }
 
 /// Bob, trusting Alice only.
-fn bobs_directory() -> Arc<FixedDirectory<8>> {
-    directory(Policy::TrustedOnly, &[(&alice(), "alice")])
+fn bobs_directory() -> Arc<Dir> {
+    Arc::new(beckon_testkit::bobs_directory())
 }
 
-fn listen_tcp(identity: Identity, dir: Arc<FixedDirectory<8>>, cfg: ListenerConfig) -> Listener {
+fn listen_tcp(identity: Identity, dir: Arc<Dir>, cfg: ListenerConfig) -> Listener {
     Listener::bind("127.0.0.1:0", identity, dir, cfg).unwrap()
 }
 
 /// A listener fed in-memory connections.
-fn listen_in_memory(
-    identity: Identity,
-    dir: Arc<FixedDirectory<8>>,
-    cfg: ListenerConfig,
-) -> (Network, Listener) {
+fn listen_in_memory(identity: Identity, dir: Arc<Dir>, cfg: ListenerConfig) -> (Network, Listener) {
     let (tx, rx) = mpsc::channel(16);
     let addr: SocketAddr = "[::1]:7464".parse().unwrap();
     let listener = Listener::from_channel(addr, rx, identity, dir, cfg).unwrap();
@@ -140,22 +118,9 @@ impl Network {
 /// A connection that sends a valid Hello and then nothing: the listener
 /// answers with its Proof and waits for an Invite that never comes.
 async fn hello_then_idle(net: &mut Network, seed: u8) -> (DuplexStream, SocketAddr) {
-    let invitation = Invitation::new(chess(), "", b"").unwrap();
-    let mut inviter: Box<Inviter> = Box::new(
-        Inviter::new(
-            Config::default(),
-            &alice(),
-            Target::AnyEndpoint,
-            &invitation,
-            EphemeralSecret::from_bytes([seed; 32]),
-            embassy_time::Instant::from_ticks(0),
-        )
-        .unwrap(),
-    );
-    let mut hello = [0u8; 256];
-    let n = inviter.poll_transmit(&mut hello);
+    let hello = hello([seed; 32]);
     let (mut stream, peer) = net.open(64 * 1024).await;
-    stream.write_all(&hello[..n]).await.unwrap();
+    stream.write_all(&hello).await.unwrap();
     (stream, peer)
 }
 
@@ -204,7 +169,7 @@ fn spawn_invite_tcp(
     progress: impl FnMut(Progress) + Send + 'static,
 ) -> JoinHandle<Result<Answer, InviteError>> {
     tokio::spawn(async move {
-        let invitation = Invitation::new(chess(), "A game?", b"board=standard").unwrap();
+        let invitation = Invitation::new(CHESS, "A game?", b"board=standard").unwrap();
         invite_tcp(addr, &inviter, target, &invitation, options, progress).await
     })
 }
@@ -215,7 +180,7 @@ fn spawn_invite(
     options: InviteOptions,
 ) -> JoinHandle<Result<Answer, InviteError>> {
     tokio::spawn(async move {
-        let invitation = Invitation::new(chess(), "A game?", b"board=standard").unwrap();
+        let invitation = Invitation::new(CHESS, "A game?", b"board=standard").unwrap();
         let target = Target::Contact(bob().public_key());
         invite(stream, &alice(), target, &invitation, options, |_| {}).await
     })
@@ -265,7 +230,7 @@ async fn an_accepted_invitation_returns_the_authenticated_answer_and_what_to_lau
     let incoming = listener.next().await.unwrap();
     assert_eq!(incoming.inviter, alice().public_key());
     assert!(incoming.is_contact);
-    assert_eq!(incoming.application, chess());
+    assert_eq!(incoming.application, CHESS);
     assert_eq!(incoming.message, "A game?");
     assert_eq!(incoming.data, b"board=standard");
     assert!(incoming.time_left() > FIVE_MINUTES - Duration::from_secs(10));
@@ -279,7 +244,7 @@ async fn an_accepted_invitation_returns_the_authenticated_answer_and_what_to_lau
         LaunchInfo {
             inviter: alice().public_key(),
             fingerprint: alice().public_key().fingerprint().to_string(),
-            application: chess(),
+            application: CHESS,
             message: "A game?".into(),
             data: b"board=standard".to_vec(),
             endpoint: peer,
@@ -950,7 +915,7 @@ fn the_invite_future_is_send() {
     fn assert_send<T: Send>(_: T) {}
     let (stream, _) = tokio::io::duplex(16);
     let alice = alice();
-    let invitation = Invitation::new(chess(), "", b"").unwrap();
+    let invitation = Invitation::new(CHESS, "", b"").unwrap();
     assert_send(invite(
         stream,
         &alice,
@@ -971,7 +936,7 @@ async fn a_launch_that_failed_is_answered_with_its_error_code() {
     // What an accept would launch, known before answering.
     let info = incoming.launch_info();
     assert_eq!(info.inviter, alice().public_key());
-    assert_eq!(info.application, chess());
+    assert_eq!(info.application, CHESS);
     assert_eq!(info.data, b"board=standard");
     assert_eq!(info.endpoint, incoming.peer);
     incoming

@@ -11,40 +11,13 @@ use std::collections::VecDeque;
 
 use beckon_core::wire::DEFAULT_BUFFER;
 use beckon_core::*;
+use beckon_testkit::{
+    alice, bob, bobs_directory, deliver_due, drain_output, fire_due, frames, kind_of, Dir, CHESS,
+    SEALED,
+};
 use embassy_time::{Duration, Instant};
 
-pub const CHESS: ApplicationId = ApplicationId::from_bytes([
-    0x67, 0xe5, 0x50, 0x44, 0x10, 0xb1, 0x42, 0x6f, 0x92, 0x47, 0xbb, 0x68, 0x0e, 0x5f, 0xe0, 0xc8,
-]);
 pub const GO: ApplicationId = ApplicationId::from_bytes([0x60; 16]);
-
-pub fn alice() -> Identity {
-    Identity::from_seed(&[0xA1; 32])
-}
-pub fn bob() -> Identity {
-    Identity::from_seed(&[0xB0; 32])
-}
-pub fn carol() -> Identity {
-    Identity::from_seed(&[0xC0; 32])
-}
-
-pub type Dir = FixedDirectory<8, 8>;
-
-/// Bob's usual directory: trusted contacts only, Alice a contact, chess
-/// registered.
-pub fn bobs_directory() -> Dir {
-    let mut dir = Dir::new(Policy::TrustedOnly);
-    dir.add_contact(Contact::new(alice().public_key(), "alice", "Alice").unwrap())
-        .unwrap();
-    dir.register(CHESS, "Chess").unwrap();
-    dir
-}
-
-/// The kind bytes of the frames (`docs/protocol.md`: length u16 BE, kind).
-pub const HELLO: u8 = beckon_core::internal::frame::FrameKind::Hello as u8;
-pub const PROOF: u8 = beckon_core::internal::frame::FrameKind::Proof as u8;
-pub const REFUSAL: u8 = beckon_core::internal::frame::FrameKind::Refusal as u8;
-pub const SEALED: u8 = beckon_core::internal::frame::FrameKind::Sealed as u8;
 
 /// The wire tags of the refusal reasons (`docs/protocol.md` §5.4), the
 /// sealed ones and the clear ones in one numbering.
@@ -69,102 +42,6 @@ pub fn clear_refusal_with_tag(tag: u8) -> [u8; wire::REFUSAL_FRAME_LEN] {
 /// One tick of the virtual clock: the smallest step there is.
 pub const TICK: Duration = Duration::from_ticks(1);
 
-/// Splits a byte stream into frames by their length prefixes. A trailing
-/// incomplete frame (or a lone byte) is returned as the last piece.
-pub fn frames(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let len = match rest {
-            [hi, lo, ..] => 2 + usize::from(u16::from_be_bytes([*hi, *lo])),
-            _ => rest.len(),
-        };
-        let (frame, tail) = rest.split_at(len.min(rest.len()));
-        out.push(frame.to_vec());
-        rest = tail;
-    }
-    out
-}
-
-/// The kind byte of a frame (0 when it has none).
-pub fn kind_of(frame: &[u8]) -> u8 {
-    frame.get(2).copied().unwrap_or(0)
-}
-
-/// Everything `m` has to say, through [`Machine::poll_output`] until it
-/// waits or is done: each write (as `poll_output` gave it, at most
-/// `buf.len()` bytes) to `on_write`, each event to `on_event`, in the
-/// contract's order. Returns whether anything came out. The one drain
-/// loop for both roles.
-pub fn drain_output<M: Machine>(
-    m: &mut M,
-    buf: &mut [u8],
-    mut on_write: impl FnMut(&[u8]),
-    mut on_event: impl FnMut(M::Event),
-) -> bool {
-    let mut moved = false;
-    loop {
-        match m.poll_output(buf) {
-            Output::Transmit(n) => on_write(&buf[..n]),
-            Output::Event(e) => on_event(e),
-            Output::Wait(_) | Output::Done => return moved,
-        }
-        moved = true;
-    }
-}
-
-/// Appends every byte `m` has to transmit to `out`, through a buffer of
-/// `chunk` bytes; its events stay queued.
-pub fn transmit_all<M: Machine>(m: &mut M, chunk: usize, out: &mut Vec<u8>) {
-    let mut buf = vec![0u8; chunk];
-    loop {
-        let n = m.poll_transmit(&mut buf);
-        if n == 0 {
-            return;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-}
-
-/// Everything `m` has to transmit, as one byte string (drained through a
-/// buffer of `chunk` bytes); its events stay queued.
-pub fn transmitted<M: Machine>(m: &mut M, chunk: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    transmit_all(m, chunk, &mut out);
-    out
-}
-
-/// Every event `m` has queued, in order.
-pub fn drain_events<M: Machine>(m: &mut M) -> Vec<M::Event> {
-    std::iter::from_fn(|| m.poll_event()).collect()
-}
-
-/// Hands `m` every write on `queue` due at `now`, in order, with
-/// `context`. Returns how many it handed over.
-pub fn deliver_due<M: Machine>(
-    m: &mut M,
-    queue: &mut VecDeque<(Instant, Vec<u8>)>,
-    now: Instant,
-    context: &M::Context,
-) -> usize {
-    let mut pieces = 0;
-    while queue.front().is_some_and(|(t, _)| *t <= now) {
-        let (_, bytes) = queue.pop_front().unwrap();
-        m.handle_input(now, &bytes, context);
-        pieces += 1;
-    }
-    pieces
-}
-
-/// Fires `m`'s timer if it is due at `now`. Returns whether it did.
-pub fn fire_due<M: Machine>(m: &mut M, now: Instant) -> bool {
-    let due = m.poll_timeout().is_some_and(|t| t <= now);
-    if due {
-        m.handle_timeout(now);
-    }
-    due
-}
-
 /// What may happen to each frame on its way to the peer: return it
 /// (possibly changed, or replaced) or `None` to drop it.
 pub type Tamper = Box<dyn FnMut(Vec<u8>) -> Option<Vec<u8>>>;
@@ -183,6 +60,9 @@ impl Wire {
     /// Everything transmitted, split into frames.
     pub fn frames(&self) -> Vec<Vec<u8>> {
         frames(&self.bytes())
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect()
     }
 
     /// The kind byte of every frame transmitted, in order.
@@ -266,7 +146,10 @@ fn send(
 ) {
     let pieces = match tamper {
         None => vec![bytes.to_vec()],
-        Some(f) => frames(bytes).into_iter().filter_map(f).collect(),
+        Some(f) => frames(bytes)
+            .into_iter()
+            .filter_map(|frame| f(frame.to_vec()))
+            .collect(),
     };
     for piece in pieces {
         for c in piece.chunks(chunk.max(1)) {

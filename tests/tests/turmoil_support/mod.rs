@@ -12,10 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use beckon_core::{
-    ApplicationId, Config, Contact, EphemeralSecret, Error, FixedDirectory, Identity, Invitation,
-    InviteeOutcome, Inviter, Machine, Policy, Response, SessionError, Target,
-};
+use beckon_core::{Config, Error, Invitation, InviteeOutcome, Response, SessionError, Target};
+use beckon_testkit::{alice, bob, bobs_directory, hello, CHESS};
 use beckon_tokio::{invite, InviteError, InviteOptions, Listener, ListenerConfig, Progress};
 use beckon_tokio::{AnswerError, IncomingInvitation, Withdrawn};
 use tokio::io::AsyncWriteExt;
@@ -23,25 +21,6 @@ use tokio::sync::{broadcast, mpsc};
 
 /// Bob's port (the adapter's default).
 pub const PORT: u16 = beckon_tokio::DEFAULT_PORT;
-
-pub fn alice() -> Identity {
-    Identity::from_seed(&[1; 32])
-}
-pub fn bob() -> Identity {
-    Identity::from_seed(&[2; 32])
-}
-pub fn chess() -> ApplicationId {
-    "67e55044-10b1-426f-9247-bb680e5fe0c8".parse().unwrap()
-}
-
-/// Bob trusts Alice only, and has chess registered.
-pub fn bobs_directory() -> Arc<FixedDirectory<8>> {
-    let mut dir = FixedDirectory::<8>::new(Policy::TrustedOnly);
-    dir.add_contact(Contact::new(alice().public_key(), "alice", "").unwrap())
-        .unwrap();
-    dir.register(chess(), "Chess").unwrap();
-    Arc::new(dir)
-}
 
 /// A simulation with a fixed seed (turmoil's randomness: latencies),
 /// `latency` as the (min, max) message latency, and room for a flood's
@@ -206,7 +185,9 @@ pub fn bob_host(sim: &mut turmoil::Sim<'_>, log: &Log, cfg: ListenerConfig, on_p
                     }
                 }
             });
-            let mut listener = Listener::from_channel(local, rx, bob(), bobs_directory(), cfg)?;
+            // Bob trusts Alice only, and has chess registered.
+            let directory = Arc::new(bobs_directory());
+            let mut listener = Listener::from_channel(local, rx, bob(), directory, cfg)?;
             let mut reports = listener.subscribe();
             let alice_key = alice().public_key();
             let reports_log = log.clone();
@@ -293,7 +274,7 @@ pub async fn alice_invites_over(
     config: Config,
     stream: turmoil::net::TcpStream,
 ) -> Outcome {
-    let invitation = Invitation::new(chess(), "A game?", b"board=standard").unwrap();
+    let invitation = Invitation::new(CHESS, "A game?", b"board=standard").unwrap();
     log.push(Event::Inviting);
     let progress_log = log.clone();
     let result = invite(
@@ -374,7 +355,7 @@ pub fn flood_host(sim: &mut turmoil::Sim<'_>, name: &str, flood: Flood, opened: 
                     };
                     opened.fetch_add(1, Ordering::SeqCst);
                     if half {
-                        let hello = hello();
+                        let hello = hello([7; 32]);
                         let _ = stream.write_all(&hello[..hello.len() / 2]).await;
                     }
                     std::future::pending::<()>().await;
@@ -387,25 +368,6 @@ pub fn flood_host(sim: &mut turmoil::Sim<'_>, name: &str, flood: Flood, opened: 
             }
         }
     });
-}
-
-/// A valid Hello, as a real inviter's first frame.
-fn hello() -> Vec<u8> {
-    let invitation = Invitation::new(chess(), "", b"").unwrap();
-    let mut inviter: Box<Inviter> = Box::new(
-        Inviter::new(
-            Config::default(),
-            &alice(),
-            Target::AnyEndpoint,
-            &invitation,
-            EphemeralSecret::from_bytes([7; 32]),
-            embassy_time::Instant::from_ticks(0),
-        )
-        .unwrap(),
-    );
-    let mut buf = [0u8; 256];
-    let n = inviter.poll_transmit(&mut buf);
-    buf[..n].to_vec()
 }
 
 /// Steps the simulation until `done`, failing the test if simulated time

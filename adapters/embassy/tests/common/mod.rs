@@ -30,10 +30,11 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use beckon_core::wire::buffer_size;
 use beckon_core::{
-    ApplicationId, Config, Contact, Decision, FixedDirectory, Identity, Invitation, InviteeOutcome,
-    Launch, Message, Policy, Prompt, PublicKey, Response, SessionError, Target,
+    Config, Decision, Invitation, InviteeOutcome, Launch, Message, Prompt, PublicKey, Response,
+    SessionError, Target,
 };
 use beckon_embassy::{invite, serve, Decide, InviteError, InviteeSession, InviterSession};
+use beckon_testkit::{alice, bob, Dir, CHESS};
 use embassy_futures::select::{select, Either};
 use embassy_net::driver::{Capabilities, Driver, HardwareAddress, LinkState, RxToken, TxToken};
 use embassy_net::{Ipv4Address, Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
@@ -354,32 +355,6 @@ pub(crate) fn bob_endpoint() -> embassy_net::IpEndpoint {
     (address(1), PORT).into()
 }
 
-pub(crate) const CHESS: ApplicationId = ApplicationId::from_bytes([
-    0x67, 0xe5, 0x50, 0x44, 0x10, 0xb1, 0x42, 0x6f, 0x92, 0x47, 0xbb, 0x68, 0x0e, 0x5f, 0xe0, 0xc8,
-]);
-
-pub(crate) fn alice() -> Identity {
-    Identity::from_seed(&[0xA1; 32])
-}
-pub(crate) fn bob() -> Identity {
-    Identity::from_seed(&[0xB0; 32])
-}
-pub(crate) fn carol() -> Identity {
-    Identity::from_seed(&[0xC0; 32])
-}
-
-/// Bob's directory: Alice is a trusted contact (when `trusts_alice`), chess
-/// is registered, invitations from trusted contacts only.
-pub(crate) fn bobs_directory(trusts_alice: bool) -> FixedDirectory<4> {
-    let mut d = FixedDirectory::<4>::new(Policy::TrustedOnly);
-    if trusts_alice {
-        d.add_contact(Contact::new(alice().public_key(), "alice", "Alice").unwrap())
-            .unwrap();
-    }
-    d.register(CHESS, "Chess").unwrap();
-    d
-}
-
 pub(crate) fn invitation() -> Invitation<'static> {
     Invitation::new(CHESS, "A game?", b"board=standard").unwrap()
 }
@@ -501,7 +476,7 @@ pub(crate) type Got = (Result<(Response, PublicKey, String), InviteError>, Durat
 /// How an exchange is set up.
 pub(crate) struct Setup<'a> {
     pub(crate) bob: &'a Bob,
-    pub(crate) directory: &'a FixedDirectory<4>,
+    pub(crate) directory: &'a Dir,
     pub(crate) target: Target,
     /// Prepares the link before anything is sent.
     pub(crate) link: &'a dyn Fn(&Link),
@@ -516,11 +491,11 @@ pub(crate) struct Setup<'a> {
 }
 
 impl<'a> Setup<'a> {
-    pub(crate) fn new(bob: &'a Bob, directory: &'a FixedDirectory<4>) -> Self {
+    pub(crate) fn new(bob: &'a Bob, directory: &'a Dir) -> Self {
         Setup {
             bob,
             directory,
-            target: Target::Contact(crate::common::bob().public_key()),
+            target: Target::Contact(beckon_testkit::bob().public_key()),
             link: &|_| {},
             cancel_after: None,
             walk_away_when_shown: false,
