@@ -65,6 +65,26 @@ fn drop_kind(kind: u8) -> Tamper {
     Box::new(move |f: Vec<u8>| (kind_of(&f) != kind).then_some(f))
 }
 
+/// Bob's invitee, fresh at START, on the ephemeral key `[ephemeral; 32]`.
+fn bobs_invitee(ephemeral: u8) -> Invitee {
+    Invitee::new(
+        Config::default(),
+        &bob(),
+        EphemeralSecret::from_bytes([ephemeral; 32]),
+        START,
+    )
+    .unwrap()
+}
+
+/// A default pair driven to the prompt and on to one tick before its
+/// answer deadline; with that deadline.
+fn prompted_until_one_tick_before_the_deadline() -> (Pair, Instant) {
+    let mut pair: Pair = Pair::default_pair();
+    let deadline = pair.drive_to_prompt().deadline;
+    pair.drive_until(deadline - TICK);
+    (pair, deadline)
+}
+
 // --- Accept and decline --------------------------------------------------
 
 #[test]
@@ -207,9 +227,7 @@ fn the_prompt_expires_exactly_five_minutes_after_the_invite_arrives() {
 
 #[test]
 fn a_decision_one_tick_before_the_deadline_is_accepted() {
-    let mut pair: Pair = Pair::default_pair();
-    let deadline = pair.drive_to_prompt().deadline;
-    pair.drive_until(deadline - TICK);
+    let (mut pair, deadline) = prompted_until_one_tick_before_the_deadline();
     assert_eq!(pair.now, deadline - TICK);
 
     // handle_timeout one tick early does nothing.
@@ -222,20 +240,13 @@ fn a_decision_one_tick_before_the_deadline_is_accepted() {
 
     pair.decide(accept("just in time")).unwrap();
     pair.drive();
-    assert!(matches!(
-        pair.invitee_outcome(),
-        Some(InviteeOutcome::Accepted(_))
-    ));
-    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
-    assert_eq!(pair.inviter.answer_message(), Ok("just in time"));
+    pair.assert_accepted_with("just in time");
     pair.assert_each_side_finished_once();
 }
 
 #[test]
 fn a_decision_at_the_deadline_is_refused_as_expired_and_the_inviter_learns_expired() {
-    let mut pair: Pair = Pair::default_pair();
-    let deadline = pair.drive_to_prompt().deadline;
-    pair.drive_until(deadline - TICK);
+    let (mut pair, deadline) = prompted_until_one_tick_before_the_deadline();
     assert!(pair.invitee.is_prompting());
 
     pair.now = deadline;
@@ -263,9 +274,7 @@ fn a_decision_at_the_deadline_is_refused_as_expired_and_the_inviter_learns_expir
 
 #[test]
 fn a_decision_one_tick_after_the_deadline_is_refused_as_expired() {
-    let mut pair: Pair = Pair::default_pair();
-    let deadline = pair.drive_to_prompt().deadline;
-    pair.drive_until(deadline - TICK);
+    let (mut pair, deadline) = prompted_until_one_tick_before_the_deadline();
     pair.now = deadline + TICK;
     assert_eq!(pair.decide(accept("")), Err(Error::Expired));
     assert_eq!(
@@ -282,9 +291,7 @@ fn a_decision_one_tick_after_the_deadline_is_refused_as_expired() {
 
 #[test]
 fn at_the_deadline_the_invitee_sends_expired_on_its_own_and_withdraws_the_prompt() {
-    let mut pair: Pair = Pair::default_pair();
-    let deadline = pair.drive_to_prompt().deadline;
-    pair.drive_until(deadline - TICK);
+    let (mut pair, deadline) = prompted_until_one_tick_before_the_deadline();
     assert_eq!(pair.invitee_outcome(), None);
     assert_eq!(
         pair.from_invitee.kinds(),
@@ -648,12 +655,7 @@ fn a_cancel_that_crosses_an_accept_in_flight_leaves_both_sides_agreeing_on_accep
     assert_eq!(pair.from_inviter.kinds(), vec![HELLO, SEALED, SEALED]);
     pair.drive();
 
-    assert_eq!(pair.inviter_result(), Some(Ok(Response::Accepted)));
-    assert_eq!(pair.inviter.answer_message(), Ok("yes"));
-    assert!(matches!(
-        pair.invitee_outcome(),
-        Some(InviteeOutcome::Accepted(_))
-    ));
+    pair.assert_accepted_with("yes");
     pair.assert_each_side_finished_once();
 }
 
@@ -739,17 +741,7 @@ fn an_invitation_from_an_untrusted_inviter_is_refused_when_only_trusted_contacts
         ..Setup::default()
     });
     pair.drive();
-    assert_eq!(
-        pair.inviter_result(),
-        Some(Err(SessionError::Refused {
-            reason: Refusal::NotTrusted,
-            authenticated: true
-        }))
-    );
-    assert_eq!(
-        pair.invitee_outcome(),
-        Some(InviteeOutcome::Refused(Refusal::NotTrusted))
-    );
+    pair.assert_refused(Refusal::NotTrusted, true, "");
     assert!(!pair.prompted());
     assert_eq!(pair.invitee.invitation(), None);
     pair.assert_each_side_finished_once();
@@ -772,18 +764,7 @@ fn a_blocked_contact_is_refused_even_when_anyone_may_invite() {
             ..Setup::default()
         });
         pair.drive();
-        assert_eq!(
-            pair.inviter_result(),
-            Some(Err(SessionError::Refused {
-                reason: Refusal::Blocked,
-                authenticated: true
-            })),
-            "{policy:?}"
-        );
-        assert_eq!(
-            pair.invitee_outcome(),
-            Some(InviteeOutcome::Refused(Refusal::Blocked))
-        );
+        pair.assert_refused(Refusal::Blocked, true, &format!("{policy:?}"));
         assert!(!pair.prompted());
         pair.assert_each_side_finished_once();
     }
@@ -799,17 +780,7 @@ fn with_invitations_off_the_invitee_refuses_in_clear_before_the_handshake_and_th
         ..Setup::default()
     });
     pair.drive();
-    assert_eq!(
-        pair.inviter_result(),
-        Some(Err(SessionError::Refused {
-            reason: Refusal::InvitationsOff,
-            authenticated: false
-        }))
-    );
-    assert_eq!(
-        pair.invitee_outcome(),
-        Some(InviteeOutcome::Refused(Refusal::InvitationsOff))
-    );
+    pair.assert_refused(Refusal::InvitationsOff, false, "");
     // A 5-byte clear Refusal and no Proof: no handshake work was done.
     assert_eq!(
         pair.from_invitee.bytes(),
@@ -830,17 +801,7 @@ fn an_invitation_for_an_unregistered_application_is_refused() {
         ..Setup::default()
     });
     pair.drive();
-    assert_eq!(
-        pair.inviter_result(),
-        Some(Err(SessionError::Refused {
-            reason: Refusal::ApplicationNotRegistered,
-            authenticated: true
-        }))
-    );
-    assert_eq!(
-        pair.invitee_outcome(),
-        Some(InviteeOutcome::Refused(Refusal::ApplicationNotRegistered))
-    );
+    pair.assert_refused(Refusal::ApplicationNotRegistered, true, "");
     assert!(!pair.prompted());
     pair.assert_each_side_finished_once();
 }
@@ -880,17 +841,7 @@ fn a_contact_blocked_during_the_handshake_is_refused_when_the_invite_arrives() {
         .set_permission(&alice().public_key(), Permission::Blocked)
         .unwrap();
     pair.drive();
-    assert_eq!(
-        pair.inviter_result(),
-        Some(Err(SessionError::Refused {
-            reason: Refusal::Blocked,
-            authenticated: true
-        }))
-    );
-    assert_eq!(
-        pair.invitee_outcome(),
-        Some(InviteeOutcome::Refused(Refusal::Blocked))
-    );
+    pair.assert_refused(Refusal::Blocked, true, "");
     assert!(!pair.prompted());
     pair.assert_each_side_finished_once();
 }
@@ -954,13 +905,7 @@ fn a_version_2_hello_fed_to_an_invitee_gets_the_clear_version_refusal() {
     assert_eq!(hello[3], 1);
     hello[3] = 2;
 
-    let mut invitee: Invitee = Invitee::new(
-        Config::default(),
-        &bob(),
-        EphemeralSecret::from_bytes([0x22; 32]),
-        START,
-    )
-    .unwrap();
+    let mut invitee: Invitee = bobs_invitee(0x22);
     invitee.handle_input(START, &hello, &bobs_directory());
     let m = invitee.poll_transmit(&mut buf);
     assert_eq!(
@@ -1049,13 +994,7 @@ fn an_invite_replayed_from_an_earlier_session_fails_and_never_prompts() {
 #[test]
 fn a_whole_recorded_inviter_side_replayed_to_a_fresh_invitee_never_prompts() {
     let old = recorded_session();
-    let mut invitee: Invitee = Invitee::new(
-        Config::default(),
-        &bob(),
-        EphemeralSecret::from_bytes([0xE5; 32]),
-        START,
-    )
-    .unwrap();
+    let mut invitee: Invitee = bobs_invitee(0xE5);
     invitee.handle_input(START, &old.from_inviter.bytes(), &bobs_directory());
     let mut events = Vec::new();
     while let Some(e) = invitee.poll_event() {
@@ -1288,17 +1227,7 @@ fn a_busy_decision_reaches_the_inviter_as_an_authenticated_busy_refusal() {
     pair.drive_to_prompt();
     pair.decide(Decision::Busy).unwrap();
     pair.drive();
-    assert_eq!(
-        pair.inviter_result(),
-        Some(Err(SessionError::Refused {
-            reason: Refusal::Busy,
-            authenticated: true
-        }))
-    );
-    assert_eq!(
-        pair.invitee_outcome(),
-        Some(InviteeOutcome::Refused(Refusal::Busy))
-    );
+    pair.assert_refused(Refusal::Busy, true, "");
     pair.assert_each_side_finished_once();
 }
 
@@ -1440,20 +1369,7 @@ fn a_512_byte_invitee_refuses_a_larger_invitation_as_too_large() {
             ..Setup::default()
         });
         pair.drive();
-        assert_eq!(
-            pair.inviter_result(),
-            Some(Err(SessionError::Refused {
-                reason: Refusal::TooLarge,
-                authenticated: true
-            })),
-            "{len} bytes: invitee {:?}",
-            pair.invitee_outcome()
-        );
-        assert_eq!(
-            pair.invitee_outcome(),
-            Some(InviteeOutcome::Refused(Refusal::TooLarge)),
-            "{len} bytes"
-        );
+        pair.assert_refused(Refusal::TooLarge, true, &format!("{len} bytes"));
         assert!(!pair.prompted());
         pair.assert_each_side_finished_once();
     }
@@ -1471,13 +1387,7 @@ fn cancelling_while_the_invite_is_queued_but_unsent_takes_it_back() {
         START,
     )
     .unwrap();
-    let mut invitee: Invitee = Invitee::new(
-        Config::default(),
-        &bob(),
-        EphemeralSecret::from_bytes([0xE2; 32]),
-        START,
-    )
-    .unwrap();
+    let mut invitee: Invitee = bobs_invitee(0xE2);
     let dir = bobs_directory();
     let mut buf = vec![0u8; 70_000];
     let n = inviter.poll_transmit(&mut buf);
@@ -1526,13 +1436,7 @@ fn an_invite_length_altered_in_transit_is_detected_not_taken_for_a_refusal() {
 
 #[test]
 fn a_longer_hello_of_a_later_version_still_gets_the_version_refusal() {
-    let mut invitee: Invitee = Invitee::new(
-        Config::default(),
-        &bob(),
-        EphemeralSecret::from_bytes([0xE2; 32]),
-        START,
-    )
-    .unwrap();
+    let mut invitee: Invitee = bobs_invitee(0xE2);
     // Version 2 with a 100-byte body.
     let mut hello = vec![0u8, 101, HELLO, 2];
     hello.extend_from_slice(&[7; 100]);

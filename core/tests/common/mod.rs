@@ -425,6 +425,36 @@ impl<const BUF: usize, const INVITEE_BUF: usize> Pair<BUF, INVITEE_BUF> {
 
     /// Checks that each side reported exactly one `Finished`, as its last
     /// event.
+    /// The invitee refused with `reason`: the inviter finished with that
+    /// refusal (`authenticated` or not) and the invitee with its own.
+    /// `context` goes into the failure messages.
+    pub fn assert_refused(&self, reason: Refusal, authenticated: bool, context: &str) {
+        assert_eq!(
+            self.inviter_result(),
+            Some(Err(SessionError::Refused {
+                reason,
+                authenticated
+            })),
+            "{context}: invitee {:?}",
+            self.invitee_outcome()
+        );
+        assert_eq!(
+            self.invitee_outcome(),
+            Some(InviteeOutcome::Refused(reason)),
+            "{context}"
+        );
+    }
+
+    /// The invitee accepted and the inviter learned it, with `message`.
+    pub fn assert_accepted_with(&self, message: &str) {
+        assert_eq!(self.inviter_result(), Some(Ok(Response::Accepted)));
+        assert_eq!(self.inviter.answer_message(), Ok(message));
+        assert!(matches!(
+            self.invitee_outcome(),
+            Some(InviteeOutcome::Accepted(_))
+        ));
+    }
+
     pub fn assert_each_side_finished_once(&self) {
         let inviter = self
             .inviter_events
