@@ -43,16 +43,18 @@ fn handshake_timeout() -> Duration {
     Duration::from_micros(Config::default().handshake_timeout.as_micros())
 }
 
-/// Registers Alice's host, which invites Bob once with the default config.
-fn alice_invites_once(sim: &mut turmoil::Sim<'_>, log: &Log) {
-    let log = log.clone();
-    sim.host("alice", move || {
-        let log = log.clone();
-        async move {
-            alice_invites(&log, Config::default()).await;
-            Ok(())
-        }
-    });
+/// Registers Bob's host, which accepts after `think`, and Alice's, which
+/// invites him once; runs until the prompt and returns when it came.
+fn bob_accepts_alice_after(sim: &mut turmoil::Sim<'_>, log: &Log, think: Duration) -> Duration {
+    bob_host(
+        sim,
+        log,
+        ListenerConfig::default(),
+        OnPrompt::AcceptAfter(think),
+    );
+    alice_invites_once(sim, log, Config::default());
+    run_until_prompted(sim, log);
+    prompted_at(log).unwrap()
 }
 
 fn prompted(log: &Log) -> bool {
@@ -76,11 +78,9 @@ fn a_listener_host_that_crashes_mid_prompt_fails_the_invitation_at_once() {
     let mut sim = sim(SEED, FIXED);
     let log = Log::default();
     bob_host(&mut sim, &log, ListenerConfig::default(), OnPrompt::Hold);
-    alice_invites_once(&mut sim, &log);
+    alice_invites_once(&mut sim, &log, Config::default());
 
-    let crash = run_until(&mut sim, Duration::from_secs(5), "prompt", || {
-        prompted(&log)
-    });
+    let crash = run_until_prompted(&mut sim, &log);
     sim.crash("bob");
     let end = run_until(
         &mut sim,
@@ -89,8 +89,7 @@ fn a_listener_host_that_crashes_mid_prompt_fails_the_invitation_at_once() {
         outcome_count(&log),
     );
 
-    let (at, outcome) = log.outcomes()[0];
-    assert_eq!(outcome, Outcome::Failed(SessionError::ConnectionClosed));
+    let at = assert_outcome(&log, 0, Outcome::Failed(SessionError::ConnectionClosed));
     // One transit of the FIN (10 ms) and a few ticks.
     assert!(
         at > crash && at <= crash + Duration::from_millis(20),
@@ -108,31 +107,19 @@ fn an_inviter_host_that_crashes_mid_prompt_withdraws_the_prompt_at_once() {
     let mut sim = sim(SEED, FIXED);
     let log = Log::default();
     bob_host(&mut sim, &log, ListenerConfig::default(), OnPrompt::Hold);
-    alice_invites_once(&mut sim, &log);
+    alice_invites_once(&mut sim, &log, Config::default());
 
-    let crash = run_until(&mut sim, Duration::from_secs(5), "prompt", || {
-        prompted(&log)
-    });
+    let crash = run_until_prompted(&mut sim, &log);
     sim.crash("alice");
-    let withdrawn = |e: &Event| matches!(e, Event::Withdrawn(_));
-    let reported = |e: &Event| {
-        matches!(
-            e,
-            Event::Report {
-                from_alice: true,
-                ..
-            }
-        )
-    };
     run_until(
         &mut sim,
         crash + Duration::from_secs(5),
         "Bob's withdrawal",
-        || log.when(withdrawn).is_some() && log.when(reported).is_some(),
+        || log.when(is_withdrawn).is_some() && log.when(is_report_from_alice).is_some(),
     );
 
-    let (at, why) = log.find(withdrawn).unwrap();
-    let (_, report) = log.find(reported).unwrap();
+    let (at, why) = log.find(is_withdrawn).unwrap();
+    let (_, report) = log.find(is_report_from_alice).unwrap();
     // Dropping `invite` in a runtime that is shutting down cannot spawn
     // the task that would send a Cancel: the connection just closes.
     assert_eq!(
@@ -177,23 +164,17 @@ fn partition_during_the_handshake(seed: u64) -> Vec<(Duration, Event)> {
         OnPrompt::AcceptAfter(Duration::from_secs(1)),
     );
     let gate = Gate::default();
-    {
-        let (log, gate) = (log.clone(), gate.clone());
-        sim.host("alice", move || {
-            let (log, gate) = (log.clone(), gate.clone());
-            async move {
-                let stream = turmoil::net::TcpStream::connect(("bob", PORT)).await?;
-                log.push(Event::Connected);
-                gate.wait(1).await;
-                alice_invites_over(&log, Config::default(), stream).await;
-                // Still partitioned.
-                alice_invites(&log, Config::default()).await;
-                gate.wait(2).await;
-                alice_invites(&log, Config::default()).await;
-                Ok(())
-            }
-        });
-    }
+    alice_host(&mut sim, &log, &gate, |log, gate| async move {
+        let stream = turmoil::net::TcpStream::connect(("bob", PORT)).await?;
+        log.push(Event::Connected);
+        gate.wait(1).await;
+        alice_invites_over(&log, Config::default(), stream).await;
+        // Still partitioned.
+        alice_invites(&log, Config::default()).await;
+        gate.wait(2).await;
+        alice_invites(&log, Config::default()).await;
+        Ok(())
+    });
 
     run_until(&mut sim, Duration::from_secs(5), "connected", || {
         log.when(|e| *e == Event::Connected).is_some()
@@ -213,8 +194,7 @@ fn partition_during_the_handshake(seed: u64) -> Vec<(Duration, Event)> {
 
     let started = log.when(|e| *e == Event::Inviting).unwrap();
     let outcomes = log.outcomes();
-    let (at, outcome) = outcomes[0];
-    assert_eq!(outcome, Outcome::Failed(SessionError::HandshakeTimeout));
+    let at = assert_outcome(&log, 0, Outcome::Failed(SessionError::HandshakeTimeout));
     assert!(
         at >= started + handshake_timeout() && at <= started + handshake_timeout() + TICK * 2,
         "Alice's handshake timeout {:?} after she started",
@@ -247,8 +227,7 @@ fn partition_during_the_handshake(seed: u64) -> Vec<(Duration, Event)> {
         "the invitation after the repair",
         || log.outcomes().len() == 3 && log.when(|e| *e == Event::Launched).is_some(),
     );
-    let (at, outcome) = log.outcomes()[2];
-    assert_eq!(outcome, Outcome::Answered(Response::Accepted));
+    let at = assert_outcome(&log, 2, Outcome::Answered(Response::Accepted));
     // Bob's user takes 1 s; the exchange a few transits of at most 80 ms.
     assert!(
         at <= healed + Duration::from_millis(1_600),
@@ -268,18 +247,7 @@ fn a_held_link_during_a_pending_prompt_delays_the_answer_without_breaking_it() {
     let mut sim = sim(SEED, JITTER);
     let log = Log::default();
     let think = Duration::from_secs(10);
-    bob_host(
-        &mut sim,
-        &log,
-        ListenerConfig::default(),
-        OnPrompt::AcceptAfter(think),
-    );
-    alice_invites_once(&mut sim, &log);
-
-    run_until(&mut sim, Duration::from_secs(5), "prompt", || {
-        prompted(&log)
-    });
-    let prompt = prompted_at(&log).unwrap();
+    let prompt = bob_accepts_alice_after(&mut sim, &log, think);
     sim.hold("alice", "bob");
     run_for(&mut sim, Duration::from_secs(20));
     let launched = log.when(|e| *e == Event::Launched).expect("Bob accepted");
@@ -288,14 +256,13 @@ fn a_held_link_during_a_pending_prompt_delays_the_answer_without_breaking_it() {
 
     sim.release("alice", "bob");
     let released = sim.elapsed();
-    run_until(
+    let at = first_outcome(
         &mut sim,
+        &log,
         released + Duration::from_secs(1),
         "Alice's answer",
-        outcome_count(&log),
+        Outcome::Answered(Response::Accepted),
     );
-    let (at, outcome) = log.outcomes()[0];
-    assert_eq!(outcome, Outcome::Answered(Response::Accepted));
     assert!(
         at <= released + Duration::from_millis(10),
         "answered {:?} after the release",
@@ -311,29 +278,17 @@ fn a_short_partition_during_a_quiet_pending_prompt_loses_nothing() {
     let mut sim = sim(SEED, FIXED);
     let log = Log::default();
     let think = Duration::from_secs(8);
-    bob_host(
-        &mut sim,
-        &log,
-        ListenerConfig::default(),
-        OnPrompt::AcceptAfter(think),
-    );
-    alice_invites_once(&mut sim, &log);
-
-    run_until(&mut sim, Duration::from_secs(5), "prompt", || {
-        prompted(&log)
-    });
-    let prompt = prompted_at(&log).unwrap();
+    let prompt = bob_accepts_alice_after(&mut sim, &log, think);
     sim.partition("alice", "bob");
     run_for(&mut sim, Duration::from_secs(5));
     sim.repair("alice", "bob");
-    run_until(
+    let at = first_outcome(
         &mut sim,
+        &log,
         prompt + think + Duration::from_secs(1),
         "Alice's answer",
-        outcome_count(&log),
+        Outcome::Answered(Response::Accepted),
     );
-    let (at, outcome) = log.outcomes()[0];
-    assert_eq!(outcome, Outcome::Answered(Response::Accepted));
     // Bob's 8 s, then one transit of 10 ms.
     assert!(
         at <= prompt + think + Duration::from_millis(20),
@@ -367,19 +322,13 @@ fn a_flood_of_half_open_connections_does_not_keep_a_real_invitation_out() {
         flood_host(&mut sim, name, flood, &opened);
     }
     let gate = Gate::default();
-    {
-        let (log, gate) = (log.clone(), gate.clone());
-        sim.host("alice", move || {
-            let (log, gate) = (log.clone(), gate.clone());
-            async move {
-                gate.wait(1).await;
-                alice_invites(&log, Config::default()).await;
-                gate.wait(2).await;
-                alice_invites(&log, Config::default()).await;
-                Ok(())
-            }
-        });
-    }
+    alice_host(&mut sim, &log, &gate, |log, gate| async move {
+        gate.wait(1).await;
+        alice_invites(&log, Config::default()).await;
+        gate.wait(2).await;
+        alice_invites(&log, Config::default()).await;
+        Ok(())
+    });
 
     // Told Busy: evicted from the table (the core's `Evicted` with the
     // Busy sent), or refused at the door with no place to evict.
@@ -401,14 +350,13 @@ fn a_flood_of_half_open_connections_does_not_keep_a_real_invitation_out() {
     let before = opened.load(Ordering::SeqCst);
     gate.open(1);
     let start = sim.elapsed();
-    run_until(
+    let at = first_outcome(
         &mut sim,
+        &log,
         start + Duration::from_secs(10),
         "Alice's answer in the flood",
-        outcome_count(&log),
+        Outcome::Answered(Response::Accepted),
     );
-    let (at, outcome) = log.outcomes()[0];
-    assert_eq!(outcome, Outcome::Answered(Response::Accepted));
     assert!(
         at <= start + think + Duration::from_millis(800),
         "accepted {:?} after Alice started",
@@ -426,14 +374,14 @@ fn a_flood_of_half_open_connections_does_not_keep_a_real_invitation_out() {
     }
     gate.open(2);
     let start = sim.elapsed();
-    run_until(
+    let at = nth_outcome(
         &mut sim,
+        &log,
+        1,
         start + Duration::from_secs(10),
         "Alice's answer after the flood",
-        || log.outcomes().len() == 2,
+        Outcome::Answered(Response::Accepted),
     );
-    let (at, outcome) = log.outcomes()[1];
-    assert_eq!(outcome, Outcome::Answered(Response::Accepted));
     assert!(at <= start + think + Duration::from_millis(800));
 
     let events = log.events();

@@ -38,25 +38,30 @@ fn idle() -> Duration {
 /// keepalives, so that the idle timers have been reset by them.
 const INTO_PROMPT: Duration = Duration::from_secs(20);
 
-fn alice_invites_once(sim: &mut turmoil::Sim<'_>, log: &Log, config: Config) {
-    let log = log.clone();
-    sim.host("alice", move || {
-        let log = log.clone();
-        async move {
-            alice_invites(&log, config).await;
-            Ok(())
-        }
-    });
-}
-
 /// Runs until Bob's prompt has been pending for [`INTO_PROMPT`].
 fn pending_for_a_while(sim: &mut turmoil::Sim<'_>, log: &Log) -> Duration {
-    run_until(sim, Duration::from_secs(5), "prompt", || {
-        log.when(|e| *e == Event::Prompted).is_some()
-    });
+    run_until_prompted(sim, log);
     run_for(sim, INTO_PROMPT);
     assert!(log.outcomes().is_empty(), "still pending");
     sim.elapsed()
+}
+
+/// Registers Bob's host, which holds the prompt, and Alice's, which invites
+/// him once with `config`; once the prompt has been pending for
+/// [`INTO_PROMPT`], `host` vanishes (a partition, then a crash). Returns
+/// when.
+fn lose_host_mid_prompt(
+    sim: &mut turmoil::Sim<'_>,
+    log: &Log,
+    config: Config,
+    host: &str,
+) -> Duration {
+    bob_host(sim, log, ListenerConfig::default(), OnPrompt::Hold);
+    alice_invites_once(sim, log, config);
+    let crash = pending_for_a_while(sim, log);
+    sim.partition("alice", "bob");
+    sim.crash(host);
+    crash
 }
 
 /// Asserts that `at` is within the idle timeout of `silence` (the moment the
@@ -78,20 +83,14 @@ fn within_idle_timeout(at: Duration, silence: Duration, what: &str) {
 fn a_listener_host_lost_mid_prompt_fails_the_invitation_within_the_idle_timeout() {
     let mut sim = sim(SEED, JITTER);
     let log = Log::default();
-    bob_host(&mut sim, &log, ListenerConfig::default(), OnPrompt::Hold);
-    alice_invites_once(&mut sim, &log, Config::default());
-
-    let crash = pending_for_a_while(&mut sim, &log);
-    sim.partition("alice", "bob");
-    sim.crash("bob");
-    run_until(
+    let crash = lose_host_mid_prompt(&mut sim, &log, Config::default(), "bob");
+    let at = first_outcome(
         &mut sim,
+        &log,
         crash + idle() + Duration::from_secs(5),
         "Alice's outcome",
-        || !log.outcomes().is_empty(),
+        Outcome::Failed(SessionError::PeerSilent),
     );
-    let (at, outcome) = log.outcomes()[0];
-    assert_eq!(outcome, Outcome::Failed(SessionError::PeerSilent));
     within_idle_timeout(at, crash, "Alice gave up");
 }
 
@@ -103,27 +102,21 @@ fn without_keepalives_a_lost_listener_host_is_only_noticed_at_the_response_timeo
     // Five minutes of simulated time, 10 ms at a time.
     let mut sim = sim_with_tick(SEED, JITTER, Duration::from_millis(10));
     let log = Log::default();
-    bob_host(&mut sim, &log, ListenerConfig::default(), OnPrompt::Hold);
     let config = Config {
         keepalive_interval: embassy_time::Duration::from_secs(3600),
         idle_timeout: embassy_time::Duration::from_secs(7200),
         ..Config::default()
     };
-    alice_invites_once(&mut sim, &log, config);
-
-    let crash = pending_for_a_while(&mut sim, &log);
-    sim.partition("alice", "bob");
-    sim.crash("bob");
+    let crash = lose_host_mid_prompt(&mut sim, &log, config, "bob");
     let five_minutes = Duration::from_micros(config.response_timeout.as_micros());
     let grace = Duration::from_micros(config.grace.as_micros());
-    run_until(
+    let at = first_outcome(
         &mut sim,
+        &log,
         crash + five_minutes + grace,
         "Alice's outcome",
-        || !log.outcomes().is_empty(),
+        Outcome::Failed(SessionError::Timeout),
     );
-    let (at, outcome) = log.outcomes()[0];
-    assert_eq!(outcome, Outcome::Failed(SessionError::Timeout));
     let waiting = log.when(|e| *e == Event::Waiting).unwrap();
     assert!(at >= waiting + five_minutes + grace - Duration::from_millis(100));
 }
@@ -135,35 +128,20 @@ fn without_keepalives_a_lost_listener_host_is_only_noticed_at_the_response_timeo
 fn an_inviter_host_lost_mid_prompt_withdraws_the_prompt_within_the_idle_timeout() {
     let mut sim = sim(SEED, JITTER);
     let log = Log::default();
-    bob_host(&mut sim, &log, ListenerConfig::default(), OnPrompt::Hold);
-    alice_invites_once(&mut sim, &log, Config::default());
-
-    let crash = pending_for_a_while(&mut sim, &log);
-    sim.partition("alice", "bob");
-    sim.crash("alice");
-    let withdrawn = |e: &Event| matches!(e, Event::Withdrawn(_));
-    let reported = |e: &Event| {
-        matches!(
-            e,
-            Event::Report {
-                from_alice: true,
-                ..
-            }
-        )
-    };
+    let crash = lose_host_mid_prompt(&mut sim, &log, Config::default(), "alice");
     run_until(
         &mut sim,
         crash + idle() + Duration::from_secs(5),
         "Bob's withdrawal",
-        || log.when(withdrawn).is_some() && log.when(reported).is_some(),
+        || log.when(is_withdrawn).is_some() && log.when(is_report_from_alice).is_some(),
     );
-    let (at, why) = log.find(withdrawn).unwrap();
+    let (at, why) = log.find(is_withdrawn).unwrap();
     assert_eq!(
         why,
         Event::Withdrawn(Withdrawn::Failed(SessionError::PeerSilent))
     );
     within_idle_timeout(at, crash, "Bob withdrew the prompt");
-    let (_, report) = log.find(reported).unwrap();
+    let (_, report) = log.find(is_report_from_alice).unwrap();
     assert_eq!(
         report,
         Event::Report {
@@ -190,32 +168,24 @@ fn a_long_partition_mid_prompt_ends_both_sides_and_a_new_invitation_succeeds_aft
         OnPrompt::HoldFirstThenAcceptAfter(think),
     );
     let gate = Gate::default();
-    {
-        let (log, gate) = (log.clone(), gate.clone());
-        sim.host("alice", move || {
-            let (log, gate) = (log.clone(), gate.clone());
-            async move {
-                alice_invites(&log, Config::default()).await;
-                gate.wait(1).await;
-                alice_invites(&log, Config::default()).await;
-                Ok(())
-            }
-        });
-    }
+    alice_host(&mut sim, &log, &gate, |log, gate| async move {
+        alice_invites(&log, Config::default()).await;
+        gate.wait(1).await;
+        alice_invites(&log, Config::default()).await;
+        Ok(())
+    });
 
     let cut = pending_for_a_while(&mut sim, &log);
     sim.partition("alice", "bob");
-    let withdrawn = |e: &Event| matches!(e, Event::Withdrawn(_));
     run_until(
         &mut sim,
         cut + idle() + Duration::from_secs(5),
         "both sides giving up",
-        || !log.outcomes().is_empty() && log.when(withdrawn).is_some(),
+        || !log.outcomes().is_empty() && log.when(is_withdrawn).is_some(),
     );
-    let (at, outcome) = log.outcomes()[0];
-    assert_eq!(outcome, Outcome::Failed(SessionError::PeerSilent));
+    let at = assert_outcome(&log, 0, Outcome::Failed(SessionError::PeerSilent));
     within_idle_timeout(at, cut, "Alice gave up");
-    let (at, why) = log.find(withdrawn).unwrap();
+    let (at, why) = log.find(is_withdrawn).unwrap();
     assert_eq!(
         why,
         Event::Withdrawn(Withdrawn::Failed(SessionError::PeerSilent))
@@ -225,14 +195,14 @@ fn a_long_partition_mid_prompt_ends_both_sides_and_a_new_invitation_succeeds_aft
     sim.repair("alice", "bob");
     gate.open(1);
     let healed = sim.elapsed();
-    run_until(
+    let at = nth_outcome(
         &mut sim,
+        &log,
+        1,
         healed + Duration::from_secs(5),
         "the invitation after the repair",
-        || log.outcomes().len() == 2,
+        Outcome::Answered(Response::Accepted),
     );
-    let (at, outcome) = log.outcomes()[1];
-    assert_eq!(outcome, Outcome::Answered(Response::Accepted));
     assert!(at <= healed + think + Duration::from_millis(600));
     assert!(log.when(|e| *e == Event::Launched).is_some());
 }

@@ -324,6 +324,85 @@ impl Gate {
     }
 }
 
+/// Registers Alice's host, which runs `script` on its own clones of `log`
+/// and `gate` (fresh ones each time the host starts).
+pub fn alice_host<'a, F, Fut>(sim: &mut turmoil::Sim<'a>, log: &Log, gate: &Gate, script: F)
+where
+    F: Fn(Log, Gate) -> Fut + 'a,
+    Fut: std::future::Future<Output = turmoil::Result> + 'static,
+{
+    let (log, gate) = (log.clone(), gate.clone());
+    sim.host("alice", move || script(log.clone(), gate.clone()));
+}
+
+/// Registers Alice's host, which invites Bob once with `config`.
+pub fn alice_invites_once(sim: &mut turmoil::Sim<'_>, log: &Log, config: Config) {
+    alice_host(sim, log, &Gate::default(), move |log, _| async move {
+        alice_invites(&log, config).await;
+        Ok(())
+    });
+}
+
+/// Whether `e` is Bob's prompt being withdrawn.
+pub fn is_withdrawn(e: &Event) -> bool {
+    matches!(e, Event::Withdrawn(_))
+}
+
+/// Whether `e` is the report of Bob's session with Alice.
+pub fn is_report_from_alice(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::Report {
+            from_alice: true,
+            ..
+        }
+    )
+}
+
+/// Runs until Bob's listener has produced a prompt (within 5 s of
+/// simulated time); returns the simulated time then.
+pub fn run_until_prompted(sim: &mut turmoil::Sim<'_>, log: &Log) -> Duration {
+    run_until(sim, Duration::from_secs(5), "prompt", || {
+        log.when(|e| *e == Event::Prompted).is_some()
+    })
+}
+
+/// Runs until Alice has an outcome (failing as `what` if simulated time
+/// passes `limit` first), asserts that it is `want` and returns when it
+/// came.
+pub fn first_outcome(
+    sim: &mut turmoil::Sim<'_>,
+    log: &Log,
+    limit: Duration,
+    what: &str,
+    want: Outcome,
+) -> Duration {
+    run_until(sim, limit, what, || !log.outcomes().is_empty());
+    assert_outcome(log, 0, want)
+}
+
+/// Runs until Alice has exactly `n + 1` outcomes (failing as `what` if
+/// simulated time passes `limit` first), asserts that the last, her `n`th,
+/// is `want` and returns when it came.
+pub fn nth_outcome(
+    sim: &mut turmoil::Sim<'_>,
+    log: &Log,
+    n: usize,
+    limit: Duration,
+    what: &str,
+    want: Outcome,
+) -> Duration {
+    run_until(sim, limit, what, || log.outcomes().len() == n + 1);
+    assert_outcome(log, n, want)
+}
+
+/// Asserts that Alice's `n`th outcome is `want`; returns when it came.
+pub fn assert_outcome(log: &Log, n: usize, want: Outcome) -> Duration {
+    let (at, outcome) = log.outcomes()[n];
+    assert_eq!(outcome, want);
+    at
+}
+
 /// How a flooding host behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct Flood {
