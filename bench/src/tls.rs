@@ -119,6 +119,35 @@ impl Pinned {
     }
 }
 
+/// The handshake-signature methods that `ServerCertVerifier` and
+/// `ClientCertVerifier` both declare, the same for either side: checked
+/// with the pinned key's algorithms.
+macro_rules! pinned_signature_checks {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls12_signature(message, cert, dss, &self.algorithms)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(message, cert, dss, &self.algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.algorithms.supported_schemes()
+        }
+    };
+}
+
 impl ServerCertVerifier for Pinned {
     fn verify_server_cert(
         &self,
@@ -132,27 +161,7 @@ impl ServerCertVerifier for Pinned {
             .map(|()| ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
+    pinned_signature_checks!();
 }
 
 impl ClientCertVerifier for Pinned {
@@ -170,27 +179,7 @@ impl ClientCertVerifier for Pinned {
             .map(|()| ClientCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
+    pinned_signature_checks!();
 }
 
 /// Why a fixture could not be made.
@@ -371,41 +360,33 @@ fn pump(
                 }
             }
         }
-        buf.clear();
-        while server.wants_write() {
-            server.write_tls(buf).map_err(io)?;
-        }
-        let back = buf.len();
-        wire.b_to_a += back;
-        let mut data = &buf[..];
-        while !data.is_empty() {
-            client.read_tls(&mut data).map_err(io)?;
-            client.process_new_packets().map_err(tls)?;
-        }
+        let back = pump_back(server, client, buf, wire)?;
         if sent == 0 && back == 0 {
             return Ok(());
         }
     }
 }
 
-/// Moves the server's records to the client.
+/// Moves the server's records to the client; returns how many bytes they
+/// were.
 fn pump_back(
     server: &mut ServerConnection,
     client: &mut ClientConnection,
     buf: &mut Vec<u8>,
     wire: &mut Wire,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     buf.clear();
     while server.wants_write() {
         server.write_tls(buf).map_err(io)?;
     }
-    wire.b_to_a += buf.len();
+    let back = buf.len();
+    wire.b_to_a += back;
     let mut data = &buf[..];
     while !data.is_empty() {
         client.read_tls(&mut data).map_err(io)?;
         client.process_new_packets().map_err(tls)?;
     }
-    Ok(())
+    Ok(back)
 }
 
 /// One exchange: a full handshake with mutual authentication, the request,
