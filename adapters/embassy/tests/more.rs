@@ -12,11 +12,10 @@ use beckon_core::{
     Decision, Identity, Invitation, InviteeOutcome, Launch, Message, Policy, Prompt, PublicKey,
     Response, SessionError, Target,
 };
-use beckon_embassy::{invite, serve, Decide, InviteError, InviteeSession, InviterSession};
+use beckon_embassy::{Decide, InviteError, InviteeSession, InviterSession};
 use beckon_testkit::{alice, carol, directory};
 use common::*;
 use embassy_futures::join::join3;
-use embassy_futures::select::{select, Either};
 use embassy_net::StackResources;
 use embassy_time::{Duration, Instant, Timer};
 
@@ -40,29 +39,19 @@ fn inviting_an_endpoint_reports_whoever_answers_and_a_wrong_contact_gets_nothing
     let bob = Bob::accepting();
     let directory = directory(Policy::Anyone, &[]);
     let (alice, bob_id) = (alice(), beckon_testkit::bob());
-    let (mut rng_a, mut rng_b) = (rng(1), rng(2));
+    let mut rng_a = rng(1);
     let invitation = invitation();
 
     let world = async {
-        let serving = serve(
-            &mut bob_sessions,
-            PORT,
-            &bob_id,
-            &directory,
-            &bob,
-            &mut rng_b,
-        );
         let inviting = async {
             // Whoever answers at Bob's endpoint.
             let start = Instant::now();
-            let answer = invite(
+            let answer = invite_bob(
                 &mut alice_session,
-                bob_endpoint(),
                 &alice,
                 Target::AnyEndpoint,
                 &invitation,
                 &mut rng_a,
-                core::future::pending(),
             )
             .await
             .map(|a| (a.response, a.responder, a.message.to_owned()));
@@ -74,14 +63,12 @@ fn inviting_an_endpoint_reports_whoever_answers_and_a_wrong_contact_gets_nothing
 
             // Someone else's key at the same endpoint.
             let start = Instant::now();
-            let mismatch = invite(
+            let mismatch = invite_bob(
                 &mut alice_session,
-                bob_endpoint(),
                 &alice,
                 Target::Contact(carol().public_key()),
                 &invitation,
                 &mut rng_a,
-                core::future::pending(),
             )
             .await
             .map(|a| a.response);
@@ -92,10 +79,7 @@ fn inviting_an_endpoint_reports_whoever_answers_and_a_wrong_contact_gets_nothing
             assert!(bob_done.await, "Bob's second session never finished");
             (first, second)
         };
-        match select(serving, inviting).await {
-            Either::First(stopped) => panic!("serve stopped: {stopped:?}"),
-            Either::Second(got) => got,
-        }
+        while_bob_serves(&mut bob_sessions, &directory, &bob, inviting).await
     };
     let (first, second) = simulate(
         Duration::from_secs(300),
@@ -223,55 +207,27 @@ fn two_prompts_are_up_at_once_and_a_third_invitation_is_refused() {
     let mut carol_session = InviterSession::<BUF>::new(stack_a, rx_a1, tx_a1);
     let mut dave_session = InviterSession::<BUF>::new(stack_a, rx_a2, tx_a2);
     let mut bufs_b = [[0u8; 512]; 4];
-    let [rx_b0, tx_b0, rx_b1, tx_b1] = &mut bufs_b;
-    let mut bob_sessions = [
-        InviteeSession::<BUF>::new(stack_b, rx_b0, tx_b0),
-        InviteeSession::<BUF>::new(stack_b, rx_b1, tx_b1),
-    ];
+    let mut bob_sessions = two_sessions(stack_b, &mut bufs_b);
     let bob = Held::default();
     let (alice, carol, dave, bob_id) = (alice(), carol(), dave(), beckon_testkit::bob());
     // Alice and Carol are Bob's contacts; Dave is a stranger, whom Bob's
     // policy lets in too.
     let directory = directory(Policy::Anyone, &[(&alice, "alice"), (&carol, "carol")]);
-    let (mut rng_a, mut rng_c, mut rng_d, mut rng_b) = (rng(1), rng(3), rng(4), rng(2));
+    let (mut rng_a, mut rng_c, mut rng_d) = (rng(1), rng(3), rng(4));
     let invitation = invitation();
     let to_bob = Target::Contact(bob_id.public_key());
 
     let world = async {
-        let serving = serve(
-            &mut bob_sessions,
-            PORT,
-            &bob_id,
-            &directory,
-            &bob,
-            &mut rng_b,
-        );
         let inviting = async {
             let alice_invites = async {
-                invite(
-                    &mut alice_session,
-                    bob_endpoint(),
-                    &alice,
-                    to_bob,
-                    &invitation,
-                    &mut rng_a,
-                    core::future::pending(),
-                )
-                .await
-                .map(|a| (a.response, a.message.to_owned()))
+                invite_bob(&mut alice_session, &alice, to_bob, &invitation, &mut rng_a)
+                    .await
+                    .map(|a| (a.response, a.message.to_owned()))
             };
             let carol_invites = async {
-                invite(
-                    &mut carol_session,
-                    bob_endpoint(),
-                    &carol,
-                    to_bob,
-                    &invitation,
-                    &mut rng_c,
-                    core::future::pending(),
-                )
-                .await
-                .map(|a| (a.response, a.message.to_owned()))
+                invite_bob(&mut carol_session, &carol, to_bob, &invitation, &mut rng_c)
+                    .await
+                    .map(|a| (a.response, a.message.to_owned()))
             };
             let test = async {
                 // Both prompts come up, and stay up together.
@@ -283,17 +239,9 @@ fn two_prompts_are_up_at_once_and_a_third_invitation_is_refused() {
                 // Both sessions are busy, so nobody listens on the port: a
                 // third invitation is refused by TCP, and Bob hears nothing.
                 let start = Instant::now();
-                let third = invite(
-                    &mut dave_session,
-                    bob_endpoint(),
-                    &dave,
-                    to_bob,
-                    &invitation,
-                    &mut rng_d,
-                    core::future::pending(),
-                )
-                .await
-                .map(|a| a.response);
+                let third = invite_bob(&mut dave_session, &dave, to_bob, &invitation, &mut rng_d)
+                    .await
+                    .map(|a| a.response);
                 let third = (third, since(start));
                 let up_after_third = (bob.up.get(), bob.shown.borrow().len());
 
@@ -326,25 +274,14 @@ fn two_prompts_are_up_at_once_and_a_third_invitation_is_refused() {
                     message: Message::new("Hi").unwrap(),
                 },
             );
-            let again = invite(
-                &mut dave_session,
-                bob_endpoint(),
-                &dave,
-                to_bob,
-                &invitation,
-                &mut rng_d,
-                core::future::pending(),
-            )
-            .await
-            .map(|a| (a.response, a.message.to_owned()));
+            let again = invite_bob(&mut dave_session, &dave, to_bob, &invitation, &mut rng_d)
+                .await
+                .map(|a| (a.response, a.message.to_owned()));
             let bob_done = eventually(Duration::from_secs(60), || bob.finished.borrow().len() == 3);
             assert!(bob_done.await, "Bob finished {:?}", bob.finished.borrow());
             (alice_got, carol_got, seen, again)
         };
-        match select(serving, inviting).await {
-            Either::First(stopped) => panic!("serve stopped: {stopped:?}"),
-            Either::Second(got) => got,
-        }
+        while_bob_serves(&mut bob_sessions, &directory, &bob, inviting).await
     };
     let (alice_got, carol_got, seen, again) = simulate(
         Duration::from_secs(300),

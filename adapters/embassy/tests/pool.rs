@@ -4,10 +4,9 @@
 mod common;
 
 use beckon_core::{InviteeOutcome, Message, Response};
-use beckon_embassy::{invite, serve, InviteeSession, InviterSession};
+use beckon_embassy::InviterSession;
 use beckon_testkit::{alice, bobs_directory};
 use common::*;
-use embassy_futures::select::{select, Either};
 use embassy_net::tcp::TcpSocket;
 use embassy_net::StackResources;
 use embassy_time::{Duration, Instant};
@@ -27,11 +26,7 @@ fn a_hundred_exchanges_reuse_the_same_sessions_and_leak_nothing() {
     let (mut rx_a, mut tx_a) = ([0u8; 256], [0u8; 256]);
     let mut alice_session = InviterSession::<BUF>::new(stack_a, &mut rx_a, &mut tx_a);
     let mut bufs_b = [[0u8; 256]; 4];
-    let [rx_b0, tx_b0, rx_b1, tx_b1] = &mut bufs_b;
-    let mut bob_sessions = [
-        InviteeSession::<BUF>::new(stack_b, rx_b0, tx_b0),
-        InviteeSession::<BUF>::new(stack_b, rx_b1, tx_b1),
-    ];
+    let mut bob_sessions = two_sessions(stack_b, &mut bufs_b);
     let bob = Bob::new(
         Some(beckon_core::Decision::Accept {
             message: Message::new("Sure").unwrap(),
@@ -40,30 +35,20 @@ fn a_hundred_exchanges_reuse_the_same_sessions_and_leak_nothing() {
     );
     let directory = bobs_directory();
     let (alice, bob_id) = (alice(), beckon_testkit::bob());
-    let (mut rng_a, mut rng_b) = (rng(1), rng(2));
+    let mut rng_a = rng(1);
     let invitation = invitation();
     let started = std::time::Instant::now();
 
     let world = async {
-        let serving = serve(
-            &mut bob_sessions,
-            PORT,
-            &bob_id,
-            &directory,
-            &bob,
-            &mut rng_b,
-        );
         let inviting = async {
             let start = Instant::now();
             for i in 0..EXCHANGES {
-                let answer = invite(
+                let answer = invite_bob(
                     &mut alice_session,
-                    bob_endpoint(),
                     &alice,
                     beckon_core::Target::Contact(bob_id.public_key()),
                     &invitation,
                     &mut rng_a,
-                    core::future::pending(),
                 )
                 .await
                 .unwrap_or_else(|e| panic!("exchange {i}: {e:?}"));
@@ -83,10 +68,7 @@ fn a_hundred_exchanges_reuse_the_same_sessions_and_leak_nothing() {
             assert!(eventually(Duration::from_secs(60), || alice_session.is_idle()).await);
             elapsed
         };
-        match select(serving, inviting).await {
-            Either::First(stopped) => panic!("serve stopped: {stopped:?}"),
-            Either::Second(elapsed) => elapsed,
-        }
+        while_bob_serves(&mut bob_sessions, &directory, &bob, inviting).await
     };
     let elapsed = simulate(
         Duration::from_secs(3600),

@@ -30,10 +30,10 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use beckon_core::wire::buffer_size;
 use beckon_core::{
-    Config, Decision, Invitation, InviteeOutcome, Launch, Message, Prompt, PublicKey, Response,
-    SessionError, Target,
+    Config, Decision, Directory, Identity, Invitation, InviteeOutcome, Launch, Message, Prompt,
+    PublicKey, Response, SessionError, Target,
 };
-use beckon_embassy::{invite, serve, Decide, InviteError, InviteeSession, InviterSession};
+use beckon_embassy::{invite, serve, Answer, Decide, InviteError, InviteeSession, InviterSession};
 use beckon_testkit::{alice, bob, Dir, CHESS};
 use embassy_futures::select::{select, Either};
 use embassy_net::driver::{Capabilities, Driver, HardwareAddress, LinkState, RxToken, TxToken};
@@ -355,6 +355,61 @@ pub(crate) fn bob_endpoint() -> embassy_net::IpEndpoint {
     (address(1), PORT).into()
 }
 
+/// Bob's two sessions on `stack`, their sockets' buffers in `bufs`
+/// (receive, send, receive, send).
+pub(crate) fn two_sessions<'a, const N: usize>(
+    stack: Stack<'a>,
+    bufs: &'a mut [[u8; N]; 4],
+) -> [InviteeSession<'a, BUF>; 2] {
+    let [rx0, tx0, rx1, tx1] = bufs;
+    [
+        InviteeSession::<BUF>::new(stack, rx0, tx0),
+        InviteeSession::<BUF>::new(stack, rx1, tx1),
+    ]
+}
+
+/// `identity` invites `target` at Bob's endpoint through `session`, with
+/// nothing to cancel it.
+pub(crate) async fn invite_bob<'s>(
+    session: &'s mut InviterSession<'_, BUF>,
+    identity: &Identity,
+    target: Target,
+    invitation: &Invitation<'_>,
+    rng: &mut rand_chacha::ChaCha20Rng,
+) -> Result<Answer<'s>, InviteError> {
+    invite(
+        session,
+        bob_endpoint(),
+        identity,
+        target,
+        invitation,
+        rng,
+        core::future::pending(),
+    )
+    .await
+}
+
+/// Runs `inviting` while Bob's `sessions` serve on [`PORT`] as Bob (his
+/// random numbers from `rng(2)`), with `directory` and `app`, and returns
+/// what it returns; Bob's `serve` stopping first fails the test.
+pub(crate) async fn while_bob_serves<const N: usize, D, A, T>(
+    sessions: &mut [InviteeSession<'_, BUF>; N],
+    directory: &D,
+    app: &A,
+    inviting: impl Future<Output = T>,
+) -> T
+where
+    D: Directory + 'static,
+    A: Decide + ?Sized,
+{
+    let (identity, mut bobs_rng) = (bob(), rng(2));
+    let serving = serve(sessions, PORT, &identity, directory, app, &mut bobs_rng);
+    match select(serving, inviting).await {
+        Either::First(stopped) => panic!("serve stopped: {stopped:?}"),
+        Either::Second(got) => got,
+    }
+}
+
 pub(crate) fn invitation() -> Invitation<'static> {
     Invitation::new(CHESS, "A game?", b"board=standard").unwrap()
 }
@@ -532,24 +587,12 @@ pub(crate) fn exchange(setup: Setup<'_>) -> Got {
     let mut alice_session =
         InviterSession::<BUF>::new(stack_a, &mut rx_a, &mut tx_a).with_config(config());
     let mut bufs_b = [[0u8; 512]; 4];
-    let [rx_b0, tx_b0, rx_b1, tx_b1] = &mut bufs_b;
-    let mut bob_sessions = [
-        InviteeSession::<BUF>::new(stack_b, rx_b0, tx_b0).with_config(config()),
-        InviteeSession::<BUF>::new(stack_b, rx_b1, tx_b1).with_config(config()),
-    ];
-    let (alice, bob_id) = (alice(), bob());
-    let (mut rng_a, mut rng_b) = (rng(1), rng(2));
+    let mut bob_sessions = two_sessions(stack_b, &mut bufs_b).map(|s| s.with_config(config()));
+    let alice = alice();
+    let mut rng_a = rng(1);
     let invitation = invitation();
 
     let world = async {
-        let serving = serve(
-            &mut bob_sessions,
-            PORT,
-            &bob_id,
-            setup.directory,
-            setup.bob,
-            &mut rng_b,
-        );
         let inviting = async {
             let start = Instant::now();
             let cancel = async {
@@ -595,10 +638,7 @@ pub(crate) fn exchange(setup: Setup<'_>) -> Got {
             }
             (got, elapsed)
         };
-        match select(serving, inviting).await {
-            Either::First(stopped) => panic!("serve stopped: {stopped:?}"),
-            Either::Second(got) => got,
-        }
+        while_bob_serves(&mut bob_sessions, setup.directory, setup.bob, inviting).await
     };
     simulate(
         Duration::from_secs(900),
