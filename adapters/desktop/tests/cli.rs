@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::Duration;
 
-use e2e_support::{listen, run, Peer, Proc};
+use e2e_support::{bob_and_inviters, listen, run, Peer, Proc};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -125,10 +125,7 @@ fn verbose_shows_the_library_and_quiet_hides_the_banner() {
     );
     listener.expect_line("[stderr]", WAIT);
     assert!(
-        listener
-            .seen
-            .iter()
-            .any(|l| l.starts_with("[stderr]") && l.contains("beckon_tokio")),
+        listener.saw(|l| l.starts_with("[stderr]") && l.contains("beckon_tokio")),
         "{:?}",
         listener.seen
     );
@@ -157,7 +154,7 @@ fn verbose_shows_the_library_and_quiet_hides_the_banner() {
     assert_eq!(out.status.code(), Some(1));
     quiet.expect_line("declined the invitation from alice", WAIT);
     assert!(
-        !quiet.seen.iter().any(|l| l.contains("listening on")),
+        !quiet.saw(|l| l.contains("listening on")),
         "{:?}",
         quiet.seen
     );
@@ -235,16 +232,7 @@ fn a_listener_whose_stdout_nobody_reads_still_answers() {
     // then stopped, and inviters failed.
     const INVITERS: usize = 4;
     const EACH: usize = 40;
-    let bob = Peer::new("bob");
-    bob.register("chess", &["true"]);
-    let inviters: Vec<Peer> = (0..INVITERS)
-        .map(|i| {
-            let p = Peer::new(&format!("inviter{i}"));
-            p.add_contact(&bob);
-            bob.add_contact(&p);
-            p
-        })
-        .collect();
+    let (bob, inviters) = bob_and_inviters(INVITERS);
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let (mut reader, writer) = std::io::pipe().expect("pipe");

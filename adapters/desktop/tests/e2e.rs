@@ -10,7 +10,7 @@ use std::fs;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use e2e_support::{listen, run, Peer, Proc};
+use e2e_support::{bob_and_inviters, listen, run, Peer, Proc};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -30,6 +30,21 @@ fn invite(from: &Peer, args: &[&str]) -> Output {
     run(cmd)
 }
 
+/// `from`'s `beckon invite` with `args`, running.
+fn spawn_invite(from: &Peer, args: &[&str]) -> Proc {
+    let mut cmd = from.cmd();
+    cmd.arg("invite").args(args);
+    Proc::spawn(cmd, &format!("{} invite", from.name))
+}
+
+/// Carol, who knows Bob and whom he knows.
+fn carol_and(bob: &Peer) -> Peer {
+    let carol = Peer::new("carol");
+    carol.add_contact(bob);
+    bob.add_contact(&carol);
+    carol
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -41,6 +56,31 @@ fn json(out: &Output) -> serde_json::Value {
 
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
+}
+
+/// Asserts that the command exited with `want`, with its stderr if not.
+fn assert_code(out: &Output, want: i32) {
+    assert_eq!(code(out), want, "{}", text(&out.stderr));
+}
+
+/// Asserts that the command said `needle` on stderr.
+fn assert_said(out: &Output, needle: &str) {
+    assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
+}
+
+/// Alice's invitation to Bob at 127.0.0.1:1 (nobody there) to play chess,
+/// the data from the file `data`.
+fn invite_to_chess_at_port_1_with_data(alice: &Peer, data: &str) -> Output {
+    let args = ["bob", "127.0.0.1:1", "--app", "chess", "--data-file", data];
+    invite(alice, &args)
+}
+
+/// Alice's invitation to Bob at `addr` to play go, the data from the file
+/// `data`, with `extra` arguments.
+fn invite_to_go(alice: &Peer, addr: &str, data: &std::path::Path, extra: &[&str]) -> Output {
+    let data = data.to_str().unwrap();
+    let args = ["bob", addr, "--app", "go", "--data-file", data];
+    invite(alice, &[&args[..], extra].concat())
 }
 
 #[test]
@@ -62,21 +102,13 @@ fn accept_launches_the_registered_command_with_env_and_stdin() {
     let (mut listener, addr) = listen(&bob, &["--auto", "accept", "--once"]);
     let data = dir.path().join("data");
     fs::write(&data, b"board=19x19\nkomi=6.5").unwrap();
-    let out = invite(
+    let out = invite_to_go(
         &alice,
-        &[
-            "bob",
-            &addr,
-            "--app",
-            "go",
-            "--message",
-            "A game of go?",
-            "--data-file",
-            data.to_str().unwrap(),
-            "--json",
-        ],
+        &addr,
+        &data,
+        &["--message", "A game of go?", "--json"],
     );
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_code(&out, 0);
     let answer = json(&out);
     assert_eq!(answer["outcome"], "accepted");
     assert_eq!(answer["responder"]["fingerprint"], bob.fingerprint.as_str());
@@ -104,10 +136,9 @@ fn accept_launches_the_registered_command_with_env_and_stdin() {
     assert_eq!(lines[4], "A game of go?");
     assert!(lines[5].starts_with("127.0.0.1:"), "{launched}");
     assert_eq!(&lines[6..], ["board=19x19", "komi=6.5"]);
-    assert!(listener
-        .seen
-        .iter()
-        .any(|l| l.contains("invitation from alice (") && l.contains(&alice.fingerprint)));
+    assert!(
+        listener.saw(|l| l.contains("invitation from alice (") && l.contains(&alice.fingerprint))
+    );
 }
 
 #[test]
@@ -133,18 +164,8 @@ fn by_default_the_data_is_a_private_file_and_the_command_keeps_the_terminal() {
     let (mut listener, addr) = listen(&bob, &["--auto", "accept", "--once"]);
     let data = dir.path().join("data");
     fs::write(&data, b"board=19x19").unwrap();
-    let out = invite(
-        &alice,
-        &[
-            "bob",
-            &addr,
-            "--app",
-            "go",
-            "--data-file",
-            data.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let out = invite_to_go(&alice, &addr, &data, &[]);
+    assert_code(&out, 0);
     assert_eq!(listener.wait(WAIT), 0, "{:#?}", listener.seen);
     let path = fs::read_to_string(&record).expect("the command ran");
     assert_eq!(
@@ -167,11 +188,7 @@ fn app_register_refuses_a_command_it_cannot_run_and_stores_the_absolute_path() {
         c
     });
     assert_eq!(code(&out), 66);
-    assert!(
-        text(&out.stderr).contains("no-such-chess-program"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_said(&out, "no-such-chess-program");
     let plain = dir.path().join("chess.sh");
     fs::write(&plain, "#!/bin/sh\n").unwrap();
     let out = run({
@@ -180,11 +197,7 @@ fn app_register_refuses_a_command_it_cannot_run_and_stores_the_absolute_path() {
         c
     });
     assert_eq!(code(&out), 65);
-    assert!(
-        text(&out.stderr).contains("not an executable"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_said(&out, "not an executable");
     bob.ok(&["app", "register", "chess", "--", "true"]);
     let listed = bob.ok(&["app", "list", "--json"]);
     let apps: serde_json::Value = serde_json::from_str(&listed).unwrap();
@@ -208,7 +221,7 @@ fn decline() {
     let (alice, bob) = alice_and_bob();
     let (_listener, addr) = listen(&bob, &["--auto", "decline"]);
     let out = invite(&alice, &["bob", &addr, "--app", "chess"]);
-    assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+    assert_code(&out, 1);
     assert!(text(&out.stdout).contains(&format!("declined by bob ({})", bob.fingerprint)));
 }
 
@@ -216,11 +229,10 @@ fn decline() {
 fn a_person_answers_on_the_terminal_with_a_message() {
     let (alice, bob) = alice_and_bob();
     let (mut listener, addr) = listen(&bob, &[]);
-    let mut cmd = alice.cmd();
-    cmd.args([
-        "invite", "bob", &addr, "--app", "chess", "-m", "Now?", "--json",
-    ]);
-    let mut inviter = Proc::spawn(cmd, "alice invite");
+    let mut inviter = spawn_invite(
+        &alice,
+        &["bob", &addr, "--app", "chess", "-m", "Now?", "--json"],
+    );
     listener.expect_line("invitation from alice", WAIT);
     listener.expect_line("message:     \"Now?\"", WAIT);
     listener.expect_line("accept? [y/n]", WAIT);
@@ -242,7 +254,7 @@ fn an_untrusted_inviter_is_refused() {
     carol.add_contact(&bob);
     let (mut listener, addr) = listen(&bob, &["--auto", "accept"]);
     let out = invite(&carol, &["bob", &addr, "--app", "chess"]);
-    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    assert_code(&out, 3);
     assert!(text(&out.stderr).contains("not a trusted contact"));
     listener.expect_line(
         &format!("refused an invitation from unknown ({})", carol.fingerprint),
@@ -251,7 +263,7 @@ fn an_untrusted_inviter_is_refused() {
     // With the policy `anyone` (changed while listening), Carol gets in.
     bob.ok(&["policy", "anyone"]);
     let out = invite(&carol, &["bob", &addr, "--app", "chess"]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_code(&out, 0);
     listener.expect_line(
         &format!("invitation from unknown ({})", carol.fingerprint),
         WAIT,
@@ -266,7 +278,7 @@ fn a_blocked_contact_is_refused_from_the_next_invitation_on() {
     // Blocked in another "terminal" while the listener runs.
     bob.ok(&["contact", "block", "alice"]);
     let out = invite(&alice, &["bob", &addr, "--app", "chess", "--json"]);
-    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    assert_code(&out, 3);
     let answer = json(&out);
     assert_eq!(answer["outcome"], "refused");
     assert_eq!(answer["refusal"]["reason"], "blocked");
@@ -283,7 +295,7 @@ fn invitations_off_are_refused() {
     bob.ok(&["policy", "off"]);
     let out = invite(&alice, &["bob", &addr, "--app", "chess", "--json"]);
     // Refused in clear: forgeable, so an exit code of its own, never 3.
-    assert_eq!(code(&out), 6, "{}", text(&out.stderr));
+    assert_code(&out, 6);
     let answer = json(&out);
     assert_eq!(answer["refusal"]["reason"], "invitations_off");
     // Refused in clear, before the handshake: said so, and no responder.
@@ -296,13 +308,10 @@ fn an_application_not_registered_is_refused() {
     let (alice, bob) = alice_and_bob();
     let (mut listener, addr) = listen(&bob, &["--auto", "accept"]);
     let out = invite(&alice, &["bob", &addr, "--app", "checkers"]);
-    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    assert_code(&out, 3);
     assert!(text(&out.stderr).contains("not registered"));
     listener.expect_line("refused an invitation from alice", WAIT);
-    assert!(!listener
-        .seen
-        .iter()
-        .any(|l| l.starts_with("invitation from")));
+    assert!(!listener.saw(|l| l.starts_with("invitation from")));
 }
 
 #[test]
@@ -325,7 +334,7 @@ fn a_contact_mismatch_exits_4_and_the_impostor_never_sees_a_prompt() {
             "--json",
         ],
     );
-    assert_eq!(code(&out), 4, "{}", text(&out.stderr));
+    assert_code(&out, 4);
     let answer = json(&out);
     assert_eq!(answer["outcome"], "contact_mismatch");
     assert_eq!(
@@ -335,10 +344,7 @@ fn a_contact_mismatch_exits_4_and_the_impostor_never_sees_a_prompt() {
     listener.expect_line("closed before any invitation", WAIT);
     listener.drain(Duration::from_millis(300));
     assert!(
-        !listener
-            .seen
-            .iter()
-            .any(|l| l.starts_with("invitation from") || l.contains("for Bob only")),
+        !listener.saw(|l| l.starts_with("invitation from") || l.contains("for Bob only")),
         "{:#?}",
         listener.seen
     );
@@ -349,7 +355,7 @@ fn invite_any_reports_who_answered() {
     let (alice, bob) = alice_and_bob();
     let (_listener, addr) = listen(&bob, &["--auto", "accept"]);
     let out = invite(&alice, &["--any", &addr, "--app", "chess", "--json"]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_code(&out, 0);
     let answer = json(&out);
     assert_eq!(answer["responder"]["fingerprint"], bob.fingerprint.as_str());
     assert_eq!(answer["responder"]["contact"], "bob");
@@ -359,7 +365,7 @@ fn invite_any_reports_who_answered() {
     dave.register("chess", &["true"]);
     let (_dave_listener, dave_addr) = listen(&dave, &["--auto", "accept"]);
     let out = invite(&alice, &["--any", &dave_addr, "--app", "chess"]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_code(&out, 0);
     assert_eq!(
         text(&out.stdout).trim(),
         format!("accepted by unknown ({})", dave.fingerprint)
@@ -370,19 +376,14 @@ fn invite_any_reports_who_answered() {
 fn ctrl_c_on_invite_withdraws_the_prompt() {
     let (alice, bob) = alice_and_bob();
     let (mut listener, addr) = listen(&bob, &[]);
-    let mut cmd = alice.cmd();
-    cmd.args(["invite", "bob", &addr, "--app", "chess"]);
-    let mut inviter = Proc::spawn(cmd, "alice invite");
+    let mut inviter = spawn_invite(&alice, &["bob", &addr, "--app", "chess"]);
     listener.expect_line("invitation from alice", WAIT);
     inviter.expect_line("waiting for bob", WAIT);
     inviter.interrupt();
     listener.expect_line("cancelled: alice", WAIT);
     assert_eq!(inviter.wait(WAIT), 130, "{:#?}", inviter.seen);
     assert!(
-        inviter
-            .seen
-            .iter()
-            .any(|l| l.contains("cancelled: the invitation was withdrawn")),
+        inviter.saw(|l| l.contains("cancelled: the invitation was withdrawn")),
         "{:#?}",
         inviter.seen
     );
@@ -393,9 +394,7 @@ fn sigterm_and_sighup_on_invite_cancel_like_ctrl_c() {
     let (alice, bob) = alice_and_bob();
     let (mut listener, addr) = listen(&bob, &[]);
     for (signal, exit) in [("TERM", 143), ("HUP", 129)] {
-        let mut cmd = alice.cmd();
-        cmd.args(["invite", "bob", &addr, "--app", "chess"]);
-        let mut inviter = Proc::spawn(cmd, "alice invite");
+        let mut inviter = spawn_invite(&alice, &["bob", &addr, "--app", "chess"]);
         listener.expect_line("invitation from alice", WAIT);
         inviter.expect_line("waiting for bob", WAIT);
         inviter.signal(signal);
@@ -419,7 +418,7 @@ fn an_unanswered_invitation_expires() {
         &["bob", &addr, "--app", "chess", "--wait", "5s", "--json"],
     );
     let took = started.elapsed();
-    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    assert_code(&out, 2);
     assert_eq!(json(&out)["outcome"], "expired");
     assert!(took >= Duration::from_millis(1900), "{took:?}");
     listener.expect_line("expired: nobody answered in time", WAIT);
@@ -440,32 +439,14 @@ fn usage_errors_and_unreachable_endpoints() {
         assert_eq!(code(&out), 64, "{args:?}: {}", text(&out.stderr));
     }
     let out = invite(&alice, &["bob", "::1:7464", "--app", "chess"]);
-    assert!(
-        text(&out.stderr).contains("ambiguous"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_said(&out, "ambiguous");
     let out = invite(&alice, &["bob", "127.0.0.1:99999", "--app", "chess"]);
-    assert!(
-        text(&out.stderr).contains("port 99999 is over 65535"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_said(&out, "port 99999 is over 65535");
     // An unknown contact and a missing data file are missing input, 66.
     let out = invite(&alice, &["nobody", "127.0.0.1:1", "--app", "chess"]);
-    assert_eq!(code(&out), 66, "{}", text(&out.stderr));
-    let out = invite(
-        &alice,
-        &[
-            "bob",
-            "127.0.0.1:1",
-            "--app",
-            "chess",
-            "--data-file",
-            "/nonexistent/data",
-        ],
-    );
-    assert_eq!(code(&out), 66, "{}", text(&out.stderr));
+    assert_code(&out, 66);
+    let out = invite_to_chess_at_port_1_with_data(&alice, "/nonexistent/data");
+    assert_code(&out, 66);
     // Over a limit is bad data, 65: a long message, endless data.
     let long = "x".repeat(256);
     assert_eq!(
@@ -475,23 +456,9 @@ fn usage_errors_and_unreachable_endpoints() {
         )),
         65
     );
-    let out = invite(
-        &alice,
-        &[
-            "bob",
-            "127.0.0.1:1",
-            "--app",
-            "chess",
-            "--data-file",
-            "/dev/zero",
-        ],
-    );
-    assert_eq!(code(&out), 65, "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("more than 16384 bytes"),
-        "{}",
-        text(&out.stderr)
-    );
+    let out = invite_to_chess_at_port_1_with_data(&alice, "/dev/zero");
+    assert_code(&out, 65);
+    assert_said(&out, "more than 16384 bytes");
     // Nothing listening: 5.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -502,7 +469,7 @@ fn usage_errors_and_unreachable_endpoints() {
         &alice,
         &["bob", &format!("127.0.0.1:{port}"), "--app", "chess"],
     );
-    assert_eq!(code(&out), 5, "{}", text(&out.stderr));
+    assert_code(&out, 5);
     assert!(text(&out.stderr).contains("could not connect"));
     // Something else listening: 5, and said plainly.
     let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -516,12 +483,8 @@ fn usage_errors_and_unreachable_endpoints() {
     });
     let out = invite(&alice, &["--any", &other, "--app", "chess"]);
     answering.join().unwrap();
-    assert_eq!(code(&out), 5, "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains(&format!("not a Beckon listener at {other}")),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_code(&out, 5);
+    assert_said(&out, &format!("not a Beckon listener at {other}"));
     // No identity: 66.
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = e2e_support::beckon(dir.path());
@@ -540,16 +503,7 @@ fn usage_errors_and_unreachable_endpoints() {
 fn load_200_invitations_from_20_concurrent_inviters() {
     const INVITERS: usize = 20;
     const EACH: usize = 10;
-    let bob = Peer::new("bob");
-    bob.register("chess", &["true"]);
-    let inviters: Vec<Peer> = (0..INVITERS)
-        .map(|i| {
-            let p = Peer::new(&format!("inviter{i}"));
-            p.add_contact(&bob);
-            bob.add_contact(&p);
-            p
-        })
-        .collect();
+    let (bob, inviters) = bob_and_inviters(INVITERS);
     // 20 inviters can have 20 invitations waiting at once, more than the
     // default bound of 16 pending prompts (beyond which the listener
     // rightly answers Busy): raise it so every invitation gets through.
@@ -612,18 +566,12 @@ fn load_200_invitations_from_20_concurrent_inviters() {
 #[test]
 fn a_queued_invitation_withdrawn_before_its_turn_is_reported() {
     let (alice, bob) = alice_and_bob();
-    let carol = Peer::new("carol");
-    carol.add_contact(&bob);
-    bob.add_contact(&carol);
+    let carol = carol_and(&bob);
     let (mut listener, addr) = listen(&bob, &[]);
-    let mut first = alice.cmd();
-    first.args(["invite", "bob", &addr, "--app", "chess"]);
-    let mut first = Proc::spawn(first, "alice invite");
+    let mut first = spawn_invite(&alice, &["bob", &addr, "--app", "chess"]);
     listener.expect_line("invitation from alice", WAIT);
     // Carol's invitation waits behind Alice's prompt; she gives up.
-    let mut second = carol.cmd();
-    second.args(["invite", "bob", &addr, "--app", "chess"]);
-    let mut second = Proc::spawn(second, "carol invite");
+    let mut second = spawn_invite(&carol, &["bob", &addr, "--app", "chess"]);
     second.expect_line("waiting for bob", WAIT);
     second.interrupt();
     assert_eq!(second.wait(WAIT), 130, "{:#?}", second.seen);
@@ -631,10 +579,7 @@ fn a_queued_invitation_withdrawn_before_its_turn_is_reported() {
     listener.answer("y");
     assert_eq!(first.wait(WAIT), 0, "{:#?}", first.seen);
     assert!(
-        !listener
-            .seen
-            .iter()
-            .any(|l| l.starts_with("invitation from carol")),
+        !listener.saw(|l| l.starts_with("invitation from carol")),
         "{:#?}",
         listener.seen
     );
@@ -669,7 +614,7 @@ fn a_port_in_use_is_unavailable_and_ctrl_c_on_listen_is_130() {
     let mut cmd = bob.cmd();
     cmd.args(["listen", "--listen", &addr, "--auto", "accept"]);
     let out = run(cmd);
-    assert_eq!(code(&out), 69, "{}", text(&out.stderr));
+    assert_code(&out, 69);
     assert!(text(&out.stderr).contains(&addr), "{}", text(&out.stderr));
 
     let (mut listener, _addr) = listen(&bob, &["--auto", "accept"]);
@@ -681,35 +626,23 @@ fn a_port_in_use_is_unavailable_and_ctrl_c_on_listen_is_130() {
 fn a_listener_stopped_with_prompts_up_tells_every_waiting_inviter() {
     for (signal, exit_code, name) in [("TERM", 143, "SIGTERM"), ("INT", 130, "Ctrl-C")] {
         let (alice, bob) = alice_and_bob();
-        let carol = Peer::new("carol");
-        carol.add_contact(&bob);
-        bob.add_contact(&carol);
+        let carol = carol_and(&bob);
         let (mut listener, addr) = listen(&bob, &[]);
         // Alice's invitation is on screen, Carol's waits behind it.
-        let mut cmd = alice.cmd();
-        cmd.args(["invite", "bob", &addr, "--app", "chess", "--json"]);
-        let mut from_alice = Proc::spawn(cmd, "alice invite");
+        let mut from_alice = spawn_invite(&alice, &["bob", &addr, "--app", "chess", "--json"]);
         listener.expect_line("invitation from alice", WAIT);
-        let mut cmd = carol.cmd();
-        cmd.args(["invite", "bob", &addr, "--app", "chess"]);
-        let mut from_carol = Proc::spawn(cmd, "carol invite");
+        let mut from_carol = spawn_invite(&carol, &["bob", &addr, "--app", "chess"]);
         from_carol.expect_line("waiting for bob", WAIT);
         listener.signal(signal);
         assert_eq!(listener.wait(WAIT), exit_code, "{:#?}", listener.seen);
         assert!(
-            listener
-                .seen
-                .iter()
-                .any(|l| l.starts_with(&format!("stopped listening ({name})"))),
+            listener.saw(|l| l.starts_with(&format!("stopped listening ({name})"))),
             "{:#?}",
             listener.seen
         );
         assert_eq!(from_carol.wait(WAIT), 1, "{:#?}", from_carol.seen);
         assert!(
-            from_carol
-                .seen
-                .iter()
-                .any(|l| l.contains("bob (SHA256:") && l.contains("stopped listening")),
+            from_carol.saw(|l| l.contains("bob (SHA256:") && l.contains("stopped listening")),
             "{:#?}",
             from_carol.seen
         );
@@ -762,7 +695,7 @@ fn accepted_means_launched_and_a_launch_that_fails_says_why_on_both_sides() {
         fs::write(&apps, after).unwrap();
         let (mut listener, addr) = listen(&bob, &["--auto", "accept"]);
         let out = invite(&alice, &["bob", &addr, "--app", "chess", "--json"]);
-        assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+        assert_code(&out, 1);
         let v = json(&out);
         assert_eq!(v["outcome"], "error_response", "{v}");
         assert_eq!(v["error_code"], error_code, "{v}");
@@ -770,10 +703,7 @@ fn accepted_means_launched_and_a_launch_that_fails_says_why_on_both_sides() {
         let line = listener.expect_line("could not launch chess", WAIT);
         assert!(line.contains(&format!("{error_code:#010x}")), "{line}");
         assert!(
-            !listener
-                .seen
-                .iter()
-                .any(|l| l.contains("accepted the invitation")),
+            !listener.saw(|l| l.contains("accepted the invitation")),
             "{:#?}",
             listener.seen
         );

@@ -7,9 +7,10 @@
 
 mod e2e_support;
 
+use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use e2e_support::{beckon, run, BECKON};
@@ -35,11 +36,42 @@ fn encrypted_key(dir: &Path) -> std::path::PathBuf {
 }
 
 fn pass_file(dir: &Path, text: &str) -> std::path::PathBuf {
+    file_with_mode(dir, "pass", text, 0o600)
+}
+
+/// `dir/name`, holding `text`, with the permissions `mode`.
+fn file_with_mode(dir: &Path, name: &str, text: &str, mode: u32) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    let path = dir.join("pass");
+    let path = dir.join(name);
     fs::write(&path, text).unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
     path
+}
+
+/// Runs `beckon` in `home` with `args`, the passphrase in the file `pass`.
+fn with_pass_file(home: &Path, args: &[impl AsRef<OsStr>], pass: &Path) -> Output {
+    let mut c = beckon(home);
+    c.args(args).env("BECKON_PASSPHRASE_FILE", pass);
+    run(c)
+}
+
+/// `beckon init --import-openssh key` in `home`, the passphrase in `pass`.
+fn import_with_pass_file(home: &Path, key: &Path, pass: &Path) -> Output {
+    let args: [&OsStr; 3] = [
+        "init".as_ref(),
+        "--import-openssh".as_ref(),
+        key.as_os_str(),
+    ];
+    with_pass_file(home, &args, pass)
+}
+
+/// Asserts that the command succeeded, with its stderr if not.
+fn assert_succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -48,18 +80,8 @@ fn an_encrypted_key_is_imported_and_stays_encrypted() {
     let key = encrypted_key(dir.path());
     let home = dir.path().join("home");
     let good = pass_file(dir.path(), &format!("{PASS}\n"));
-    let out = run({
-        let mut c = beckon(&home);
-        c.args(["init", "--import-openssh"])
-            .arg(&key)
-            .env("BECKON_PASSPHRASE_FILE", &good);
-        c
-    });
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = import_with_pass_file(&home, &key, &good);
+    assert_succeeded(&out);
     let stored = fs::read_to_string(home.join("id_ed25519")).unwrap();
     let parsed = ssh_key::PrivateKey::from_openssh(&stored).unwrap();
     assert!(parsed.is_encrypted(), "the home keeps the key encrypted");
@@ -71,27 +93,14 @@ fn an_encrypted_key_is_imported_and_stays_encrypted() {
             .any(|w| w == PASS.as_bytes())));
 
     // Used with the passphrase file.
-    let out = run({
-        let mut c = beckon(&home);
-        c.arg("id").env("BECKON_PASSPHRASE_FILE", &good);
-        c
-    });
-    assert!(out.status.success());
+    let out = with_pass_file(&home, &["id"], &good);
+    assert_succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("me@laptop"));
 
     // A wrong one: 65, and the file is untouched.
     // A passphrase file others can read is refused like such a key (77).
-    let open_file = dir.path().join("open");
-    fs::write(&open_file, format!("{PASS}\n")).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&open_file, fs::Permissions::from_mode(0o644)).unwrap();
-    }
-    let out = run({
-        let mut c = beckon(&home);
-        c.arg("id").env("BECKON_PASSPHRASE_FILE", &open_file);
-        c
-    });
+    let open_file = file_with_mode(dir.path(), "open", &format!("{PASS}\n"), 0o644);
+    let out = with_pass_file(&home, &["id"], &open_file);
     assert_eq!(
         out.status.code(),
         Some(77),
@@ -100,17 +109,8 @@ fn an_encrypted_key_is_imported_and_stays_encrypted() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
 
-    let bad = dir.path().join("bad");
-    fs::write(&bad, "nope\n").unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&bad, fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let out = run({
-        let mut c = beckon(&home);
-        c.arg("id").env("BECKON_PASSPHRASE_FILE", &bad);
-        c
-    });
+    let bad = file_with_mode(dir.path(), "bad", "nope\n", 0o600);
+    let out = with_pass_file(&home, &["id"], &bad);
     assert_eq!(out.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
     assert_eq!(fs::read_to_string(home.join("id_ed25519")).unwrap(), stored);
@@ -136,17 +136,8 @@ fn an_encrypted_key_is_imported_and_stays_encrypted() {
 
     // A new nickname rewrites the file, still encrypted with the same
     // passphrase.
-    let out = run({
-        let mut c = beckon(&home);
-        c.args(["nickname", "laptop"])
-            .env("BECKON_PASSPHRASE_FILE", &good);
-        c
-    });
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = with_pass_file(&home, &["nickname", "laptop"], &good);
+    assert_succeeded(&out);
     let stored = fs::read_to_string(home.join("id_ed25519")).unwrap();
     let parsed = ssh_key::PrivateKey::from_openssh(&stored).unwrap();
     assert!(parsed.is_encrypted());
@@ -159,14 +150,8 @@ fn the_passphrase_is_asked_once_on_the_terminal() {
     let key = encrypted_key(dir.path());
     let home = dir.path().join("home");
     let good = pass_file(dir.path(), PASS);
-    let out = run({
-        let mut c = beckon(&home);
-        c.args(["init", "--import-openssh"])
-            .arg(&key)
-            .env("BECKON_PASSPHRASE_FILE", &good);
-        c
-    });
-    assert!(out.status.success());
+    let out = import_with_pass_file(&home, &key, &good);
+    assert_succeeded(&out);
     let mut cmd = Command::new(BECKON);
     cmd.env("BECKON_HOME", &home)
         .env_remove("BECKON_PASSPHRASE_FILE")

@@ -52,6 +52,22 @@ pub struct Peer {
     pub fingerprint: String,
 }
 
+/// Bob, with chess registered (`true`), and `n` peers `inviter0`… that
+/// know him and that he knows.
+pub fn bob_and_inviters(n: usize) -> (Peer, Vec<Peer>) {
+    let bob = Peer::new("bob");
+    bob.register("chess", &["true"]);
+    let inviters = (0..n)
+        .map(|i| {
+            let p = Peer::new(&format!("inviter{i}"));
+            p.add_contact(&bob);
+            bob.add_contact(&p);
+            p
+        })
+        .collect();
+    (bob, inviters)
+}
+
 impl Peer {
     pub fn new(name: &str) -> Peer {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -186,6 +202,11 @@ impl Proc {
                 ),
             }
         }
+    }
+
+    /// Whether any line seen so far is one that `want` wants.
+    pub fn saw(&self, want: impl Fn(&str) -> bool) -> bool {
+        self.seen.iter().any(|l| want(l))
     }
 
     /// Reads what is available for `wait`, returning all lines seen.
