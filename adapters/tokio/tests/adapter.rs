@@ -18,7 +18,7 @@ use beckon_tokio::{
     invite, invite_tcp, Answer, AnswerError, CancelToken, IncomingInvitation, InviteError,
     InviteOptions, LaunchInfo, Listener, ListenerConfig, Progress, SessionReport, Withdrawn,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -77,6 +77,18 @@ fn bobs_directory() -> Arc<Dir> {
 
 fn listen_tcp(identity: Identity, dir: Arc<Dir>, cfg: ListenerConfig) -> Listener {
     Listener::bind("127.0.0.1:0", identity, dir, cfg).unwrap()
+}
+
+/// Bob's listener fed in-memory connections, with `places` handshake
+/// places and the other defaults, and a subscription to its reports.
+fn with_handshake_places(places: usize) -> (Network, Listener, broadcast::Receiver<SessionReport>) {
+    let cfg = ListenerConfig {
+        max_handshakes: places,
+        ..ListenerConfig::default()
+    };
+    let (net, listener) = listen_in_memory(bob(), bobs_directory(), cfg);
+    let reports = listener.subscribe();
+    (net, listener, reports)
 }
 
 /// A listener fed in-memory connections.
@@ -152,12 +164,29 @@ fn busy() -> Vec<u8> {
     refusal_frame(ClearRefusal::Busy).to_vec()
 }
 
+/// Everything `stream` gives until it ends.
+async fn read_all(stream: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got).await.unwrap();
+    got
+}
+
 type Progresses = Arc<Mutex<Vec<Progress>>>;
 
 fn recorder() -> (Progresses, impl FnMut(Progress) + Send + 'static) {
     let seen = Progresses::default();
     let sink = Arc::clone(&seen);
     (seen, move |p| sink.lock().unwrap().push(p))
+}
+
+/// `inviter` invites Bob, as his contact, at `addr` over TCP with the
+/// default options, in a task.
+fn spawn_invite_bob(
+    addr: SocketAddr,
+    inviter: Identity,
+) -> JoinHandle<Result<Answer, InviteError>> {
+    let target = Target::Contact(bob().public_key());
+    spawn_invite_tcp(addr, inviter, target, InviteOptions::default(), |_| {})
 }
 
 /// Alice (or another identity) invites over TCP, in a task.
@@ -191,6 +220,22 @@ fn failed(result: &Result<Answer, InviteError>) -> (SessionError, Option<PublicK
         Err(InviteError::Failed { error, responder }) => (*error, *responder),
         other => panic!("expected a core error, got {other:?}"),
     }
+}
+
+/// What [`failed`] gives for a refusal with `reason`, `authenticated` or
+/// not, from `responder`.
+fn refusal(
+    reason: Refusal,
+    authenticated: bool,
+    responder: Option<PublicKey>,
+) -> (SessionError, Option<PublicKey>) {
+    (
+        SessionError::Refused {
+            reason,
+            authenticated,
+        },
+        responder,
+    )
 }
 
 /// The next report that satisfies `want`.
@@ -283,9 +328,8 @@ async fn an_accepted_invitation_returns_the_authenticated_answer_and_what_to_lau
 #[tokio::test]
 async fn a_declined_invitation_returns_the_decline_and_its_message() {
     let mut listener = listen_tcp(bob(), bobs_directory(), ListenerConfig::default());
-    let target = Target::Contact(bob().public_key());
     let addr = listener.local_addr();
-    let inviting = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {});
+    let inviting = spawn_invite_bob(addr, alice());
     listener.next().await.unwrap().decline("Not tonight").await;
     let result = inviting.await.unwrap();
     assert_eq!(ended(&result), Ended::Declined);
@@ -299,20 +343,11 @@ async fn a_declined_invitation_returns_the_decline_and_its_message() {
 async fn an_untrusted_inviter_is_refused_with_an_authenticated_reason_and_no_prompt() {
     let mut listener = listen_tcp(bob(), bobs_directory(), ListenerConfig::default());
     let mut reports = listener.subscribe();
-    let target = Target::Contact(bob().public_key());
     let addr = listener.local_addr();
-    let result = spawn_invite_tcp(addr, carol(), target, InviteOptions::default(), |_| {})
-        .await
-        .unwrap();
+    let result = spawn_invite_bob(addr, carol()).await.unwrap();
     assert_eq!(
         failed(&result),
-        (
-            SessionError::Refused {
-                reason: Refusal::NotTrusted,
-                authenticated: true
-            },
-            Some(bob().public_key())
-        )
+        refusal(Refusal::NotTrusted, true, Some(bob().public_key()))
     );
     assert_eq!(ended(&result), Ended::Refused);
     let report = report_where(&mut reports, |_| true).await;
@@ -325,20 +360,11 @@ async fn an_untrusted_inviter_is_refused_with_an_authenticated_reason_and_no_pro
 async fn invitations_off_is_refused_in_clear_and_reported_as_unauthenticated() {
     let dir = directory(Policy::Off, &[(&alice(), "alice")]);
     let listener = listen_tcp(bob(), dir, ListenerConfig::default());
-    let target = Target::Contact(bob().public_key());
     let addr = listener.local_addr();
-    let result = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {})
-        .await
-        .unwrap();
+    let result = spawn_invite_bob(addr, alice()).await.unwrap();
     assert_eq!(
         failed(&result),
-        (
-            SessionError::Refused {
-                reason: Refusal::InvitationsOff,
-                authenticated: false
-            },
-            None
-        )
+        refusal(Refusal::InvitationsOff, false, None)
     );
     assert_eq!(ended(&result), Ended::Refused);
 }
@@ -349,11 +375,8 @@ async fn inviting_bob_where_carol_answers_is_a_contact_mismatch_naming_carol() {
     let dir = directory(Policy::Anyone, &[(&alice(), "alice")]);
     let mut listener = listen_tcp(carol(), dir, ListenerConfig::default());
     let mut reports = listener.subscribe();
-    let target = Target::Contact(bob().public_key());
     let addr = listener.local_addr();
-    let result = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {})
-        .await
-        .unwrap();
+    let result = spawn_invite_bob(addr, alice()).await.unwrap();
     assert_eq!(
         failed(&result),
         (SessionError::ContactMismatch, Some(carol().public_key()))
@@ -512,8 +535,7 @@ async fn silent_flooder(addr: SocketAddr, partial: bool, evictions: Arc<watch::S
         if partial {
             stream.write_all(&[0x00]).await.unwrap();
         }
-        let mut got = Vec::new();
-        stream.read_to_end(&mut got).await.unwrap();
+        let got = read_all(&mut stream).await;
         assert_eq!(
             got,
             busy(),
@@ -562,8 +584,7 @@ async fn a_flood_of_idle_and_garbage_connections_reopened_as_fast_as_evicted_can
 
     // A real invitation gets through at once, without waiting for any
     // handshake timeout.
-    let target = Target::Contact(bob().public_key());
-    let mut inviting = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {});
+    let mut inviting = spawn_invite_bob(addr, alice());
     let incoming = tokio::select! {
         incoming = listener.next() => incoming.unwrap(),
         result = &mut inviting => panic!("the invitation was kept out: {result:?}"),
@@ -715,25 +736,11 @@ async fn a_full_handshake_table_evicts_silent_connections_first_then_the_oldest_
 #[tokio::test(start_paused = true)]
 async fn only_when_nothing_can_be_evicted_is_a_connection_refused_busy_in_clear() {
     // With no handshakes allowed, every connection is refused.
-    let cfg = ListenerConfig {
-        max_handshakes: 0,
-        ..ListenerConfig::default()
-    };
-    let (mut net, listener) = listen_in_memory(bob(), bobs_directory(), cfg);
-    let mut reports = listener.subscribe();
+    let (mut net, _listener, mut reports) = with_handshake_places(0);
     let refused = spawn_invite(net.connect().await, InviteOptions::default())
         .await
         .unwrap();
-    assert_eq!(
-        failed(&refused),
-        (
-            SessionError::Refused {
-                reason: Refusal::Busy,
-                authenticated: false
-            },
-            None
-        )
-    );
+    assert_eq!(failed(&refused), refusal(Refusal::Busy, false, None));
     assert_eq!(ended(&refused), Ended::Refused);
     let report = report_where(&mut reports, |_| true).await;
     assert_eq!(
@@ -744,12 +751,7 @@ async fn only_when_nothing_can_be_evicted_is_a_connection_refused_busy_in_clear(
     // With one place, an evicted connection that does not take its Busy
     // keeps closing (up to the grace) and holds the one eviction allowed
     // meanwhile: the next newcomer is refused instead of evicting.
-    let cfg = ListenerConfig {
-        max_handshakes: 1,
-        ..ListenerConfig::default()
-    };
-    let (mut net, listener) = listen_in_memory(bob(), bobs_directory(), cfg);
-    let mut reports = listener.subscribe();
+    let (mut net, _listener, mut reports) = with_handshake_places(1);
     let (mut stuck, stuck_peer) = net.open(4).await;
     let (mut second, second_peer) = net.open(64 * 1024).await;
     settle().await;
@@ -761,8 +763,7 @@ async fn only_when_nothing_can_be_evicted_is_a_connection_refused_busy_in_clear(
     );
 
     let (mut third, third_peer) = net.open(64 * 1024).await;
-    let mut got = Vec::new();
-    third.read_to_end(&mut got).await.unwrap();
+    let got = read_all(&mut third).await;
     assert_eq!(got, busy());
     let report = report_where(&mut reports, |_| true).await;
     assert_eq!(
@@ -773,13 +774,11 @@ async fn only_when_nothing_can_be_evicted_is_a_connection_refused_busy_in_clear(
     assert!(!receive(&mut second, &mut nothing).await && nothing.is_empty());
 
     // Once the stuck one has taken its Busy and is gone, eviction resumes.
-    let mut got = Vec::new();
-    stuck.read_to_end(&mut got).await.unwrap();
+    let got = read_all(&mut stuck).await;
     assert_eq!(got, busy());
     settle().await;
     let _fourth = net.connect().await;
-    let mut got = Vec::new();
-    second.read_to_end(&mut got).await.unwrap();
+    let got = read_all(&mut second).await;
     assert_eq!(got, busy());
     let report = report_where(&mut reports, |_| true).await;
     assert_eq!(
@@ -790,12 +789,7 @@ async fn only_when_nothing_can_be_evicted_is_a_connection_refused_busy_in_clear(
 
 #[tokio::test(start_paused = true)]
 async fn stalled_handshakes_are_dropped_at_the_handshake_timeout_and_free_their_slots() {
-    let cfg = ListenerConfig {
-        max_handshakes: 2,
-        ..ListenerConfig::default()
-    };
-    let (mut net, mut listener) = listen_in_memory(bob(), bobs_directory(), cfg);
-    let mut reports = listener.subscribe();
+    let (mut net, mut listener, mut reports) = with_handshake_places(2);
     let start = Instant::now();
     let mut idle = [net.connect().await, net.connect().await];
 
@@ -807,8 +801,7 @@ async fn stalled_handshakes_are_dropped_at_the_handshake_timeout_and_free_their_
     }
     assert_eq!(Instant::now(), start + Duration::from_secs(30));
     for stream in &mut idle {
-        let mut got = Vec::new();
-        stream.read_to_end(&mut got).await.unwrap();
+        let got = read_all(stream).await;
         assert!(got.is_empty(), "nothing is sent at the handshake timeout");
     }
     // Both places are free: two invitations at once, nothing evicted.
@@ -835,27 +828,18 @@ async fn beyond_the_pending_prompts_an_invitation_is_answered_busy() {
     };
     let mut listener = listen_tcp(bob(), bobs_directory(), cfg);
     let addr = listener.local_addr();
-    let target = Target::Contact(bob().public_key());
-    let first = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {});
+    let first = spawn_invite_bob(addr, alice());
     let pending: IncomingInvitation = listener.next().await.unwrap();
 
-    let second = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {})
-        .await
-        .unwrap();
+    let second = spawn_invite_bob(addr, alice()).await.unwrap();
     assert_eq!(
         failed(&second),
-        (
-            SessionError::Refused {
-                reason: Refusal::Busy,
-                authenticated: true
-            },
-            Some(bob().public_key())
-        )
+        refusal(Refusal::Busy, true, Some(bob().public_key()))
     );
 
     pending.accept("").await.unwrap();
     assert_eq!(first.await.unwrap().unwrap().response, Response::Accepted);
-    let third = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {});
+    let third = spawn_invite_bob(addr, alice());
     listener.next().await.unwrap().decline("").await;
     assert_eq!(third.await.unwrap().unwrap().response, Response::Declined);
 }
@@ -885,12 +869,7 @@ async fn garbage_from_the_responder_is_a_failed_connection() {
 
 #[tokio::test(start_paused = true)]
 async fn garbage_to_the_listener_ends_that_session_and_frees_its_slot() {
-    let cfg = ListenerConfig {
-        max_handshakes: 1,
-        ..ListenerConfig::default()
-    };
-    let (mut net, mut listener) = listen_in_memory(bob(), bobs_directory(), cfg);
-    let mut reports = listener.subscribe();
+    let (mut net, mut listener, mut reports) = with_handshake_places(1);
     let mut garbage = net.connect().await;
     garbage.write_all(&[0xff; 64]).await.unwrap();
     let mut rest = Vec::new();
@@ -929,9 +908,8 @@ fn the_invite_future_is_send() {
 #[tokio::test]
 async fn a_launch_that_failed_is_answered_with_its_error_code() {
     let mut listener = listen_tcp(bob(), bobs_directory(), ListenerConfig::default());
-    let target = Target::Contact(bob().public_key());
     let addr = listener.local_addr();
-    let inviting = spawn_invite_tcp(addr, alice(), target, InviteOptions::default(), |_| {});
+    let inviting = spawn_invite_bob(addr, alice());
     let incoming = listener.next().await.unwrap();
     // What an accept would launch, known before answering.
     let info = incoming.launch_info();
