@@ -33,9 +33,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use beckon_core::wire::buffer_size;
 use beckon_core::*;
-use beckon_testkit::{
-    bobs_directory, cast, deliver_due, drain_output, fire_due, frames, kind_of, Dir, CHESS, SEALED,
-};
+use beckon_testkit::{bobs_directory, cast, drain_output, frames, kind_of, Dir, CHESS, SEALED};
 use embassy_time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -350,30 +348,20 @@ impl Net {
     }
 
     fn deliver(&mut self) -> bool {
-        let pieces = [
-            deliver_due(
-                &mut self.invitee,
-                &mut self.to_invitee,
-                self.now,
-                directory(),
-            ),
-            deliver_due(&mut self.inviter, &mut self.to_inviter, self.now, &()),
-        ];
-        let inviter_timer = fire_due(&mut self.inviter, self.now);
-        let invitee_timer = fire_due(&mut self.invitee, self.now);
-        pieces != [0, 0] || inviter_timer || invitee_timer
+        let (_, moved) = common::deliver_and_fire(
+            (&mut self.inviter, &mut self.to_inviter),
+            (&mut self.invitee, &mut self.to_invitee),
+            self.now,
+            directory(),
+        );
+        moved
     }
 
     fn next_event(&self) -> Option<Instant> {
-        [
-            self.to_invitee.front().map(|(t, _)| *t),
-            self.to_inviter.front().map(|(t, _)| *t),
-            self.inviter.poll_timeout(),
-            self.invitee.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        common::next_event(
+            (&self.inviter, &self.to_inviter),
+            (&self.invitee, &self.to_invitee),
+        )
     }
 
     /// One step, not moving the clock past `limit`; false when idle.

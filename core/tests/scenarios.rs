@@ -85,6 +85,20 @@ fn prompted_until_one_tick_before_the_deadline() -> (Pair, Instant) {
     (pair, deadline)
 }
 
+/// Drives `pair` to its end and asserts how: the invitee refused with
+/// `reason`, sealed, without prompting, and each side finished once.
+/// `context` goes into the failure messages.
+fn refused_unprompted<const A: usize, const B: usize>(
+    pair: &mut Pair<A, B>,
+    reason: Refusal,
+    context: &str,
+) {
+    pair.drive();
+    pair.assert_refused(reason, true, context);
+    assert!(!pair.prompted(), "{context}");
+    pair.assert_each_side_finished_once();
+}
+
 // --- Accept and decline --------------------------------------------------
 
 #[test]
@@ -740,11 +754,8 @@ fn an_invitation_from_an_untrusted_inviter_is_refused_when_only_trusted_contacts
         inviter: carol(),
         ..Setup::default()
     });
-    pair.drive();
-    pair.assert_refused(Refusal::NotTrusted, true, "");
-    assert!(!pair.prompted());
+    refused_unprompted(&mut pair, Refusal::NotTrusted, "");
     assert_eq!(pair.invitee.invitation(), None);
-    pair.assert_each_side_finished_once();
 }
 
 #[test]
@@ -763,10 +774,7 @@ fn a_blocked_contact_is_refused_even_when_anyone_may_invite() {
             directory,
             ..Setup::default()
         });
-        pair.drive();
-        pair.assert_refused(Refusal::Blocked, true, &format!("{policy:?}"));
-        assert!(!pair.prompted());
-        pair.assert_each_side_finished_once();
+        refused_unprompted(&mut pair, Refusal::Blocked, &format!("{policy:?}"));
     }
 }
 
@@ -800,10 +808,7 @@ fn an_invitation_for_an_unregistered_application_is_refused() {
         invitation: Invitation::new(GO, "Go?", b"19x19").unwrap(),
         ..Setup::default()
     });
-    pair.drive();
-    pair.assert_refused(Refusal::ApplicationNotRegistered, true, "");
-    assert!(!pair.prompted());
-    pair.assert_each_side_finished_once();
+    refused_unprompted(&mut pair, Refusal::ApplicationNotRegistered, "");
 }
 
 #[test]
@@ -840,10 +845,7 @@ fn a_contact_blocked_during_the_handshake_is_refused_when_the_invite_arrives() {
     pair.directory
         .set_permission(&alice().public_key(), Permission::Blocked)
         .unwrap();
-    pair.drive();
-    pair.assert_refused(Refusal::Blocked, true, "");
-    assert!(!pair.prompted());
-    pair.assert_each_side_finished_once();
+    refused_unprompted(&mut pair, Refusal::Blocked, "");
 }
 
 #[test]
@@ -1368,10 +1370,7 @@ fn a_512_byte_invitee_refuses_a_larger_invitation_as_too_large() {
             invitation: Invitation::new(CHESS, "big", &data).unwrap(),
             ..Setup::default()
         });
-        pair.drive();
-        pair.assert_refused(Refusal::TooLarge, true, &format!("{len} bytes"));
-        assert!(!pair.prompted());
-        pair.assert_each_side_finished_once();
+        refused_unprompted(&mut pair, Refusal::TooLarge, &format!("{len} bytes"));
     }
 }
 

@@ -158,6 +158,45 @@ fn send(
     }
 }
 
+/// Bytes on their way to one side, each piece with when it arrives.
+pub type Queue = VecDeque<(Instant, Vec<u8>)>;
+
+/// Delivers to each side what is due for it at `now`, the invitee first,
+/// and fires both sides' due timers, the inviter's first. Returns the
+/// pieces delivered (to the invitee, to the inviter) and whether anything
+/// happened.
+pub fn deliver_and_fire<const A: usize, const B: usize>(
+    (inviter, to_inviter): (&mut Inviter<A>, &mut Queue),
+    (invitee, to_invitee): (&mut Invitee<B>, &mut Queue),
+    now: Instant,
+    directory: &(dyn Directory + 'static),
+) -> ([usize; 2], bool) {
+    let pieces = [
+        deliver_due(invitee, to_invitee, now, directory),
+        deliver_due(inviter, to_inviter, now, &()),
+    ];
+    let inviter_timer = fire_due(inviter, now);
+    let invitee_timer = fire_due(invitee, now);
+    (pieces, pieces != [0, 0] || inviter_timer || invitee_timer)
+}
+
+/// The next instant at which something is scheduled: a piece arriving at
+/// either side, or either side's timer.
+pub fn next_event<const A: usize, const B: usize>(
+    (inviter, to_inviter): (&Inviter<A>, &Queue),
+    (invitee, to_invitee): (&Invitee<B>, &Queue),
+) -> Option<Instant> {
+    [
+        to_invitee.front().map(|(t, _)| *t),
+        to_inviter.front().map(|(t, _)| *t),
+        inviter.poll_timeout(),
+        invitee.poll_timeout(),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+}
+
 impl<const BUF: usize, const INVITEE_BUF: usize> Pair<BUF, INVITEE_BUF> {
     pub fn new(setup: Setup<'_>) -> Self {
         let config = setup.config;
@@ -252,33 +291,23 @@ impl<const BUF: usize, const INVITEE_BUF: usize> Pair<BUF, INVITEE_BUF> {
 
     /// Delivers what is due and fires due timers at `now`.
     fn deliver(&mut self) -> bool {
-        let pieces = [
-            deliver_due(
-                &mut self.invitee,
-                &mut self.to_invitee,
-                self.now,
-                &self.directory,
-            ),
-            deliver_due(&mut self.inviter, &mut self.to_inviter, self.now, &()),
-        ];
+        let (pieces, moved) = deliver_and_fire(
+            (&mut self.inviter, &mut self.to_inviter),
+            (&mut self.invitee, &mut self.to_invitee),
+            self.now,
+            &self.directory,
+        );
         self.delivered[0] += pieces[0];
         self.delivered[1] += pieces[1];
-        let inviter_timer = fire_due(&mut self.inviter, self.now);
-        let invitee_timer = fire_due(&mut self.invitee, self.now);
-        pieces != [0, 0] || inviter_timer || invitee_timer
+        moved
     }
 
     /// The next instant at which something is scheduled.
     pub fn next_event(&self) -> Option<Instant> {
-        [
-            self.to_invitee.front().map(|(t, _)| *t),
-            self.to_inviter.front().map(|(t, _)| *t),
-            self.inviter.poll_timeout(),
-            self.invitee.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        next_event(
+            (&self.inviter, &self.to_inviter),
+            (&self.invitee, &self.to_invitee),
+        )
     }
 
     /// Does everything due now; if nothing is, advances the clock to the
