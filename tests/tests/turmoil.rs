@@ -218,9 +218,7 @@ fn partition_during_the_handshake(seed: u64) -> Vec<(Duration, Event)> {
     );
     assert!(!prompted(&log), "nothing of the invitation got through");
 
-    sim.repair("alice", "bob");
-    gate.open(2);
-    let healed = sim.elapsed();
+    let healed = repair_and_open(&mut sim, &gate, 2);
     run_until(
         &mut sim,
         healed + Duration::from_secs(5),

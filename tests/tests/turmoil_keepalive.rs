@@ -192,9 +192,7 @@ fn a_long_partition_mid_prompt_ends_both_sides_and_a_new_invitation_succeeds_aft
     );
     within_idle_timeout(at, cut, "Bob withdrew the prompt");
 
-    sim.repair("alice", "bob");
-    gate.open(1);
-    let healed = sim.elapsed();
+    let healed = repair_and_open(&mut sim, &gate, 1);
     let at = nth_outcome(
         &mut sim,
         &log,

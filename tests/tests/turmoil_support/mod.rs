@@ -324,6 +324,14 @@ impl Gate {
     }
 }
 
+/// Repairs the link between Alice and Bob and opens `gate` to `n`;
+/// returns the simulated time then.
+pub fn repair_and_open(sim: &mut turmoil::Sim<'_>, gate: &Gate, n: usize) -> Duration {
+    sim.repair("alice", "bob");
+    gate.open(n);
+    sim.elapsed()
+}
+
 /// Registers Alice's host, which runs `script` on its own clones of `log`
 /// and `gate` (fresh ones each time the host starts).
 pub fn alice_host<'a, F, Fut>(sim: &mut turmoil::Sim<'a>, log: &Log, gate: &Gate, script: F)
