@@ -33,8 +33,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, DistinguishedName, RootCertStore,
-    ServerConfig, ServerConnection, SignatureScheme,
+    ClientConfig, ClientConnection, ConnectionCommon, DigitallySignedStruct, DistinguishedName,
+    RootCertStore, ServerConfig, ServerConnection, SignatureScheme,
 };
 
 use crate::exchange::{Case, Fixture, Wire};
@@ -338,16 +338,7 @@ fn pump(
     got: &mut usize,
 ) -> Result<(), String> {
     loop {
-        buf.clear();
-        while client.wants_write() {
-            client.write_tls(buf).map_err(io)?;
-        }
-        let sent = buf.len();
-        wire.a_to_b += sent;
-        let mut data = &buf[..];
-        while !data.is_empty() {
-            server.read_tls(&mut data).map_err(io)?;
-            server.process_new_packets().map_err(tls)?;
+        let sent = move_records(client, server, buf, |server| {
             // Take the plaintext out as it comes, so that a large request
             // never fills rustls's buffer.
             loop {
@@ -359,7 +350,8 @@ fn pump(
                     _ => break,
                 }
             }
-        }
+        })?;
+        wire.a_to_b += sent;
         let back = pump_back(server, client, buf, wire)?;
         if sent == 0 && back == 0 {
             return Ok(());
@@ -375,18 +367,31 @@ fn pump_back(
     buf: &mut Vec<u8>,
     wire: &mut Wire,
 ) -> Result<usize, String> {
-    buf.clear();
-    while server.wants_write() {
-        server.write_tls(buf).map_err(io)?;
-    }
-    let back = buf.len();
+    let back = move_records(server, client, buf, |_| {})?;
     wire.b_to_a += back;
+    Ok(back)
+}
+
+/// Moves every record `from` has to send to `to`, by way of `buf`, calling
+/// `taken` each time `to` has processed a batch of them; returns how many
+/// bytes they were.
+fn move_records<A, B>(
+    from: &mut ConnectionCommon<A>,
+    to: &mut ConnectionCommon<B>,
+    buf: &mut Vec<u8>,
+    mut taken: impl FnMut(&mut ConnectionCommon<B>),
+) -> Result<usize, String> {
+    buf.clear();
+    while from.wants_write() {
+        from.write_tls(buf).map_err(io)?;
+    }
     let mut data = &buf[..];
     while !data.is_empty() {
-        client.read_tls(&mut data).map_err(io)?;
-        client.process_new_packets().map_err(tls)?;
+        to.read_tls(&mut data).map_err(io)?;
+        to.process_new_packets().map_err(tls)?;
+        taken(to);
     }
-    Ok(back)
+    Ok(buf.len())
 }
 
 /// One exchange: a full handshake with mutual authentication, the request,
