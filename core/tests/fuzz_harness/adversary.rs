@@ -1,15 +1,17 @@
 //! The adversary variant: `snow` at the other end of a genuine channel. It
 //! signs only as its own identity (Mallory), and plays the invitee against
 //! an inviter ([`run_fake_invitee`]) or the inviter against an invitee
-//! ([`run_fake_inviter`]).
+//! ([`run_fake_inviter`]). The channel, the signatures and the Proof and
+//! Invite plaintexts are the test kit's ([`beckon_testkit::adversary`]).
 
 use beckon_core::internal::frame::{invite_frame_len, FrameKind};
-use beckon_core::internal::payload::{
-    self, AnswerMessage, Bytes, Invite, InviteHead, InviterMessage, InviterProof, ProofPayload,
-    SignatureBytes,
-};
+use beckon_core::internal::handshake::{INVITEE_LABEL, INVITER_LABEL};
+use beckon_core::internal::payload::{self, AnswerMessage, InviterMessage};
 use beckon_core::wire::max_data_for;
 use beckon_core::*;
+use beckon_testkit::adversary::{
+    invite_payload, proof_payload, sign, SnowInvitee, SnowInviter, WEAK_KEY,
+};
 
 use super::fixtures::{
     ephemeral, keys, pick, ADVERSARY_EPHEMERALS, LARGE, RECORDED_INVITEE_EPHEMERALS,
@@ -24,31 +26,8 @@ use super::oracles::{config_error, expected_verdict};
 use super::watchers::{InviteeWatch, InviterWatch};
 use super::{InviteeRun, InviterRun};
 
-const NOISE_PARAMS: &str = "Noise_NN_25519_ChaChaPoly_SHA512";
-const PROLOGUE: &[u8] = b"beckon\x01";
 /// The largest plaintext the adversary seals (a frame's length is a u16).
 const MAX_PLAINTEXT: usize = 60_000;
-
-fn snow_state(initiator: bool, ephemeral: &[u8; 32]) -> snow::HandshakeState {
-    let builder = snow::Builder::new(NOISE_PARAMS.parse().expect("Noise parameters"))
-        .prologue(PROLOGUE)
-        .expect("a prologue")
-        .fixed_ephemeral_key_for_testing_only(ephemeral);
-    let state = if initiator {
-        builder.build_initiator()
-    } else {
-        builder.build_responder()
-    };
-    state.expect("a handshake state")
-}
-
-fn frame(kind: FrameKind, body: &[u8]) -> Vec<u8> {
-    let len = u16::try_from(body.len() + 1).expect("a body under 64 KiB");
-    let mut out = len.to_be_bytes().to_vec();
-    out.push(kind as u8);
-    out.extend_from_slice(body);
-    out
-}
 
 fn key_bytes(key: KeySpec) -> [u8; 32] {
     let k = keys();
@@ -56,24 +35,18 @@ fn key_bytes(key: KeySpec) -> [u8; 32] {
         KeySpec::Mallory => k.mallory_pk.to_bytes(),
         KeySpec::Alice => k.alice_pk.to_bytes(),
         KeySpec::Bob => k.bob_pk.to_bytes(),
-        KeySpec::Weak => {
-            let mut b = [0u8; 32];
-            b[0] = 1;
-            b
-        }
+        KeySpec::Weak => WEAK_KEY,
         KeySpec::Raw(b) => b,
     }
 }
 
 /// The signature `sig` stands for, by Mallory, for `label` and `hash`.
 fn signature(sig: SigSpec, label: &[u8; 24], other: &[u8; 24], hash: &[u8]) -> [u8; 64] {
-    use ed25519_dalek::Signer;
-    let sign =
-        |l: &[u8; 24], h: &[u8]| keys().mallory_signer.sign(&[&l[..], h].concat()).to_bytes();
+    let mallory = &keys().mallory;
     match sig {
-        SigSpec::Valid => sign(label, hash),
-        SigSpec::OtherLabel => sign(other, hash),
-        SigSpec::OtherHash => sign(label, &[0u8; 64]),
+        SigSpec::Valid => sign(mallory, label, hash),
+        SigSpec::OtherLabel => sign(mallory, other, hash),
+        SigSpec::OtherHash => sign(mallory, label, &[0u8; 64]),
         SigSpec::Raw(b) => b,
     }
 }
@@ -109,29 +82,20 @@ mod serde_like {
             }
         )*};
     }
-    encode!(
-        payload::ProofPayload,
-        payload::AnswerMessage<'_>,
-        payload::InviterMessage<'_>
-    );
+    encode!(payload::AnswerMessage<'_>, payload::InviterMessage<'_>);
 }
 
 /// The Proof payload `spec` stands for, and whether it is a valid proof of
 /// Mallory's key for `hash`.
-fn proof_payload(spec: &ProofSpec, hash: &[u8]) -> (Vec<u8>, bool) {
+fn proof_plaintext(spec: &ProofSpec, hash: &[u8]) -> (Vec<u8>, bool) {
     match spec {
         ProofSpec::Fields(key, sig) => {
-            let p = ProofPayload {
-                key: key_bytes(*key),
-                signature: SignatureBytes(signature(
-                    *sig,
-                    beckon_core::internal::handshake::INVITEE_LABEL,
-                    beckon_core::internal::handshake::INVITER_LABEL,
-                    hash,
-                )),
-            };
+            let p = proof_payload(
+                key_bytes(*key),
+                signature(*sig, INVITEE_LABEL, INVITER_LABEL, hash),
+            );
             let valid = *key == KeySpec::Mallory && *sig == SigSpec::Valid;
-            (encode_payload(&p, 96), valid)
+            (p, valid)
         }
         ProofSpec::Raw(chunk) => (chunk.0[..chunk.0.len().min(1024)].to_vec(), false),
     }
@@ -211,31 +175,14 @@ pub(crate) fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<Inviter
     w.check(&mut m, true);
 
     // The handshake: read the Hello, prove whatever the script says.
-    let hello = w.sent.clone();
-    let mut noise = snow_state(
-        false,
+    let snow = SnowInvitee::new(
+        &w.sent,
         &pick(&ADVERSARY_EPHEMERALS, script.adversary_ephemeral),
-    );
-    noise
-        .read_message(&hello[4..], &mut [])
-        .expect("the inviter's Hello");
-    let responder_e = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(pick(
-        &ADVERSARY_EPHEMERALS,
-        script.adversary_ephemeral,
-    )));
-    let hash = {
-        use sha2::Digest;
-        sha2::Sha512::new()
-            .chain_update(noise.get_handshake_hash())
-            .chain_update(responder_e.as_bytes())
-            .finalize()
-    };
-    let (payload, valid) = proof_payload(&script.proof, &hash);
-    let mut body = vec![0u8; 32 + payload.len() + 16];
-    let n = noise
-        .write_message(&payload, &mut body)
-        .expect("a Proof message");
-    w.input(&mut m, T0, &frame(FrameKind::Proof, &body[..n]));
+    )
+    .expect("the inviter's Hello");
+    let (payload, valid) = proof_plaintext(&script.proof, &snow.proof_hash());
+    let (proof, channel) = snow.proof(&payload);
+    w.input(&mut m, T0, &proof);
     w.drain(&mut m);
     w.check(&mut m, true);
     let mallory = Some(k.mallory_pk);
@@ -253,9 +200,6 @@ pub(crate) fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<Inviter
         assert_eq!(m.responder(), None, "an invalid proof was taken");
         assert!(w.verified.is_none() && w.finished.is_some());
     }
-    let channel = noise
-        .into_stateless_transport_mode()
-        .expect("the handshake is over");
     let invite_len = split_frames(&w.sent)
         .get(1)
         .map_or(0, |f| u32::try_from(f.len() - 2).unwrap_or(u32::MAX));
@@ -274,12 +218,8 @@ pub(crate) fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<Inviter
                     },
                     u64::from,
                 );
-                let mut body = vec![0u8; plaintext.len() + 16];
-                let n = channel
-                    .write_message(nonce, &plaintext, &mut body)
-                    .expect("a sealed answer");
                 let now = clock.now;
-                w.input(&mut m, now, &frame(FrameKind::Sealed, &body[..n]));
+                w.input(&mut m, now, &channel.seal(nonce, &plaintext));
                 opened = Some((nonce, plaintext));
             }
             FakeInviteeOp::Raw(chunk) => {
@@ -398,30 +338,19 @@ pub(crate) fn run_fake_inviter_run<const B: usize>(
     let mut clock = Clock::new();
 
     // The handshake: a Hello, then read Bob's Proof if he sends one.
-    let mut noise = snow_state(
-        true,
-        &pick(&ADVERSARY_EPHEMERALS, script.adversary_ephemeral),
-    );
-    let mut e = [0u8; 64];
-    let n = noise.write_message(&[], &mut e).expect("a Hello");
-    let hello = frame(FrameKind::Hello, &[&[1u8][..], &e[..n]].concat());
-    w.input(&mut m, T0, &hello, &dir);
+    let snow = SnowInviter::new(Some(&pick(
+        &ADVERSARY_EPHEMERALS,
+        script.adversary_ephemeral,
+    )));
+    w.input(&mut m, T0, snow.hello(), &dir);
     w.drain(&mut m);
     w.check(&mut m, true);
-    let proof = w.sent.clone();
     let mut channel = None;
     let mut hash = [0u8; 64];
-    if kind_of(&proof) == Some(FrameKind::Proof) {
-        let mut plain = [0u8; 128];
-        noise
-            .read_message(&proof[3..], &mut plain)
-            .expect("Bob's Proof opens");
-        hash.copy_from_slice(noise.get_handshake_hash());
-        channel = Some(
-            noise
-                .into_stateless_transport_mode()
-                .expect("the handshake is over"),
-        );
+    if kind_of(&w.sent) == Some(FrameKind::Proof) {
+        let (_, opened) = snow.read_proof(&w.sent).expect("Bob's Proof opens");
+        hash = opened.hash();
+        channel = Some(opened);
     }
 
     let mut next_nonce = 0u64;
@@ -452,23 +381,12 @@ pub(crate) fn run_fake_inviter_run<const B: usize>(
                         let data = &data[..data.len().min(MAX_PLAINTEXT / 2)];
                         let message: String =
                             spec.message.0.chars().take(MAX_PLAINTEXT / 8).collect();
-                        let head = InviteHead {
-                            application: *spec.app.id().as_bytes(),
-                            message: &message,
-                            data: Bytes(data),
-                        };
-                        let proof = InviterProof {
-                            key: key_bytes(spec.key),
-                            signature: SignatureBytes(signature(
-                                spec.sig,
-                                beckon_core::internal::handshake::INVITER_LABEL,
-                                beckon_core::internal::handshake::INVITEE_LABEL,
-                                &hash,
-                            )),
-                        };
-                        let bytes = encode_payload(
-                            &InviterMessage::Invite(Invite { head, proof }),
-                            MAX_PLAINTEXT + 1024,
+                        let bytes = invite_payload(
+                            *spec.app.id().as_bytes(),
+                            &message,
+                            data,
+                            key_bytes(spec.key),
+                            signature(spec.sig, INVITER_LABEL, INVITEE_LABEL, &hash),
                         );
                         sealed = Some(SealedInvite {
                             application: spec.app.id(),
@@ -491,11 +409,7 @@ pub(crate) fn run_fake_inviter_run<const B: usize>(
                         payload::decode::<InviterMessage<'_>>(&plaintext),
                         Ok(InviterMessage::Cancel)
                     );
-                let mut body = vec![0u8; plaintext.len() + 16];
-                let n = channel
-                    .write_message(nonce, &plaintext, &mut body)
-                    .expect("a sealed message");
-                let sealed_frame = frame(FrameKind::Sealed, &body[..n]);
+                let sealed_frame = channel.seal(nonce, &plaintext);
                 // Nothing is taken before the Invite, so while the invitee
                 // waits for it the first nonce is due.
                 sealed_right = sealed.as_ref().is_some_and(|this| {

@@ -5,15 +5,14 @@ use std::sync::OnceLock;
 
 use beckon_core::wire::{buffer_size, DEFAULT_BUFFER};
 use beckon_core::*;
+use beckon_testkit::{alice, bob, carol};
 use embassy_time::Instant;
 
-/// The inviter under test, and the honest inviter.
-pub(crate) const ALICE_SEED: [u8; 32] = [0xA1; 32];
-/// The invitee under test, and the honest responder.
-pub(crate) const BOB_SEED: [u8; 32] = [0xB0; 32];
-/// Another honest peer: a responder that is not the target, a stranger
-/// that invites.
-pub(crate) const CAROL_SEED: [u8; 32] = [0xC0; 32];
+// The inviter under test and the honest inviter (Alice), the invitee
+// under test and the honest responder (Bob), and another honest peer, a
+// responder that is not the target or a stranger that invites (Carol):
+// the test kit's cast, whose seeds the recorded seeds were made with.
+pub(crate) use beckon_testkit::{ALICE_SEED, BOB_SEED, CAROL_SEED};
 /// The adversary's own identity: it can sign as Mallory, and only as her.
 pub(crate) const MALLORY_SEED: [u8; 32] = [0x3A; 32];
 
@@ -29,10 +28,8 @@ pub(crate) const NETWORK_INVITER_EPHEMERALS: [[u8; 32]; 2] = [[0x51; 32], [0x53;
 /// See [`NETWORK_INVITER_EPHEMERALS`].
 pub(crate) const NETWORK_INVITEE_EPHEMERALS: [[u8; 32]; 2] = [[0x52; 32], [0x54; 32]];
 
-/// Chess, the application of the recorded exchanges.
-pub(crate) const CHESS: ApplicationId = ApplicationId::from_bytes([
-    0x67, 0xe5, 0x50, 0x44, 0x10, 0xb1, 0x42, 0x6f, 0x92, 0x47, 0xbb, 0x68, 0x0e, 0x5f, 0xe0, 0xc8,
-]);
+/// Chess, the application of the recorded exchanges (the test kit's).
+pub(crate) use beckon_testkit::CHESS;
 /// Another application, never registered.
 pub(crate) const GO: ApplicationId = ApplicationId::from_bytes([0x60; 16]);
 
@@ -55,21 +52,21 @@ pub(crate) struct Keys {
     pub(crate) bob_pk: PublicKey,
     pub(crate) carol_pk: PublicKey,
     pub(crate) mallory_pk: PublicKey,
-    pub(crate) mallory_signer: ed25519_dalek::SigningKey,
+    /// The adversary's identity: what it signs with.
+    pub(crate) mallory: Identity,
 }
 
 pub(crate) fn keys() -> &'static Keys {
     static KEYS: OnceLock<Keys> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let alice = Identity::from_seed(&ALICE_SEED);
-        let bob = Identity::from_seed(&BOB_SEED);
-        let carol = Identity::from_seed(&CAROL_SEED);
+        let (alice, bob, carol) = (alice(), bob(), carol());
+        let mallory = Identity::from_seed(&MALLORY_SEED);
         Keys {
             alice_pk: alice.public_key(),
             bob_pk: bob.public_key(),
             carol_pk: carol.public_key(),
-            mallory_pk: Identity::from_seed(&MALLORY_SEED).public_key(),
-            mallory_signer: ed25519_dalek::SigningKey::from_bytes(&MALLORY_SEED),
+            mallory_pk: mallory.public_key(),
+            mallory,
             alice,
             bob,
             carol,

@@ -1,29 +1,14 @@
-//! Frames: a stream cut at its length prefixes.
+//! Frames: a stream cut at its length prefixes (the test kit's
+//! [`beckon_testkit::frames()`], under the name the harness's users know),
+//! and the two questions the watchers ask of each piece.
 
 use beckon_core::internal::frame::FrameKind;
 
-/// Splits a stream by its length prefixes; a trailing incomplete frame is
-/// the last piece.
-pub(crate) fn split_frames(bytes: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut rest = bytes;
-    while rest.len() >= 2 {
-        let len = 2 + usize::from(u16::from_be_bytes([rest[0], rest[1]]));
-        if len > rest.len() {
-            break;
-        }
-        let (frame, tail) = rest.split_at(len);
-        out.push(frame);
-        rest = tail;
-    }
-    if !rest.is_empty() {
-        out.push(rest);
-    }
-    out
-}
+pub(crate) use beckon_testkit::frames as split_frames;
 
+/// The kind of `frame`, if its kind byte is one.
 pub(crate) fn kind_of(frame: &[u8]) -> Option<FrameKind> {
-    frame.get(2).and_then(|&k| FrameKind::from_byte(k).ok())
+    FrameKind::from_byte(beckon_testkit::kind_of(frame)).ok()
 }
 
 /// Whether `frame` is whole (its length prefix matches).

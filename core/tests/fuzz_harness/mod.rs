@@ -10,9 +10,11 @@
 //!   (`fuzz/corpus/<target>/*`) through the very same functions on the
 //!   stable toolchain, so `cargo test --workspace` runs them too.
 //!
-//! It uses only `beckon_core`'s public API, `embassy_time`, `arbitrary` and
-//! `std`. Every target function takes the raw fuzz input, never fails, and
-//! panics (an assertion) when a property does not hold:
+//! It uses `beckon_core`'s public API, the test kit (`beckon_testkit`: the
+//! cast, chess, frame splitting and the snow-built adversary),
+//! `embassy_time`, `arbitrary` and `std`. Every target function takes the
+//! raw fuzz input, never fails, and panics (an assertion) when a property
+//! does not hold:
 //!
 //! | function | input | what it drives |
 //! |---|---|---|
@@ -73,10 +75,10 @@
 //! This file holds the target functions and the drivers of the lone
 //! machines, and re-exports what its users name. The rest, by concern:
 //!
-//! * `fixtures`: the fixed identities, ephemerals, applications, start
-//!   instant and buffer sizes;
+//! * `fixtures`: the fixed identities (the kit's cast, and Mallory),
+//!   ephemerals, applications, start instant and buffer sizes;
 //! * `inputs`: the input types, what each stands for, and [`decode`];
-//! * `frames`: a stream cut at its length prefixes;
+//! * `frames`: a stream cut at its length prefixes (by the kit);
 //! * `watchers`: [`InviterWatch`] and [`InviteeWatch`], which make every
 //!   call into a machine under test and check it after each;
 //! * `oracles`: the verdicts the machines must give, the honest peers
