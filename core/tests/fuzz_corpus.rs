@@ -3,9 +3,9 @@
 //!
 //! * **Replay.** Every file under `fuzz/corpus/<target>/` goes through the
 //!   same harness function as the cargo-fuzz target of that name
-//!   (`tests/fuzz_harness/mod.rs`), with every property asserted, so
-//!   `cargo test --workspace` exercises the harness and every crash the
-//!   fuzzer ever found stays fixed.
+//!   (`beckon_testkit::fuzz`, in `tests/kit/src/fuzz/`), with every
+//!   property asserted, so `cargo test --workspace` exercises the harness
+//!   and every crash the fuzzer ever found stays fixed.
 //! * **Seeds.** The `seed-*` files are made here from real exchanges
 //!   between honest state machines: [`regenerate_the_seed_corpus`]
 //!   (ignored; run it by hand after changing the harness's input types)
@@ -16,8 +16,6 @@
 //! * **Regressions.** Findings of the fuzzer, and two Noise advisories
 //!   (RUSTSEC-2024-0011, a failed decryption that advances the nonce, and
 //!   snow#150, the maximum nonce), checked through the public API.
-
-mod fuzz_harness;
 
 use std::fs;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -31,24 +29,26 @@ use beckon_core::internal::payload::{
 };
 use beckon_core::wire::{refusal_frame, ClearRefusal, DEFAULT_BUFFER};
 use beckon_core::*;
-use fuzz_harness::{
-    decode, keys, AnswerSpec, AppSpec, Chunk, ConfigSpec, ContactSpec, DataSpec, DecisionSpec,
-    DirSpec, FakeInviteeOp, FakeInviteeScript, FakeInviterOp, FakeInviterScript, InvitationSpec,
-    InviteSpec, InviteeInput, InviteeOp, InviteeScript, InviterInput, InviterOp, InviterPlain,
-    InviterScript, KeySpec, Mutation, NetOp, NetScript, PolicySpec, ProofSpec, SigSpec, TargetSpec,
-    Text, Way, When, CHESS, RECORDED_INVITEE_EPHEMERALS, RECORDED_INVITER_EPHEMERALS, T0,
+use beckon_testkit::fuzz::{
+    self, decode, keys, AnswerSpec, AppSpec, Chunk, ConfigSpec, ContactSpec, DataSpec,
+    DecisionSpec, DirSpec, FakeInviteeOp, FakeInviteeScript, FakeInviterOp, FakeInviterScript,
+    InvitationSpec, InviteSpec, InviteeInput, InviteeOp, InviteeScript, InviterInput, InviterOp,
+    InviterPlain, InviterScript, KeySpec, Mutation, NetOp, NetScript, PolicySpec, ProofSpec,
+    SigSpec, TargetSpec, Text, Way, When, RECORDED_INVITEE_EPHEMERALS, RECORDED_INVITER_EPHEMERALS,
+    T0,
 };
+use beckon_testkit::CHESS;
 
 /// A target: the harness function, fed a corpus file's bytes.
 type TargetFn = fn(&[u8]);
 
 /// The targets, by the name of their corpus directory.
 const TARGETS: [(&str, TargetFn); 5] = [
-    ("frame_decoder", fuzz_harness::frame_decoder),
-    ("payload_roundtrip", fuzz_harness::payload_roundtrip),
-    ("inviter", fuzz_harness::inviter),
-    ("invitee", fuzz_harness::invitee),
-    ("key_text", fuzz_harness::key_text),
+    ("frame_decoder", fuzz::frame_decoder),
+    ("payload_roundtrip", fuzz::payload_roundtrip),
+    ("inviter", fuzz::inviter),
+    ("invitee", fuzz::invitee),
+    ("key_text", fuzz::key_text),
 ];
 
 fn corpus_dir(target: &str) -> PathBuf {
@@ -801,7 +801,7 @@ struct Recording {
 }
 
 fn split_owned(bytes: &[u8]) -> Vec<Vec<u8>> {
-    fuzz_harness::split_frames(bytes)
+    beckon_testkit::frames(bytes)
         .into_iter()
         .map(<[u8]>::to_vec)
         .collect()
@@ -1250,7 +1250,7 @@ fn make_structured_seeds() -> StructuredSeeds {
         invitation: large_s.invitation.clone(),
         then: Then::Nothing,
     };
-    let refused = record_with::<{ fuzz_harness::SMALL }>(&too_large_s);
+    let refused = record_with::<{ fuzz::SMALL }>(&too_large_s);
     inviter.push((
         too_large_s.name.into(),
         InviterInput::Alone(inviter_script(
@@ -1965,14 +1965,14 @@ fn the_seeds_reach_the_post_handshake_states() {
         let InviterInput::Alone(script) = find_inviter(name) else {
             panic!("an alone seed")
         };
-        let run = fuzz_harness::run_inviter_alone::<{ DEFAULT_BUFFER }>(&script).expect("runs");
+        let run = fuzz::run_inviter_alone::<{ DEFAULT_BUFFER }>(&script).expect("runs");
         run.events.last().copied()
     };
     let outcome_of_invitee = |name: &str| {
         let InviteeInput::Alone(script) = find_invitee(name) else {
             panic!("an alone seed")
         };
-        let run = fuzz_harness::run_invitee_alone::<{ DEFAULT_BUFFER }>(&script).expect("runs");
+        let run = fuzz::run_invitee_alone::<{ DEFAULT_BUFFER }>(&script).expect("runs");
         run.events.last().copied()
     };
     use InviteeOutcome as O;
@@ -2054,16 +2054,16 @@ fn the_seeds_reach_the_post_handshake_states() {
         let InviterInput::Adversary(script) = find_inviter(name) else {
             panic!("an adversary seed")
         };
-        fuzz_harness::run_fake_invitee(&script)
+        fuzz::run_fake_invitee(&script)
     };
     let adversary_invitee = |name: &str| {
         let InviteeInput::Adversary(script) = find_invitee(name) else {
             panic!("an adversary seed")
         };
         if script.small {
-            fuzz_harness::run_fake_inviter::<{ fuzz_harness::SMALL }>(&script)
+            fuzz::run_fake_inviter::<{ fuzz::SMALL }>(&script)
         } else {
-            fuzz_harness::run_fake_inviter::<{ DEFAULT_BUFFER }>(&script)
+            fuzz::run_fake_inviter::<{ DEFAULT_BUFFER }>(&script)
         }
     };
     let mallory = keys().mallory_pk;
@@ -2159,7 +2159,7 @@ fn the_seeds_reach_the_post_handshake_states() {
     let InviteeInput::Alone(script) = find_invitee("small-too-large") else {
         panic!("an alone seed")
     };
-    let run = fuzz_harness::run_invitee_alone::<{ fuzz_harness::SMALL }>(&script).expect("runs");
+    let run = fuzz::run_invitee_alone::<{ fuzz::SMALL }>(&script).expect("runs");
     assert_eq!(
         run.events.last().copied(),
         Some(InviteeEvent::Finished(O::Refused(Refusal::TooLarge)))
@@ -2171,7 +2171,7 @@ type NetEnd = (
     &'static str,
     Result<Response, SessionError>,
     InviteeOutcome,
-    Option<fuzz_harness::Interference>,
+    Option<fuzz::Interference>,
 );
 
 /// Every network seed reaches the end it was made for, on both sides, and
@@ -2180,7 +2180,7 @@ type NetEnd = (
 /// honest one would not.
 #[test]
 fn the_network_seeds_reach_their_ends() {
-    use fuzz_harness::Interference as I;
+    use fuzz::Interference as I;
     use InviteeOutcome as O;
     let (inviter, invitee) = structured_seeds();
     let mut nets: Vec<(String, NetScript)> = Vec::new();
@@ -2302,7 +2302,7 @@ fn the_network_seeds_reach_their_ends() {
             .find(|(n, _)| n == name)
             .unwrap_or_else(|| panic!("no network seed {name}"))
             .1;
-        let run = fuzz_harness::run_network_any(script).expect("the inviter is made");
+        let run = fuzz::run_network_any(script).expect("the inviter is made");
         assert_eq!(run.inviter, inviter_end, "{name}: Alice's end");
         assert_eq!(run.invitee, invitee_end, "{name}: Bob's end");
         assert_eq!(run.interference, interference, "{name}: the network");
@@ -2317,11 +2317,11 @@ fn the_network_seeds_reach_their_ends() {
 /// `81 00 00` would be `Accepted { message: "" }` as `01 00` is, and a
 /// payload would have more than one encoding. The protocol requires the
 /// canonical one, and `payload::decode` refuses any other: the strict
-/// round-trip property (`fuzz_harness::STRICT_CANONICAL`) holds. Over-long
+/// round-trip property (`fuzz::STRICT_CANONICAL`) holds. Over-long
 /// forms of every varint kind: an enum tag, a string length, an error code.
 #[test]
 fn an_over_long_varint_is_malformed() {
-    const { assert!(fuzz_harness::STRICT_CANONICAL) };
+    const { assert!(fuzz::STRICT_CANONICAL) };
     for long in [
         &[0x81, 0x00, 0x00][..],
         &[0x01, 0x80, 0x00],
@@ -2334,11 +2334,11 @@ fn an_over_long_varint_is_malformed() {
             Err(ProtocolError::Malformed),
             "{long:02x?}"
         );
-        fuzz_harness::payload_roundtrip(long);
+        fuzz::payload_roundtrip(long);
     }
     let short: AnswerMessage<'_> = payload::decode(&[0x01, 0x00]).expect("canonical");
     assert_eq!(short, AnswerMessage::Accepted { message: "" });
-    fuzz_harness::payload_roundtrip(&[0x01, 0x00]);
+    fuzz::payload_roundtrip(&[0x01, 0x00]);
 }
 
 /// RUSTSEC-2024-0011 (snow; also flynn/noise, noise-java): a failed
@@ -2470,8 +2470,8 @@ fn the_harness_findings_stay_fixed() {
 
     let s = &scenarios()[0];
     let rec = record(s);
-    let run = fuzz_harness::run_inviter_alone::<{ DEFAULT_BUFFER }>(&lazy_partial_hello(s, &rec))
-        .expect("runs");
+    let run =
+        fuzz::run_inviter_alone::<{ DEFAULT_BUFFER }>(&lazy_partial_hello(s, &rec)).expect("runs");
     assert_eq!(
         run.events,
         [
@@ -2515,7 +2515,7 @@ fn sessions_near_the_end_of_time_still_end() {
             InviteeOp::Timeout(When::JustAfter),
         ],
     };
-    let run = fuzz_harness::run_invitee_alone::<{ DEFAULT_BUFFER }>(&script).expect("runs");
+    let run = fuzz::run_invitee_alone::<{ DEFAULT_BUFFER }>(&script).expect("runs");
     assert_eq!(
         run.events,
         vec![InviteeEvent::Finished(InviteeOutcome::Failed(
@@ -2562,7 +2562,7 @@ fn a_cancel_sealed_as_raw_bytes_counts_as_a_cancel() {
             FakeInviterOp::Seal(None, InviterPlain::Raw(Chunk(vec![1]))),
         ],
     };
-    let events = fuzz_harness::run_fake_inviter::<{ DEFAULT_BUFFER }>(&by_hand);
+    let events = fuzz::run_fake_inviter::<{ DEFAULT_BUFFER }>(&by_hand);
     assert_prompt_then(&events, InviteeOutcome::Cancelled);
     check_regression("invitee", "regress-cancel-sealed-as-raw-bytes");
 }
@@ -2635,8 +2635,8 @@ fn regress_coinciding_deadlines(bytes: &[u8]) {
         "timed out at least three times: {:?}",
         script.ops
     );
-    fuzz_harness::inviter(bytes);
-    let run = fuzz_harness::run_inviter_alone::<{ DEFAULT_BUFFER }>(&script).expect("runs");
+    fuzz::inviter(bytes);
+    let run = fuzz::run_inviter_alone::<{ DEFAULT_BUFFER }>(&script).expect("runs");
     assert!(
         matches!(run.events.first(), Some(InviterEvent::Verified(_))),
         "the Proof was read: {:?}",
@@ -2690,7 +2690,7 @@ fn assert_prompt_then(events: &[InviteeEvent], end: InviteeOutcome) {
 /// How many keepalives a side sent: its sealed frames of keepalive size
 /// after its first `skip` frames.
 fn keepalives_in(sent: &[u8], skip: usize) -> usize {
-    let frames = fuzz_harness::split_frames(sent);
+    let frames = beckon_testkit::frames(sent);
     assert!(frames.len() >= skip, "{} frames", frames.len());
     for frame in &frames[skip..] {
         assert_eq!(frame.len(), KEEPALIVE_FRAME_LEN, "only keepalives after");
@@ -2704,7 +2704,7 @@ fn keepalives_in(sent: &[u8], skip: usize) -> usize {
 /// still queued and drops it (§8.1). The events agree; the bytes only up
 /// to that prefix.
 fn regress_proof_and_garbage_in_one_read(bytes: &[u8]) {
-    let run = fuzz_harness::frame_decoder_run(bytes).expect("a mode and a seed");
+    let run = fuzz::frame_decoder_run(bytes).expect("a mode and a seed");
     assert_eq!(
         run.directory,
         DirSpec {
@@ -2760,7 +2760,7 @@ fn regress_keepalive_inviter(bytes: &[u8]) {
         ProofSpec::Fields(KeySpec::Mallory, SigSpec::Valid)
     );
     assert!(script.ops.is_empty(), "{:?}", script.ops);
-    let run = fuzz_harness::run_fake_invitee_run(&script).expect("an inviter");
+    let run = fuzz::run_fake_invitee_run(&script).expect("an inviter");
     assert_eq!(
         run.events,
         [
@@ -2788,14 +2788,14 @@ fn regress_keepalive_time_back(bytes: &[u8]) {
             .any(|op| matches!(op, NetOp::Time(When::Back(_)))),
         "time goes back"
     );
-    let run = fuzz_harness::run_network_any(&script).expect("an inviter");
+    let run = fuzz::run_network_any(&script).expect("an inviter");
     assert_eq!(run.inviter, Err(SessionError::PeerSilent));
     assert_eq!(
         run.invitee,
         InviteeOutcome::Failed(SessionError::HandshakeTimeout)
     );
     assert!(!run.invite_in);
-    assert_eq!(run.interference, Some(fuzz_harness::Interference::Delay));
+    assert_eq!(run.interference, Some(fuzz::Interference::Delay));
     let keepalives = keepalives_in(&run.inviter_sent, 2);
     assert!(keepalives > 0, "Alice sent keepalives");
 }
@@ -2813,8 +2813,7 @@ fn regress_keepalive_invitee(bytes: &[u8]) {
         panic!("one sealed Invite: {:?}", script.ops);
     };
     assert_eq!((invite.key, invite.sig), (KeySpec::Mallory, SigSpec::Valid));
-    let run =
-        fuzz_harness::run_fake_inviter_run::<{ fuzz_harness::SMALL }>(&script).expect("an invitee");
+    let run = fuzz::run_fake_inviter_run::<{ fuzz::SMALL }>(&script).expect("an invitee");
     assert_prompt_then(
         &run.events,
         InviteeOutcome::Failed(SessionError::PeerSilent),
@@ -2842,7 +2841,7 @@ fn regress_cancel_sealed_as_raw_bytes(bytes: &[u8]) {
         Ok(InviterMessage::Cancel),
         "the raw bytes are a Cancel"
     );
-    let events = fuzz_harness::run_fake_inviter::<{ DEFAULT_BUFFER }>(&script);
+    let events = fuzz::run_fake_inviter::<{ DEFAULT_BUFFER }>(&script);
     assert_prompt_then(&events, InviteeOutcome::Cancelled);
-    fuzz_harness::invitee(bytes);
+    fuzz::invitee(bytes);
 }

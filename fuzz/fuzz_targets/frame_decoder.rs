@@ -3,10 +3,7 @@
 //! and every payload decoder on the stream and on each frame's body. Input:
 //! a mode byte (directory, buffer size, target), a 2-byte chunking seed,
 //! the stream. The properties are in the shared harness,
-//! `core/tests/fuzz_harness/`.
+//! `beckon_testkit::fuzz` (`tests/kit/src/fuzz/`).
 #![no_main]
 
-#[path = "../../core/tests/fuzz_harness/mod.rs"]
-mod harness;
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::frame_decoder(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| beckon_testkit::fuzz::frame_decoder(data));

@@ -5,11 +5,10 @@
 //! mutates, inserts and replays frames. *Adversary*: a peer that completes a
 //! genuine Noise channel and seals any Invite, Cancel or bytes, with any key
 //! and signature (it can sign only as its own identity). The properties are
-//! in the shared harness, `core/tests/fuzz_harness/`; `cargo fuzz fmt
-//! invitee <file>` prints an input.
+//! in the shared harness, `beckon_testkit::fuzz` (`tests/kit/src/fuzz/`);
+//! `cargo fuzz fmt invitee <file>` prints an input.
 #![no_main]
 
-#[path = "../../core/tests/fuzz_harness/mod.rs"]
-mod harness;
+use beckon_testkit::fuzz::{run_invitee_input, InviteeInput};
 
-libfuzzer_sys::fuzz_target!(|input: harness::InviteeInput| harness::run_invitee_input(&input));
+libfuzzer_sys::fuzz_target!(|input: InviteeInput| run_invitee_input(&input));

@@ -5,11 +5,10 @@
 //! replays frames. *Adversary*: a peer that completes a genuine Noise
 //! channel, proves any key with any signature (it can sign only as its own
 //! identity) and seals any answer. The properties are in the shared
-//! harness, `core/tests/fuzz_harness/`; `cargo fuzz fmt inviter
-//! <file>` prints an input.
+//! harness, `beckon_testkit::fuzz` (`tests/kit/src/fuzz/`); `cargo fuzz
+//! fmt inviter <file>` prints an input.
 #![no_main]
 
-#[path = "../../core/tests/fuzz_harness/mod.rs"]
-mod harness;
+use beckon_testkit::fuzz::{run_inviter_input, InviterInput};
 
-libfuzzer_sys::fuzz_target!(|input: harness::InviterInput| harness::run_inviter_input(&input));
+libfuzzer_sys::fuzz_target!(|input: InviterInput| run_inviter_input(&input));

@@ -1,10 +1,8 @@
 //! `key_text`: the `ssh-ed25519` line, `SHA256:` fingerprint and UUID
 //! parsers; whatever parses prints back to a text that parses to the same
 //! value, and keys and ids made from raw bytes round-trip through text. The
-//! properties are in the shared harness, `core/tests/fuzz_harness/`.
+//! properties are in the shared harness, `beckon_testkit::fuzz`
+//! (`tests/kit/src/fuzz/`).
 #![no_main]
 
-#[path = "../../core/tests/fuzz_harness/mod.rs"]
-mod harness;
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::key_text(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| beckon_testkit::fuzz::key_text(data));

@@ -12,7 +12,11 @@
 //!   output ([`drain_output`], [`transmit_all`], [`drain_events`], …) and
 //!   feed it what is due ([`deliver_due`], [`fire_due`]);
 //! * [`adversary`]: `snow` playing either end of a genuine Noise channel
-//!   with a real state machine, so that anything can be sent inside it.
+//!   with a real state machine, so that anything can be sent inside it;
+//! * `fuzz` (with the cargo feature `fuzz`): the fuzz harness, the inputs,
+//!   drivers and properties of the cargo-fuzz targets in `fuzz/`, which
+//!   beckon-core's `tests/fuzz_corpus.rs` replays over the checked-in
+//!   corpus on stable.
 //!
 //! Test code only (`publish = false`): a dev-dependency of the crates whose
 //! tests use it (beckon-core's integration tests among them, which link the
@@ -23,6 +27,8 @@ pub mod adversary;
 pub mod cast;
 pub mod drain;
 pub mod frames;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 
 pub use cast::{
     alice, bob, bobs_directory, carol, cast, directory, Cast, Dir, ALICE_SEED, BOB_SEED,

@@ -3,15 +3,17 @@
 //! harness is `adapters/desktop/tests/fuzz_harness_store/mod.rs`), shared
 //! by two users:
 //!
-//! * the cargo-fuzz crate in `fuzz/`, whose targets include this file with
-//!   `#[path = "../../core/tests/fuzz_harness/mod.rs"]` (its modules, below,
-//!   are found next to it) and call one function each;
-//! * `core/tests/fuzz_corpus.rs`, which replays the checked-in corpus
-//!   (`fuzz/corpus/<target>/*`) through the very same functions on the
-//!   stable toolchain, so `cargo test --workspace` runs them too.
+//! * the cargo-fuzz crate in `fuzz/`, whose targets call one function of
+//!   this module each;
+//! * beckon-core's `tests/fuzz_corpus.rs`, which replays the checked-in
+//!   corpus (`fuzz/corpus/<target>/*`) through the very same functions on
+//!   the stable toolchain, so `cargo test --workspace` runs them too, and
+//!   writes the seeds from the input types.
 //!
-//! It uses `beckon_core`'s public API, the test kit (`beckon_testkit`: the
-//! cast, chess, frame splitting and the snow-built adversary),
+//! Built with the kit's cargo feature `fuzz` only.
+//!
+//! It uses `beckon_core`'s public API, the rest of the kit (the cast,
+//! chess, frame splitting, the drain loops and the snow-built adversary),
 //! `embassy_time`, `arbitrary` and `std`. Every target function takes the
 //! raw fuzz input, never fails, and panics (an assertion) when a property
 //! does not hold:
@@ -47,8 +49,8 @@
 //!   without a valid handshake from the expected key.** The fuzzer cannot
 //!   sign, so every Proof or Invite that passes must be a replay of one an
 //!   honest peer made with the harness's fixed keys: the oracles
-//!   ([`check_inviter_against_honest_responder`],
-//!   [`check_invitee_against_honest_inviter`]) find that honest peer and
+//!   (`check_inviter_against_honest_responder`,
+//!   `check_invitee_against_honest_inviter`) find that honest peer and
 //!   re-run it, and the frames must match it byte for byte; in the network
 //!   variant the honest peer's own outcome must match. In the adversary
 //!   variant (`snow` on the other end of a genuine channel, signing only as
@@ -73,21 +75,22 @@
 //! into them.
 //!
 //! This file holds the target functions and the drivers of the lone
-//! machines, and re-exports what its users name. The rest, by concern:
+//! machines, and re-exports what its users name: the target functions,
+//! the drivers `fuzz_corpus.rs` checks the runs of, and the input types it
+//! builds seeds from. The rest, by concern, in private modules:
 //!
 //! * `fixtures`: the fixed identities (the kit's cast, and Mallory),
 //!   ephemerals, applications, start instant and buffer sizes;
 //! * `inputs`: the input types, what each stands for, and [`decode`];
 //! * `frames`: a stream cut at its length prefixes (by the kit);
-//! * `watchers`: [`InviterWatch`] and [`InviteeWatch`], which make every
+//! * `watchers`: `InviterWatch` and `InviteeWatch`, which make every
 //!   call into a machine under test and check it after each;
 //! * `oracles`: the verdicts the machines must give, the honest peers
 //!   re-run, and the differential properties;
-//! * `network`: the network variant ([`run_network`]);
+//! * `network`: the network variant ([`run_network_any`]);
 //! * `adversary`: the adversary variant ([`run_fake_invitee`],
 //!   [`run_fake_inviter`]);
-//! * `payloads`: the payload round-trip property ([`decode_every_payload`]).
-#![allow(dead_code)]
+//! * `payloads`: the payload round-trip property (`decode_every_payload`).
 
 mod adversary;
 mod fixtures;
@@ -98,47 +101,39 @@ mod oracles;
 mod payloads;
 mod watchers;
 
-// What the users name, at the paths they have always named it by. Each
-// user names a part of it only (as with `dead_code` above): the imports
-// unused by one of them are allowed.
-#[allow(unused_imports)]
-pub(crate) use adversary::{
+// What the users name, and nothing more: the cargo-fuzz targets, the
+// target functions and their two input types; `fuzz_corpus.rs`, besides,
+// the drivers whose runs it checks, the fixtures its seeds are made with,
+// and every input type.
+pub use adversary::{
     run_fake_invitee, run_fake_invitee_run, run_fake_inviter, run_fake_inviter_run,
 };
-#[allow(unused_imports)]
-pub(crate) use fixtures::{
-    keys, Keys, ADVERSARY_EPHEMERALS, ALICE_SEED, BOB_SEED, CAROL_SEED, CHESS, GO, LARGE,
-    MALLORY_SEED, NETWORK_INVITEE_EPHEMERALS, NETWORK_INVITER_EPHEMERALS,
-    RECORDED_INVITEE_EPHEMERALS, RECORDED_INVITER_EPHEMERALS, SMALL, T0,
+pub use fixtures::{
+    keys, Keys, RECORDED_INVITEE_EPHEMERALS, RECORDED_INVITER_EPHEMERALS, SMALL, T0,
 };
-#[allow(unused_imports)]
-pub(crate) use frames::split_frames;
-#[allow(unused_imports)]
-pub(crate) use inputs::{
-    decode, AnswerSpec, AppSpec, Chunk, Clock, ConfigSpec, ContactSpec, DataSpec, DecisionSpec,
-    Dir, DirSpec, FakeInviteeOp, FakeInviteeScript, FakeInviterOp, FakeInviterScript,
-    InvitationSpec, InviteSpec, InviteeInput, InviteeOp, InviteeScript, InviterInput, InviterOp,
-    InviterPlain, InviterScript, KeySpec, Mutation, NetOp, NetScript, PolicySpec, ProofSpec,
-    SigSpec, TargetSpec, Text, Way, When,
+pub use inputs::{
+    decode, AnswerSpec, AppSpec, Chunk, ConfigSpec, ContactSpec, DataSpec, DecisionSpec, Dir,
+    DirSpec, FakeInviteeOp, FakeInviteeScript, FakeInviterOp, FakeInviterScript, InvitationSpec,
+    InviteSpec, InviteeInput, InviteeOp, InviteeScript, InviterInput, InviterOp, InviterPlain,
+    InviterScript, KeySpec, Mutation, NetOp, NetScript, PolicySpec, ProofSpec, SigSpec, TargetSpec,
+    Text, Way, When,
 };
-#[allow(unused_imports)]
-pub(crate) use network::{run_network, run_network_any, Interference, NetRun};
-#[allow(unused_imports)]
-pub(crate) use oracles::{
-    check_invitee_against_honest_inviter, check_inviter_against_honest_responder,
-};
-#[allow(unused_imports)]
-pub(crate) use payloads::{decode_every_payload, STRICT_CANONICAL};
-#[allow(unused_imports)]
-pub(crate) use watchers::{InviteeWatch, InviterWatch};
+pub use network::{run_network_any, Interference, NetRun};
+pub use payloads::STRICT_CANONICAL;
 
 use beckon_core::internal::frame::{FrameKind, HEADER_LEN};
 use beckon_core::wire::max_data_for;
 use beckon_core::*;
 
-use fixtures::{ephemeral, pick};
-use inputs::deadline_rounds;
-use oracles::{config_error, recorded_hello, same_invitee_runs, same_inviter_runs};
+use fixtures::{ephemeral, pick, LARGE};
+use frames::split_frames;
+use inputs::{deadline_rounds, Clock};
+use oracles::{
+    check_invitee_against_honest_inviter, check_inviter_against_honest_responder, config_error,
+    recorded_hello, same_invitee_runs, same_inviter_runs,
+};
+use payloads::decode_every_payload;
+use watchers::{InviteeWatch, InviterWatch};
 
 // ---------------------------------------------------------------------------
 // The inviter alone
@@ -146,14 +141,16 @@ use oracles::{config_error, recorded_hello, same_invitee_runs, same_inviter_runs
 
 /// What a run produced, for differential checks.
 #[derive(Debug, PartialEq)]
-pub(crate) struct InviterRun {
-    pub(crate) sent: Vec<u8>,
-    pub(crate) events: Vec<InviterEvent>,
+pub struct InviterRun {
+    /// Every byte the inviter transmitted.
+    pub sent: Vec<u8>,
+    /// Every event it gave, in order.
+    pub events: Vec<InviterEvent>,
 }
 
 /// Runs a lone inviter through `script`; `None` when `new` refused it (as
 /// it must).
-pub(crate) fn run_inviter_alone<const B: usize>(script: &InviterScript) -> Option<InviterRun> {
+pub fn run_inviter_alone<const B: usize>(script: &InviterScript) -> Option<InviterRun> {
     let k = keys();
     let config = script.config.config();
     let data = script.invitation.data();
@@ -237,13 +234,18 @@ pub(crate) fn run_inviter_alone<const B: usize>(script: &InviterScript) -> Optio
 // The invitee alone
 // ---------------------------------------------------------------------------
 
+/// What a run produced, for differential checks.
 #[derive(Debug, PartialEq)]
-pub(crate) struct InviteeRun {
-    pub(crate) sent: Vec<u8>,
-    pub(crate) events: Vec<InviteeEvent>,
+pub struct InviteeRun {
+    /// Every byte the invitee transmitted.
+    pub sent: Vec<u8>,
+    /// Every event it gave, in order.
+    pub events: Vec<InviteeEvent>,
 }
 
-pub(crate) fn run_invitee_alone<const B: usize>(script: &InviteeScript) -> Option<InviteeRun> {
+/// Runs a lone invitee through `script`; `None` when `new` refused it (as
+/// it must).
+pub fn run_invitee_alone<const B: usize>(script: &InviteeScript) -> Option<InviteeRun> {
     let k = keys();
     let config = script.config.config();
     let made = Invitee::<B>::new_sized(
@@ -317,13 +319,15 @@ pub(crate) fn run_invitee_alone<const B: usize>(script: &InviteeScript) -> Optio
 // ---------------------------------------------------------------------------
 
 /// The `inviter` target.
-pub(crate) fn inviter(data: &[u8]) {
+pub fn inviter(data: &[u8]) {
     if let Some(input) = decode::<InviterInput>(data) {
         run_inviter_input(&input);
     }
 }
 
-pub(crate) fn run_inviter_input(input: &InviterInput) {
+/// The `inviter` target on an input already decoded (what the cargo-fuzz
+/// target calls).
+pub fn run_inviter_input(input: &InviterInput) {
     match input {
         InviterInput::Alone(script) if script.small => {
             run_inviter_alone::<SMALL>(script);
@@ -341,13 +345,15 @@ pub(crate) fn run_inviter_input(input: &InviterInput) {
 }
 
 /// The `invitee` target.
-pub(crate) fn invitee(data: &[u8]) {
+pub fn invitee(data: &[u8]) {
     if let Some(input) = decode::<InviteeInput>(data) {
         run_invitee_input(&input);
     }
 }
 
-pub(crate) fn run_invitee_input(input: &InviteeInput) {
+/// The `invitee` target on an input already decoded (what the cargo-fuzz
+/// target calls).
+pub fn run_invitee_input(input: &InviteeInput) {
     match input {
         InviteeInput::Alone(script) if script.small => {
             run_invitee_alone::<SMALL>(script);
@@ -391,28 +397,34 @@ fn chunks(stream: &[u8], seed: u16) -> Vec<Chunk> {
 /// then the stream. The stream goes, in chunks, into an invitee and into an
 /// inviter, and the result must be the same as in one piece; every payload
 /// decoder reads the stream and each frame's body.
-pub(crate) fn frame_decoder(data: &[u8]) {
+pub fn frame_decoder(data: &[u8]) {
     frame_decoder_run(data);
 }
 
 /// What [`frame_decoder`] made of its input: the mode's choices, how many
 /// chunks the stream was cut into, and the chunked runs of each machine.
 #[derive(Debug)]
-pub(crate) struct FrameDecoderRun {
-    pub(crate) directory: DirSpec,
-    pub(crate) small: bool,
-    pub(crate) target: TargetSpec,
-    pub(crate) chunks: usize,
-    pub(crate) invitee: Option<InviteeRun>,
-    pub(crate) inviter: Option<InviterRun>,
+pub struct FrameDecoderRun {
+    /// The invitee's directory.
+    pub directory: DirSpec,
+    /// Whether both machines had the small buffer.
+    pub small: bool,
+    /// The inviter's target.
+    pub target: TargetSpec,
+    /// How many chunks the stream was cut into.
+    pub chunks: usize,
+    /// The invitee's chunked run (`None`: `new` refused it).
+    pub invitee: Option<InviteeRun>,
+    /// The inviter's chunked run (`None`: `new` refused it).
+    pub inviter: Option<InviterRun>,
     /// The runs with the stream in one piece, when it was cut (`chunks`
     /// is then the number of pieces of the chunked runs above).
-    pub(crate) whole: Option<(Option<InviteeRun>, Option<InviterRun>)>,
+    pub whole: Option<(Option<InviteeRun>, Option<InviterRun>)>,
 }
 
 /// [`frame_decoder`], telling what it ran; `None` for an input too short
 /// to hold a mode and a seed.
-pub(crate) fn frame_decoder_run(data: &[u8]) -> Option<FrameDecoderRun> {
+pub fn frame_decoder_run(data: &[u8]) -> Option<FrameDecoderRun> {
     let (mode, seed, stream) = match data {
         [mode, lo, hi, stream @ ..] => (*mode, u16::from_le_bytes([*lo, *hi]), stream),
         _ => return None,
@@ -517,7 +529,7 @@ pub(crate) fn frame_decoder_run(data: &[u8]) -> Option<FrameDecoderRun> {
 // ---------------------------------------------------------------------------
 
 /// The `payload_roundtrip` target.
-pub(crate) fn payload_roundtrip(data: &[u8]) {
+pub fn payload_roundtrip(data: &[u8]) {
     decode_every_payload(data);
     if let Some(&b) = data.first() {
         if let Ok(kind) = FrameKind::from_byte(b) {
@@ -532,7 +544,7 @@ pub(crate) fn payload_roundtrip(data: &[u8]) {
 
 /// The `key_text` target: the OpenSSH line, fingerprint and UUID parsers on
 /// the input as text; key, seed and id round trips on its first bytes.
-pub(crate) fn key_text(data: &[u8]) {
+pub fn key_text(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let s: &str = &text;
 

@@ -78,7 +78,7 @@ struct Network<'s, const IB: usize, const EB: usize> {
 
 /// What made an exchange's network other than untouched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Interference {
+pub enum Interference {
     /// A frame was dropped, duplicated, reordered, changed, inserted or
     /// replayed.
     Frames,
@@ -93,15 +93,19 @@ pub(crate) enum Interference {
 
 /// How a network exchange ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NetRun {
-    pub(crate) inviter: Result<Response, SessionError>,
-    pub(crate) invitee: InviteeOutcome,
+pub struct NetRun {
+    /// Alice's outcome.
+    pub inviter: Result<Response, SessionError>,
+    /// Bob's outcome.
+    pub invitee: InviteeOutcome,
     /// Whether Bob got Alice's Invite (authenticated her).
-    pub(crate) invite_in: bool,
-    pub(crate) interference: Option<Interference>,
-    /// What each side transmitted.
-    pub(crate) inviter_sent: Vec<u8>,
-    pub(crate) invitee_sent: Vec<u8>,
+    pub invite_in: bool,
+    /// The first interference of the network, if any.
+    pub interference: Option<Interference>,
+    /// What Alice transmitted.
+    pub inviter_sent: Vec<u8>,
+    /// What Bob transmitted.
+    pub invitee_sent: Vec<u8>,
 }
 
 impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
@@ -548,7 +552,7 @@ pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) 
 
 /// Runs a network script with the buffers it names; `None` when the
 /// inviter's `new` refused it (as it must).
-pub(crate) fn run_network_any(script: &NetScript) -> Option<NetRun> {
+pub fn run_network_any(script: &NetScript) -> Option<NetRun> {
     match (script.small_inviter, script.small_invitee) {
         (false, false) => run_network::<LARGE, LARGE>(script),
         (false, true) => run_network::<LARGE, SMALL>(script),

@@ -11,7 +11,7 @@ use super::fixtures::{keys, CHESS, GO, T0};
 /// Bytes: a 2-byte little-endian length, then that many bytes (fewer if
 /// the input ends). Simpler for the mutator than `Vec<u8>`'s encoding.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Chunk(pub(crate) Vec<u8>);
+pub struct Chunk(pub Vec<u8>);
 
 impl<'a> Arbitrary<'a> for Chunk {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
@@ -27,7 +27,7 @@ impl<'a> Arbitrary<'a> for Chunk {
 
 /// Text: a [`Chunk`], read as UTF-8 with replacement characters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Text(pub(crate) String);
+pub struct Text(pub String);
 
 impl<'a> Arbitrary<'a> for Text {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
@@ -42,7 +42,7 @@ impl<'a> Arbitrary<'a> for Text {
 
 /// When a call happens, relative to the last one or to the next deadline.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum When {
+pub enum When {
     /// At the same instant as the last call.
     Now,
     /// Some milliseconds later.
@@ -99,7 +99,7 @@ fn later(t: Instant, d: Duration) -> Instant {
 
 /// The timers.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ConfigSpec {
+pub enum ConfigSpec {
     /// 5 minutes, 30 seconds, 10 seconds; keepalives every 15 seconds, 45
     /// seconds of silence tolerated.
     Default,
@@ -110,10 +110,18 @@ pub(crate) enum ConfigSpec {
     /// keepalive interval is at least a 256th of the longest wait, so that
     /// running the deadlines to the end stays cheap.
     Custom {
+        /// How long the invitee's user has to answer, in milliseconds.
         response_ms: u32,
+        /// How long the handshake may take, in milliseconds.
         handshake_ms: u32,
+        /// The inviter's extra wait after the response timeout and for the
+        /// acknowledgement of a Cancel, in milliseconds.
         grace_ms: u32,
+        /// The keepalive interval, in milliseconds (unless it is 0, raised
+        /// to a 256th of the response, grace and handshake timeouts' sum).
         keepalive_ms: u32,
+        /// The silence tolerated while the invitation is pending, in
+        /// milliseconds.
         idle_ms: u32,
     },
 }
@@ -161,43 +169,57 @@ pub(crate) fn deadline_rounds(config: &Config) -> usize {
     8 + 2 * usize::try_from(keepalives.min(1024)).unwrap_or(1024)
 }
 
+/// The invitee's policy.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PolicySpec {
+pub enum PolicySpec {
+    /// [`Policy::Off`]: invitations turned off.
     Off,
+    /// [`Policy::TrustedOnly`]: contacts only.
     TrustedOnly,
+    /// [`Policy::Anyone`].
     Anyone,
 }
 
 /// A peer in Bob's directory.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ContactSpec {
+pub enum ContactSpec {
+    /// Not in the directory.
     Absent,
+    /// A contact, allowed.
     Allowed,
+    /// A contact, blocked.
     Blocked,
 }
 
 /// The invitee's directory.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct DirSpec {
-    pub(crate) policy: PolicySpec,
-    pub(crate) alice: ContactSpec,
-    pub(crate) mallory: ContactSpec,
-    pub(crate) chess: bool,
+pub struct DirSpec {
+    /// The policy.
+    pub policy: PolicySpec,
+    /// Alice, the honest inviter.
+    pub alice: ContactSpec,
+    /// Mallory, the adversary.
+    pub mallory: ContactSpec,
+    /// Whether chess is registered.
+    pub chess: bool,
 }
 
-pub(crate) type Dir = FixedDirectory<2, 2>;
+/// The invitee's directory: room for Alice and Mallory, and two
+/// applications.
+pub type Dir = FixedDirectory<2, 2>;
 
 impl DirSpec {
     /// Bob's usual directory: trusted only, Alice a contact, chess
     /// registered.
-    pub(crate) const USUAL: DirSpec = DirSpec {
+    pub const USUAL: DirSpec = DirSpec {
         policy: PolicySpec::TrustedOnly,
         alice: ContactSpec::Allowed,
         mallory: ContactSpec::Absent,
         chess: true,
     };
 
-    pub(crate) fn build(&self) -> Dir {
+    /// The directory this stands for.
+    pub fn build(&self) -> Dir {
         let mut dir = Dir::new(match self.policy {
             PolicySpec::Off => Policy::Off,
             PolicySpec::TrustedOnly => Policy::TrustedOnly,
@@ -225,18 +247,23 @@ impl DirSpec {
     }
 }
 
+/// The invitee's user's decision.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum DecisionSpec {
+pub enum DecisionSpec {
+    /// Accept, with this message.
     Accept(Text),
+    /// Decline, with this message.
     Decline(Text),
+    /// An application error, with this code and message.
     Fail(u32, Text),
+    /// Busy: a sealed refusal.
     Busy,
 }
 
 impl DecisionSpec {
     /// The decision, or the error of a message over 255 characters, which
     /// no `Decision` can hold.
-    pub(crate) fn decision(&self) -> Result<Decision<'_>, Error> {
+    pub fn decision(&self) -> Result<Decision<'_>, Error> {
         match self {
             DecisionSpec::Accept(m) => Decision::accept(&m.0),
             DecisionSpec::Decline(m) => Decision::decline(&m.0),
@@ -245,6 +272,7 @@ impl DecisionSpec {
         }
     }
 
+    /// The message of the decision (none for Busy).
     pub(crate) fn message(&self) -> &str {
         match self {
             DecisionSpec::Accept(m) | DecisionSpec::Decline(m) | DecisionSpec::Fail(_, m) => &m.0,
@@ -255,7 +283,7 @@ impl DecisionSpec {
 
 /// Whom the inviter invites.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TargetSpec {
+pub enum TargetSpec {
     /// Bob, who is the responder: the right contact.
     Bob,
     /// Carol, who is not: `ContactMismatch`.
@@ -267,7 +295,8 @@ pub(crate) enum TargetSpec {
 }
 
 impl TargetSpec {
-    pub(crate) fn target(&self) -> Target {
+    /// The target this stands for.
+    pub fn target(&self) -> Target {
         match self {
             TargetSpec::Bob => Target::Contact(keys().bob_pk),
             TargetSpec::Carol => Target::Contact(keys().carol_pk),
@@ -277,15 +306,20 @@ impl TargetSpec {
     }
 }
 
+/// An application.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AppSpec {
+pub enum AppSpec {
+    /// Chess, the recorded exchanges' application.
     Chess,
+    /// Go, another application, never registered.
     Go,
+    /// Any id, by its bytes.
     Raw([u8; 16]),
 }
 
 impl AppSpec {
-    pub(crate) fn id(&self) -> ApplicationId {
+    /// The application's id.
+    pub fn id(&self) -> ApplicationId {
         match self {
             AppSpec::Chess => CHESS,
             AppSpec::Go => GO,
@@ -294,8 +328,10 @@ impl AppSpec {
     }
 }
 
+/// An invitation's data.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum DataSpec {
+pub enum DataSpec {
+    /// These bytes.
     Bytes(Chunk),
     /// This many zero bytes (over the small buffer's limit, or the
     /// protocol's, without a big input).
@@ -303,6 +339,7 @@ pub(crate) enum DataSpec {
 }
 
 impl DataSpec {
+    /// The data.
     pub(crate) fn bytes(&self) -> Vec<u8> {
         match self {
             DataSpec::Bytes(c) => c.0.clone(),
@@ -311,16 +348,20 @@ impl DataSpec {
     }
 }
 
+/// What the inviter invites to.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) struct InvitationSpec {
-    pub(crate) app: AppSpec,
-    pub(crate) message: Text,
-    pub(crate) data: DataSpec,
+pub struct InvitationSpec {
+    /// The application.
+    pub app: AppSpec,
+    /// The message shown with it.
+    pub message: Text,
+    /// The data handed to the application.
+    pub data: DataSpec,
 }
 
 impl InvitationSpec {
     /// The recorded exchanges' invitation.
-    pub(crate) fn chess() -> Self {
+    pub fn chess() -> Self {
         InvitationSpec {
             app: AppSpec::Chess,
             message: Text("A game?".into()),
@@ -328,7 +369,8 @@ impl InvitationSpec {
         }
     }
 
-    pub(crate) fn data(&self) -> Vec<u8> {
+    /// The invitation's data.
+    pub fn data(&self) -> Vec<u8> {
         self.data.bytes()
     }
 
@@ -353,10 +395,14 @@ impl InvitationSpec {
 
 /// One call into a lone inviter.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum InviterOp {
+pub enum InviterOp {
+    /// `handle_input` with these bytes.
     Input(When, Chunk),
+    /// `handle_timeout`.
     Timeout(When),
+    /// `handle_cancel`: Alice cancels.
     Cancel(When),
+    /// `handle_close`: the connection closes.
     Close(When),
     /// One `poll_transmit` with a buffer of this size (in lazy mode the
     /// harness transmits only when told to).
@@ -365,23 +411,38 @@ pub(crate) enum InviterOp {
 
 /// An inviter (Alice) alone, fed by the fuzzer.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) struct InviterScript {
-    pub(crate) small: bool,
-    pub(crate) config: ConfigSpec,
-    pub(crate) target: TargetSpec,
-    pub(crate) invitation: InvitationSpec,
-    pub(crate) ephemeral: u8,
-    pub(crate) lazy: bool,
-    pub(crate) ops: Vec<InviterOp>,
+pub struct InviterScript {
+    /// Whether the inviter has the small buffer
+    /// ([`SMALL`](super::SMALL)) rather than the default one.
+    pub small: bool,
+    /// The timers.
+    pub config: ConfigSpec,
+    /// Whom Alice invites.
+    pub target: TargetSpec,
+    /// What to.
+    pub invitation: InvitationSpec,
+    /// Alice's ephemeral: which of
+    /// [`RECORDED_INVITER_EPHEMERALS`](super::RECORDED_INVITER_EPHEMERALS).
+    pub ephemeral: u8,
+    /// Whether to transmit only when an op says so, rather than drain
+    /// after every op.
+    pub lazy: bool,
+    /// The calls, in order.
+    pub ops: Vec<InviterOp>,
 }
 
 /// One call into a lone invitee.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum InviteeOp {
+pub enum InviteeOp {
+    /// `handle_input` with these bytes and the directory.
     Input(When, Chunk),
+    /// `handle_timeout`.
     Timeout(When),
+    /// `handle_decision`: the user decides.
     Decide(When, DecisionSpec),
+    /// `handle_close`: the connection closes.
     Close(When),
+    /// One `poll_transmit` with a buffer of this size.
     Transmit(u16),
     /// The directory changes (a contact blocked mid-handshake, ...).
     Directory(DirSpec),
@@ -389,46 +450,66 @@ pub(crate) enum InviteeOp {
 
 /// An invitee (Bob) alone, fed by the fuzzer.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) struct InviteeScript {
-    pub(crate) small: bool,
-    pub(crate) config: ConfigSpec,
-    pub(crate) directory: DirSpec,
-    pub(crate) ephemeral: u8,
-    pub(crate) lazy: bool,
-    pub(crate) ops: Vec<InviteeOp>,
+pub struct InviteeScript {
+    /// Whether the invitee has the small buffer
+    /// ([`SMALL`](super::SMALL)) rather than the default one.
+    pub small: bool,
+    /// The timers.
+    pub config: ConfigSpec,
+    /// Bob's directory at the start.
+    pub directory: DirSpec,
+    /// Bob's ephemeral: which of
+    /// [`RECORDED_INVITEE_EPHEMERALS`](super::RECORDED_INVITEE_EPHEMERALS).
+    pub ephemeral: u8,
+    /// Whether to transmit only when an op says so, rather than drain
+    /// after every op.
+    pub lazy: bool,
+    /// The calls, in order.
+    pub ops: Vec<InviteeOp>,
 }
 
 /// A direction on the network, named by who receives.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Way {
+pub enum Way {
+    /// From Alice to Bob.
     ToInvitee,
+    /// From Bob to Alice.
     ToInviter,
 }
 
 /// What the adversary does to the first frame in flight.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Mutation {
+pub enum Mutation {
+    /// Flip this bit (modulo the frame's bits).
     FlipBit(u16),
+    /// Set the byte at this index (modulo the frame's length) to this.
     SetByte(u16, u8),
+    /// Keep this many bytes (modulo the frame's length plus one).
     Truncate(u16),
+    /// Append these bytes.
     Extend(Chunk),
+    /// Overwrite the length prefix.
     Length(u16),
+    /// Overwrite the kind byte.
     Kind(u8),
 }
 
 /// One step of the network variant.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum NetOp {
+pub enum NetOp {
     /// Deliver the first frame in flight.
     Deliver(Way),
     /// Deliver it in two pieces.
     DeliverSplit(Way, u16),
     /// Deliver everything, both ways, until both are quiet.
     DeliverAll,
+    /// Drop the first frame in flight.
     Drop(Way),
+    /// Duplicate the first frame in flight.
     Duplicate(Way),
     /// Swap the first two frames in flight.
     Swap(Way),
+    /// Change the first frame in flight.
     Mutate(Way, Mutation),
     /// Put these bytes first in flight.
     Insert(Way, Chunk),
@@ -442,38 +523,53 @@ pub(crate) enum NetOp {
     Cancel,
     /// The connection closes, as seen by the receiver of this way.
     Close(Way),
+    /// Bob's directory changes.
     Directory(DirSpec),
 }
 
 /// A real exchange between Alice and Bob, each an honest state machine, over
 /// a network the fuzzer controls.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NetScript {
-    pub(crate) small_inviter: bool,
-    pub(crate) small_invitee: bool,
-    pub(crate) config: ConfigSpec,
-    pub(crate) target: TargetSpec,
-    pub(crate) invitation: InvitationSpec,
-    pub(crate) directory: DirSpec,
-    pub(crate) inviter_ephemeral: u8,
-    pub(crate) invitee_ephemeral: u8,
-    pub(crate) ops: Vec<NetOp>,
+pub struct NetScript {
+    /// Whether Alice has the small buffer ([`SMALL`](super::SMALL)).
+    pub small_inviter: bool,
+    /// Whether Bob has the small buffer.
+    pub small_invitee: bool,
+    /// The timers, the same on both sides.
+    pub config: ConfigSpec,
+    /// Whom Alice invites.
+    pub target: TargetSpec,
+    /// What to.
+    pub invitation: InvitationSpec,
+    /// Bob's directory at the start.
+    pub directory: DirSpec,
+    /// Alice's ephemeral, of the network variant's own.
+    pub inviter_ephemeral: u8,
+    /// Bob's ephemeral, of the network variant's own.
+    pub invitee_ephemeral: u8,
+    /// The steps, in order; then the harness delivers what is in flight
+    /// and runs the deadlines until both sides are over.
+    pub ops: Vec<NetOp>,
 }
 
 /// A key the adversary puts in a proof.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeySpec {
+pub enum KeySpec {
+    /// Mallory's, the adversary's own.
     Mallory,
+    /// Alice's.
     Alice,
+    /// Bob's.
     Bob,
     /// The identity point: a weak key.
     Weak,
+    /// Any 32 bytes.
     Raw([u8; 32]),
 }
 
 /// The signature next to it.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SigSpec {
+pub enum SigSpec {
     /// Mallory's, over the right label and this session's hash: valid
     /// with her key, and the only valid signature the adversary can make.
     Valid,
@@ -481,39 +577,52 @@ pub(crate) enum SigSpec {
     OtherLabel,
     /// Mallory's, over another hash.
     OtherHash,
+    /// Any 64 bytes.
     Raw([u8; 64]),
 }
 
 /// The adversary's Proof payload.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ProofSpec {
+pub enum ProofSpec {
+    /// A well-formed payload with this key and this signature.
     Fields(KeySpec, SigSpec),
+    /// Any bytes (the first 1024).
     Raw(Chunk),
 }
 
 /// An answer the adversary seals.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AnswerSpec {
+pub enum AnswerSpec {
+    /// `Declined`, with this message.
     Declined(Text),
+    /// `Accepted`, with this message.
     Accepted(Text),
+    /// `Expired`.
     Expired,
+    /// `Error`, with this code and message.
     Error(u32, Text),
     /// `Refused` with the reason of this tag (modulo the number of reasons).
     Refused(u8),
+    /// `Cancelled`: the acknowledgement of a Cancel.
     Cancelled,
     /// `TooLarge` naming this length, or (`None`) the Invite's real one.
     TooLarge(Option<u32>),
+    /// Any plaintext.
     Raw(Chunk),
 }
 
 /// One step of the adversary playing the invitee.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum FakeInviteeOp {
+pub enum FakeInviteeOp {
     /// Seal an answer under the next nonce, or under this one.
     Answer(Option<u8>, AnswerSpec),
+    /// These bytes, as they are, outside the channel.
     Raw(Chunk),
+    /// Time passes: `handle_timeout`.
     Time(When),
+    /// Alice cancels.
     Cancel,
+    /// The connection closes.
     Close,
 }
 
@@ -521,43 +630,64 @@ pub(crate) enum FakeInviteeOp {
 /// channel with its own ephemeral, proves whatever key it likes (it can
 /// sign only as Mallory), and seals whatever answers it likes.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FakeInviteeScript {
-    pub(crate) config: ConfigSpec,
-    pub(crate) target: TargetSpec,
-    pub(crate) invitation: InvitationSpec,
-    pub(crate) ephemeral: u8,
-    pub(crate) adversary_ephemeral: u8,
-    pub(crate) proof: ProofSpec,
-    pub(crate) ops: Vec<FakeInviteeOp>,
+pub struct FakeInviteeScript {
+    /// Alice's timers.
+    pub config: ConfigSpec,
+    /// Whom Alice invites.
+    pub target: TargetSpec,
+    /// What to.
+    pub invitation: InvitationSpec,
+    /// Alice's ephemeral: which of
+    /// [`RECORDED_INVITER_EPHEMERALS`](super::RECORDED_INVITER_EPHEMERALS).
+    pub ephemeral: u8,
+    /// The adversary's ephemeral, of its own.
+    pub adversary_ephemeral: u8,
+    /// The Proof it answers Alice's Hello with.
+    pub proof: ProofSpec,
+    /// The steps after the Proof, in order.
+    pub ops: Vec<FakeInviteeOp>,
 }
 
 /// An Invite the adversary seals.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) struct InviteSpec {
-    pub(crate) app: AppSpec,
-    pub(crate) message: Text,
-    pub(crate) data: DataSpec,
-    pub(crate) key: KeySpec,
-    pub(crate) sig: SigSpec,
+pub struct InviteSpec {
+    /// The application.
+    pub app: AppSpec,
+    /// The message.
+    pub message: Text,
+    /// The data.
+    pub data: DataSpec,
+    /// The key it claims to be from.
+    pub key: KeySpec,
+    /// The signature next to it.
+    pub sig: SigSpec,
 }
 
 /// A plaintext the adversary seals as the inviter.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum InviterPlain {
+pub enum InviterPlain {
+    /// An Invite.
     Invite(InviteSpec),
+    /// A Cancel.
     Cancel,
+    /// Any plaintext.
     Raw(Chunk),
 }
 
 /// One step of the adversary playing the inviter.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum FakeInviterOp {
+pub enum FakeInviterOp {
     /// Seal this under the next nonce, or under this one.
     Seal(Option<u8>, InviterPlain),
+    /// These bytes, as they are, outside the channel.
     Raw(Chunk),
+    /// Time passes: `handle_timeout`.
     Time(When),
+    /// Bob's user decides.
     Decide(When, DecisionSpec),
+    /// The connection closes.
     Close,
+    /// Bob's directory changes.
     Directory(DirSpec),
 }
 
@@ -565,32 +695,45 @@ pub(crate) enum FakeInviterOp {
 /// ephemeral, reads Bob's Proof, and seals whatever it likes (it can sign
 /// only as Mallory).
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FakeInviterScript {
-    pub(crate) small: bool,
-    pub(crate) config: ConfigSpec,
-    pub(crate) directory: DirSpec,
-    pub(crate) ephemeral: u8,
-    pub(crate) adversary_ephemeral: u8,
-    pub(crate) ops: Vec<FakeInviterOp>,
+pub struct FakeInviterScript {
+    /// Whether Bob has the small buffer ([`SMALL`](super::SMALL)).
+    pub small: bool,
+    /// Bob's timers.
+    pub config: ConfigSpec,
+    /// Bob's directory at the start.
+    pub directory: DirSpec,
+    /// Bob's ephemeral: which of
+    /// [`RECORDED_INVITEE_EPHEMERALS`](super::RECORDED_INVITEE_EPHEMERALS).
+    pub ephemeral: u8,
+    /// The adversary's ephemeral, of its own.
+    pub adversary_ephemeral: u8,
+    /// The steps after the Hello, in order.
+    pub ops: Vec<FakeInviterOp>,
 }
 
 /// The `inviter` target's input.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum InviterInput {
+pub enum InviterInput {
+    /// The inviter alone.
     Alone(InviterScript),
+    /// A real exchange over a hostile network.
     Network(NetScript),
+    /// The inviter against the adversary playing the invitee.
     Adversary(FakeInviteeScript),
 }
 
 /// The `invitee` target's input.
 #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum InviteeInput {
+pub enum InviteeInput {
+    /// The invitee alone.
     Alone(InviteeScript),
+    /// A real exchange over a hostile network.
     Network(NetScript),
+    /// The invitee against the adversary playing the inviter.
     Adversary(FakeInviterScript),
 }
 
 /// Decodes a structured input the way `fuzz_target!` does.
-pub(crate) fn decode<'a, T: Arbitrary<'a>>(data: &'a [u8]) -> Option<T> {
+pub fn decode<'a, T: Arbitrary<'a>>(data: &'a [u8]) -> Option<T> {
     T::arbitrary_take_rest(Unstructured::new(data)).ok()
 }

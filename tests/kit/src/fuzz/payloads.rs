@@ -12,7 +12,7 @@ use beckon_core::internal::payload::{
 /// requires canonical encodings, so the strict property holds. With
 /// `false`, the weaker property that holds for postcard alone is asserted
 /// instead: the canonical re-encoding is strictly shorter.
-pub(crate) const STRICT_CANONICAL: bool = true;
+pub const STRICT_CANONICAL: bool = true;
 
 /// Decodes `bytes` as `$ty`; if it decodes: the re-encoding decodes to an
 /// equal value and is a fixed point, and it is the input itself, or (an

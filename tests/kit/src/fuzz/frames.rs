@@ -1,14 +1,14 @@
 //! Frames: a stream cut at its length prefixes (the test kit's
-//! [`beckon_testkit::frames()`], under the name the harness's users know),
+//! [`crate::frames()`], under the name the harness's users know),
 //! and the two questions the watchers ask of each piece.
 
 use beckon_core::internal::frame::FrameKind;
 
-pub(crate) use beckon_testkit::frames as split_frames;
+pub(crate) use crate::frames as split_frames;
 
 /// The kind of `frame`, if its kind byte is one.
 pub(crate) fn kind_of(frame: &[u8]) -> Option<FrameKind> {
-    FrameKind::from_byte(beckon_testkit::kind_of(frame)).ok()
+    FrameKind::from_byte(crate::kind_of(frame)).ok()
 }
 
 /// Whether `frame` is whole (its length prefix matches).

@@ -2,16 +2,14 @@
 //! signs only as its own identity (Mallory), and plays the invitee against
 //! an inviter ([`run_fake_invitee`]) or the inviter against an invitee
 //! ([`run_fake_inviter`]). The channel, the signatures and the Proof and
-//! Invite plaintexts are the test kit's ([`beckon_testkit::adversary`]).
+//! Invite plaintexts are the test kit's ([`crate::adversary`]).
 
+use crate::adversary::{invite_payload, proof_payload, sign, SnowInvitee, SnowInviter, WEAK_KEY};
 use beckon_core::internal::frame::{invite_frame_len, FrameKind};
 use beckon_core::internal::handshake::{INVITEE_LABEL, INVITER_LABEL};
 use beckon_core::internal::payload::{self, AnswerMessage, InviterMessage};
 use beckon_core::wire::max_data_for;
 use beckon_core::*;
-use beckon_testkit::adversary::{
-    invite_payload, proof_payload, sign, SnowInvitee, SnowInviter, WEAK_KEY,
-};
 
 use super::fixtures::{
     ephemeral, keys, pick, ADVERSARY_EPHEMERALS, LARGE, RECORDED_INVITEE_EPHEMERALS,
@@ -140,13 +138,13 @@ fn answer_plaintext(spec: &AnswerSpec, invite_len: u32) -> Vec<u8> {
 
 /// Runs an inviter against the adversary playing the invitee; returns its
 /// events.
-pub(crate) fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> {
+pub fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> {
     run_fake_invitee_run(script).map_or_else(Vec::new, |run| run.events)
 }
 
 /// [`run_fake_invitee`], with what the inviter sent; `None` when `new`
 /// refused it (as it must).
-pub(crate) fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<InviterRun> {
+pub fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<InviterRun> {
     let k = keys();
     let config = script.config.config();
     let data = script.invitation.data();
@@ -314,15 +312,13 @@ struct SealedInvite {
 
 /// Runs an invitee against the adversary playing the inviter; returns its
 /// events.
-pub(crate) fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Vec<InviteeEvent> {
+pub fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Vec<InviteeEvent> {
     run_fake_inviter_run::<B>(script).map_or_else(Vec::new, |run| run.events)
 }
 
 /// [`run_fake_inviter`], with what the invitee sent; `None` when `new`
 /// refused it (as it must).
-pub(crate) fn run_fake_inviter_run<const B: usize>(
-    script: &FakeInviterScript,
-) -> Option<InviteeRun> {
+pub fn run_fake_inviter_run<const B: usize>(script: &FakeInviterScript) -> Option<InviteeRun> {
     let k = keys();
     let config = script.config.config();
     let made = Invitee::<B>::new_sized(
