@@ -99,6 +99,17 @@ fn proof_plaintext(spec: &ProofSpec, hash: &[u8]) -> (Vec<u8>, bool) {
     }
 }
 
+/// The nonce to seal under: the one `chosen`, or else the next one.
+fn pick_nonce(chosen: Option<u8>, next: &mut u64) -> u64 {
+    chosen.map_or_else(
+        || {
+            *next += 1;
+            *next - 1
+        },
+        u64::from,
+    )
+}
+
 /// An answer's plaintext; `invite_len` is the Invite's length field.
 fn answer_plaintext(spec: &AnswerSpec, invite_len: u32) -> Vec<u8> {
     let size = 64 + MAX_PLAINTEXT;
@@ -209,13 +220,7 @@ pub fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<InviterRun> {
         match op {
             FakeInviteeOp::Answer(nonce, spec) => {
                 let plaintext = answer_plaintext(spec, invite_len);
-                let nonce = nonce.map_or_else(
-                    || {
-                        next_nonce += 1;
-                        next_nonce - 1
-                    },
-                    u64::from,
-                );
+                let nonce = pick_nonce(*nonce, &mut next_nonce);
                 let now = clock.now;
                 w.input(&mut m, now, &channel.seal(nonce, &plaintext));
                 opened = Some((nonce, plaintext));
@@ -364,13 +369,7 @@ pub fn run_fake_inviter_run<const B: usize>(script: &FakeInviterScript) -> Optio
         match op {
             FakeInviterOp::Seal(nonce, plain) => {
                 let Some(channel) = &channel else { continue };
-                let nonce = nonce.map_or_else(
-                    || {
-                        next_nonce += 1;
-                        next_nonce - 1
-                    },
-                    u64::from,
-                );
+                let nonce = pick_nonce(*nonce, &mut next_nonce);
                 let plaintext = match plain {
                     InviterPlain::Invite(spec) => {
                         let data = spec.data.bytes();
