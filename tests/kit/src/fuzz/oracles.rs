@@ -16,6 +16,7 @@ use super::frames::split_frames;
 use super::inputs::Dir;
 use super::watchers::{InviteeWatch, InviterWatch};
 use super::{InviteeRun, InviterRun};
+use crate::transmitted;
 
 // ---------------------------------------------------------------------------
 // Expected verdicts
@@ -83,61 +84,63 @@ fn honest_responders(hello: &[u8]) -> Vec<HonestResponder> {
     let mut out = Vec::new();
     for (identity, key) in [(&k.bob, k.bob_pk), (&k.carol, k.carol_pk)] {
         for e in RECORDED_INVITEE_EPHEMERALS {
-            let mut r: Invitee = Invitee::new(
-                Config::default(),
-                identity,
-                EphemeralSecret::from_bytes(e),
-                T0,
-            )
-            .expect("an invitee");
+            let mut r: Invitee = honest_invitee(identity, e);
             r.handle_input(T0, hello, &directory);
-            let proof = drain_all_invitee(&mut r);
+            let proof = drain_all(&mut r);
             out.push((r, key, e, proof));
         }
     }
     out
 }
 
-fn honest_hello(ephemeral: [u8; 32]) -> Vec<u8> {
-    let k = keys();
-    let invitation = Invitation::new(CHESS, "", &[]).expect("an empty invitation");
-    let mut m: Inviter = Inviter::new(
+/// An honest inviter (`identity`, inviting anyone with the default
+/// config), right after it was made.
+fn honest_inviter<const B: usize>(
+    identity: &Identity,
+    invitation: &Invitation<'_>,
+    ephemeral: [u8; 32],
+) -> Inviter<B> {
+    Inviter::new_sized(
         Config::default(),
-        &k.alice,
+        identity,
         Target::AnyEndpoint,
-        &invitation,
+        invitation,
         EphemeralSecret::from_bytes(ephemeral),
         T0,
     )
-    .expect("an inviter");
+    .expect("an inviter")
+}
+
+/// An honest invitee (`identity`, with the default config), right after it
+/// was made.
+fn honest_invitee<const B: usize>(identity: &Identity, ephemeral: [u8; 32]) -> Invitee<B> {
+    Invitee::new_sized(
+        Config::default(),
+        identity,
+        EphemeralSecret::from_bytes(ephemeral),
+        T0,
+    )
+    .expect("an invitee")
+}
+
+/// The recorded inviter ephemeral whose Hello is `hello`, if any.
+fn recorded_ephemeral(hello: &[u8]) -> Option<[u8; 32]> {
+    (0..RECORDED_INVITER_EPHEMERALS.len())
+        .find(|&i| recorded_hello(i) == hello)
+        .map(|i| RECORDED_INVITER_EPHEMERALS[i])
+}
+
+fn honest_hello(ephemeral: [u8; 32]) -> Vec<u8> {
+    let invitation = Invitation::new(CHESS, "", &[]).expect("an empty invitation");
+    let mut m: Inviter = honest_inviter(&keys().alice, &invitation, ephemeral);
     let mut buf = [0u8; HELLO_FRAME_LEN + 1];
     let n = m.poll_transmit(&mut buf);
     buf[..n].to_vec()
 }
 
 /// Every transmitted byte, drained at once.
-fn drain_all_inviter<const B: usize>(m: &mut Inviter<B>) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; POLL_BUF];
-    loop {
-        let n = m.poll_transmit(&mut buf);
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-}
-
-fn drain_all_invitee<const B: usize>(m: &mut Invitee<B>) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; POLL_BUF];
-    loop {
-        let n = m.poll_transmit(&mut buf);
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
+fn drain_all<M: Machine>(m: &mut M) -> Vec<u8> {
+    transmitted(m, POLL_BUF)
 }
 
 /// The smallest buffer a machine can have: room for no data at all.
@@ -245,7 +248,7 @@ pub(crate) fn check_inviter_against_honest_responder<const B: usize>(
             .expect("fail"),
         Response::Expired => responder.handle_timeout(prompt.deadline),
     }
-    let answer = drain_all_invitee(&mut responder);
+    let answer = drain_all(&mut responder);
     assert_eq!(
         received.get(1).copied(),
         Some(answer.as_slice()),
@@ -256,22 +259,11 @@ pub(crate) fn check_inviter_against_honest_responder<const B: usize>(
 /// The Invite Alice sends with the Hello `hello` (a recorded ephemeral's)
 /// once she has read `proof`.
 fn own_invite<const B: usize>(hello: &[u8], proof: &[u8], invitation: &Invitation<'_>) -> Vec<u8> {
-    let e = (0..RECORDED_INVITER_EPHEMERALS.len())
-        .find(|&i| recorded_hello(i) == hello)
-        .map(|i| RECORDED_INVITER_EPHEMERALS[i])
-        .expect("a recorded Hello");
-    let mut again = Inviter::<B>::new_sized(
-        Config::default(),
-        &keys().alice,
-        Target::AnyEndpoint,
-        invitation,
-        EphemeralSecret::from_bytes(e),
-        T0,
-    )
-    .expect("an inviter");
-    let _hello = drain_all_inviter(&mut again);
+    let e = recorded_ephemeral(hello).expect("a recorded Hello");
+    let mut again = honest_inviter::<B>(&keys().alice, invitation, e);
+    let _hello = drain_all(&mut again);
     again.handle_input(T0, proof, &());
-    drain_all_inviter(&mut again)
+    drain_all(&mut again)
 }
 
 /// What the honest responder (`responder`, right after the Hello, with
@@ -314,25 +306,19 @@ fn honest_refusal(
             responder
                 .handle_decision(T0, Decision::Busy)
                 .expect("busy while prompting");
-            return drain_all_invitee(&mut responder);
+            return drain_all(&mut responder);
         }
         Refusal::TooLarge => {
             let identity = if key == k.bob_pk { &k.bob } else { &k.carol };
-            let mut tiny = Invitee::<TINY>::new_sized(
-                Config::default(),
-                identity,
-                EphemeralSecret::from_bytes(ephemeral),
-                T0,
-            )
-            .expect("an invitee");
+            let mut tiny = honest_invitee::<TINY>(identity, ephemeral);
             tiny.handle_input(T0, hello, admitting);
-            let _proof = drain_all_invitee(&mut tiny);
+            let _proof = drain_all(&mut tiny);
             tiny.handle_input(T0, invite, admitting);
-            return drain_all_invitee(&mut tiny);
+            return drain_all(&mut tiny);
         }
     };
     responder.handle_input(T0, invite, &directory);
-    drain_all_invitee(&mut responder)
+    drain_all(&mut responder)
 }
 
 /// The invitee accepted an Invite: its Hello must be an honest inviter's
@@ -357,10 +343,7 @@ pub(crate) fn check_invitee_against_honest_inviter<const B: usize>(
     };
     let received = split_frames(&watch.received);
     let hello = received.first().copied().unwrap_or_default();
-    let Some(e) = (0..RECORDED_INVITER_EPHEMERALS.len())
-        .find(|&i| recorded_hello(i) == hello)
-        .map(|i| RECORDED_INVITER_EPHEMERALS[i])
-    else {
+    let Some(e) = recorded_ephemeral(hello) else {
         panic!("the invitee took an Invite after a Hello no honest inviter sent");
     };
     let Some(shown) = m.invitation() else {
@@ -368,29 +351,15 @@ pub(crate) fn check_invitee_against_honest_inviter<const B: usize>(
     };
     let invitation = Invitation::new(shown.application(), shown.message(), shown.data())
         .expect("a valid invitation");
-    let mut honest: Inviter = Inviter::new(
-        Config::default(),
-        identity,
-        Target::AnyEndpoint,
-        &invitation,
-        EphemeralSecret::from_bytes(e),
-        T0,
-    )
-    .expect("an inviter");
-    let _hello = drain_all_inviter(&mut honest);
+    let mut honest: Inviter = honest_inviter(identity, &invitation, e);
+    let _hello = drain_all(&mut honest);
     // The invitee's Proof, as it made it (what it sent may have been cut
     // short by a failure in lazy mode).
-    let mut again: Invitee = Invitee::new(
-        Config::default(),
-        &k.bob,
-        EphemeralSecret::from_bytes(ephemeral),
-        T0,
-    )
-    .expect("an invitee");
+    let mut again: Invitee = honest_invitee(&k.bob, ephemeral);
     again.handle_input(T0, hello, &Dir::new(Policy::Anyone));
-    let proof = drain_all_invitee(&mut again);
+    let proof = drain_all(&mut again);
     honest.handle_input(T0, &proof, &());
-    let invite = drain_all_inviter(&mut honest);
+    let invite = drain_all(&mut honest);
     assert_eq!(
         received.get(1).copied(),
         Some(invite.as_slice()),
@@ -398,7 +367,7 @@ pub(crate) fn check_invitee_against_honest_inviter<const B: usize>(
     );
     if m.outcome() == Some(InviteeOutcome::Cancelled) {
         honest.handle_cancel(T0);
-        let cancel = drain_all_inviter(&mut honest);
+        let cancel = drain_all(&mut honest);
         assert_eq!(
             received.get(2).copied(),
             Some(cancel.as_slice()),
