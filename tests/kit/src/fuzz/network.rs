@@ -109,6 +109,17 @@ pub struct NetRun {
 }
 
 impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
+    /// The earlier of the two sides' next deadlines.
+    fn next_deadline(&self) -> Option<Instant> {
+        earliest(self.inviter.poll_timeout(), self.invitee.poll_timeout())
+    }
+
+    /// Time passes, to `now`, for both sides.
+    fn timeout(&mut self, now: Instant) {
+        self.a.timeout(&mut self.inviter, now);
+        self.b.timeout(&mut self.invitee, now);
+    }
+
     fn wire(&mut self, way: Way) -> &mut Wire {
         match way {
             Way::ToInvitee => &mut self.to_invitee,
@@ -279,7 +290,7 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
             NetOp::Replay(..) => (!self.history.is_empty()).then_some(Interference::Frames),
             NetOp::Close(_) => Some(Interference::Closed),
             NetOp::Time(when) => {
-                let deadline = earliest(self.inviter.poll_timeout(), self.invitee.poll_timeout());
+                let deadline = self.next_deadline();
                 let now = Clock {
                     now: self.clock.now,
                 }
@@ -351,27 +362,13 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
                 }
             }
             NetOp::Time(when) => {
-                let deadline = earliest(self.inviter.poll_timeout(), self.invitee.poll_timeout());
-                let now = self.clock.at(*when, deadline);
-                self.a.timeout(&mut self.inviter, now);
-                self.b.timeout(&mut self.invitee, now);
+                let now = self.clock.at(*when, self.next_deadline());
+                self.timeout(now);
             }
-            NetOp::Decide(d) => {
-                let now = self.clock.now;
-                self.b.decide(&mut self.invitee, now, d);
-            }
-            NetOp::Cancel => {
-                let now = self.clock.now;
-                self.a.cancel(&mut self.inviter, now);
-            }
-            NetOp::Close(Way::ToInvitee) => {
-                let now = self.clock.now;
-                self.b.close(&mut self.invitee, now);
-            }
-            NetOp::Close(Way::ToInviter) => {
-                let now = self.clock.now;
-                self.a.close(&mut self.inviter, now);
-            }
+            NetOp::Decide(d) => self.b.decide(&mut self.invitee, self.clock.now, d),
+            NetOp::Cancel => self.a.cancel(&mut self.inviter, self.clock.now),
+            NetOp::Close(Way::ToInvitee) => self.b.close(&mut self.invitee, self.clock.now),
+            NetOp::Close(Way::ToInviter) => self.a.close(&mut self.inviter, self.clock.now),
             NetOp::Directory(spec) => self.dir = spec.build(),
         }
         self.pump();
@@ -387,12 +384,12 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
             if self.a.finished.is_some() && self.b.finished.is_some() {
                 break;
             }
-            let deadline = earliest(self.inviter.poll_timeout(), self.invitee.poll_timeout())
+            let deadline = self
+                .next_deadline()
                 .expect("a side is not over and has no deadline");
             let now = self.clock.now.max(deadline);
             self.clock.now = now;
-            self.a.timeout(&mut self.inviter, now);
-            self.b.timeout(&mut self.invitee, now);
+            self.timeout(now);
             self.pump();
         }
         assert!(self.a.finished.is_some(), "the inviter never ended");
