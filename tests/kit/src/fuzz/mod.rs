@@ -121,6 +121,7 @@ pub use inputs::{
 pub use network::{run_network_any, Interference, NetRun};
 pub use payloads::STRICT_CANONICAL;
 
+use arbitrary::Arbitrary;
 use beckon_core::internal::frame::{FrameKind, HEADER_LEN};
 use beckon_core::wire::max_data_for;
 use beckon_core::*;
@@ -320,56 +321,45 @@ pub fn run_invitee_alone<const B: usize>(script: &InviteeScript) -> Option<Invit
 
 /// The `inviter` target.
 pub fn inviter(data: &[u8]) {
-    if let Some(input) = decode::<InviterInput>(data) {
-        run_inviter_input(&input);
-    }
-}
-
-/// The `inviter` target on an input already decoded (what the cargo-fuzz
-/// target calls).
-pub fn run_inviter_input(input: &InviterInput) {
-    match input {
-        InviterInput::Alone(script) if script.small => {
-            run_inviter_alone::<SMALL>(script);
-        }
-        InviterInput::Alone(script) => {
-            run_inviter_alone::<LARGE>(script);
-        }
-        InviterInput::Network(script) => {
-            run_network_any(script);
-        }
-        InviterInput::Adversary(script) => {
-            run_fake_invitee(script);
-        }
-    }
+    run_decoded(data, run_inviter_input);
 }
 
 /// The `invitee` target.
 pub fn invitee(data: &[u8]) {
-    if let Some(input) = decode::<InviteeInput>(data) {
-        run_invitee_input(&input);
+    run_decoded(data, run_invitee_input);
+}
+
+/// Decodes `data` the way `fuzz_target!` does and, if it decodes, runs
+/// `run` on it.
+fn run_decoded<'a, T: Arbitrary<'a>>(data: &'a [u8], run: fn(&T)) {
+    if let Some(input) = decode::<T>(data) {
+        run(&input);
+    }
+}
+
+/// The `inviter` target on an input already decoded (what the cargo-fuzz
+/// target calls). Every run checks the properties as it goes: what it
+/// returns is not needed here.
+pub fn run_inviter_input(input: &InviterInput) {
+    match input {
+        InviterInput::Alone(script) if script.small => _ = run_inviter_alone::<SMALL>(script),
+        InviterInput::Alone(script) => _ = run_inviter_alone::<LARGE>(script),
+        InviterInput::Network(script) => _ = run_network_any(script),
+        InviterInput::Adversary(script) => _ = run_fake_invitee(script),
     }
 }
 
 /// The `invitee` target on an input already decoded (what the cargo-fuzz
-/// target calls).
+/// target calls), as [`run_inviter_input`] is the `inviter` target's.
 pub fn run_invitee_input(input: &InviteeInput) {
     match input {
-        InviteeInput::Alone(script) if script.small => {
-            run_invitee_alone::<SMALL>(script);
-        }
-        InviteeInput::Alone(script) => {
-            run_invitee_alone::<LARGE>(script);
-        }
-        InviteeInput::Network(script) => {
-            run_network_any(script);
-        }
+        InviteeInput::Alone(script) if script.small => _ = run_invitee_alone::<SMALL>(script),
+        InviteeInput::Alone(script) => _ = run_invitee_alone::<LARGE>(script),
+        InviteeInput::Network(script) => _ = run_network_any(script),
         InviteeInput::Adversary(script) if script.small => {
-            run_fake_inviter::<SMALL>(script);
+            _ = run_fake_inviter::<SMALL>(script);
         }
-        InviteeInput::Adversary(script) => {
-            run_fake_inviter::<LARGE>(script);
-        }
+        InviteeInput::Adversary(script) => _ = run_fake_inviter::<LARGE>(script),
     }
 }
 
@@ -484,27 +474,13 @@ pub fn frame_decoder_run(data: &[u8]) -> Option<FrameDecoderRun> {
     // not yet transmitted, and the harness drains between chunks: then the
     // whole run's bytes are a prefix of the chunked run's.
     let differential = seed != 0;
-    let (invitee, inviter, whole) = if small {
-        let x = run_invitee_alone::<SMALL>(&invitee_script(&chunked));
-        let z = run_inviter_alone::<SMALL>(&inviter_script(&chunked));
-        let whole = differential.then(|| {
-            (
-                run_invitee_alone::<SMALL>(&invitee_script(&whole)),
-                run_inviter_alone::<SMALL>(&inviter_script(&whole)),
-            )
-        });
-        (x, z, whole)
+    let both = if small {
+        both_alone::<SMALL>
     } else {
-        let x = run_invitee_alone::<LARGE>(&invitee_script(&chunked));
-        let z = run_inviter_alone::<LARGE>(&inviter_script(&chunked));
-        let whole = differential.then(|| {
-            (
-                run_invitee_alone::<LARGE>(&invitee_script(&whole)),
-                run_inviter_alone::<LARGE>(&inviter_script(&whole)),
-            )
-        });
-        (x, z, whole)
+        both_alone::<LARGE>
     };
+    let (invitee, inviter) = both(&invitee_script(&chunked), &inviter_script(&chunked));
+    let whole = differential.then(|| both(&invitee_script(&whole), &inviter_script(&whole)));
     if let Some((y, w)) = &whole {
         same_invitee_runs(invitee.as_ref(), y.as_ref());
         same_inviter_runs(inviter.as_ref(), w.as_ref());
@@ -522,6 +498,17 @@ pub fn frame_decoder_run(data: &[u8]) -> Option<FrameDecoderRun> {
         inviter,
         whole,
     })
+}
+
+/// Both lone machines, with buffers of `B` bytes: the invitee first.
+fn both_alone<const B: usize>(
+    invitee: &InviteeScript,
+    inviter: &InviterScript,
+) -> (Option<InviteeRun>, Option<InviterRun>) {
+    (
+        run_invitee_alone::<B>(invitee),
+        run_inviter_alone::<B>(inviter),
+    )
 }
 
 // ---------------------------------------------------------------------------
