@@ -814,7 +814,7 @@ fn record(s: &Scenario) -> Recording {
 /// [`record`], with an invitee of this buffer size.
 fn record_with<const EB: usize>(s: &Scenario) -> Recording {
     let data = s.invitation.data();
-    let invitation = Invitation::new(s.invitation.app.id(), &s.invitation.message.0, &data)
+    let invitation = Invitation::new(s.invitation.app.id(), &s.invitation.message.0, data)
         .expect("a valid invitation");
     let mut inviter: Inviter = Inviter::new(
         Config::default(),

@@ -20,8 +20,7 @@ use super::inputs::{
     deadline_rounds, AnswerSpec, Clock, FakeInviteeOp, FakeInviteeScript, FakeInviterOp,
     FakeInviterScript, InviterPlain, KeySpec, ProofSpec, SigSpec, TargetSpec, Text,
 };
-use super::oracles::{config_error, expected_verdict};
-use super::watchers::{InviteeWatch, InviterWatch};
+use super::oracles::{expected_verdict, new_invitee, new_inviter};
 use super::{InviteeRun, InviterRun};
 
 /// The largest plaintext the adversary seals (a frame's length is a u16).
@@ -158,27 +157,12 @@ pub fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> {
 pub fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<InviterRun> {
     let k = keys();
     let config = script.config.config();
-    let data = script.invitation.data();
-    let invitation = script.invitation.make(&data)?;
-    let target = script.target.target();
-    let made = Inviter::<LARGE>::new_sized(
-        config,
-        &k.alice,
-        target,
-        &invitation,
+    let (mut m, mut w) = new_inviter::<LARGE>(
+        &config,
+        script.target.target(),
+        &script.invitation.make()?,
         ephemeral(&RECORDED_INVITER_EPHEMERALS, script.ephemeral),
-        T0,
-    );
-    let expected = config_error(&config).or_else(|| {
-        (data.len() > max_data_for(LARGE)).then_some(Error::InvalidArgument(
-            ArgumentError::DataTooLong {
-                max: max_data_for(LARGE),
-            },
-        ))
-    });
-    assert_eq!(made.as_ref().err().copied(), expected);
-    let mut m = made.ok()?;
-    let mut w = InviterWatch::new::<LARGE>(target, &config);
+    )?;
     let mut clock = Clock::new();
     w.drain(&mut m);
     w.check(&mut m, true);
@@ -326,15 +310,11 @@ pub fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Vec<Invit
 pub fn run_fake_inviter_run<const B: usize>(script: &FakeInviterScript) -> Option<InviteeRun> {
     let k = keys();
     let config = script.config.config();
-    let made = Invitee::<B>::new_sized(
-        config,
-        &k.bob,
+    let (mut m, mut w) = new_invitee::<B>(
+        &config,
         ephemeral(&RECORDED_INVITEE_EPHEMERALS, script.ephemeral),
-        T0,
-    );
-    assert_eq!(made.as_ref().err().copied(), config_error(&config));
-    let mut m = made.ok()?;
-    let mut w = InviteeWatch::new::<B>(vec![k.mallory_pk], &config);
+        vec![k.mallory_pk],
+    )?;
     let mut dir = script.directory.build();
     let mut clock = Clock::new();
 

@@ -338,12 +338,15 @@ pub enum DataSpec {
     Zeros(u16),
 }
 
+/// Enough zeros for any [`DataSpec::Zeros`].
+static ZEROS: [u8; u16::MAX as usize] = [0; u16::MAX as usize];
+
 impl DataSpec {
     /// The data.
-    pub(crate) fn bytes(&self) -> Vec<u8> {
+    pub(crate) fn bytes(&self) -> &[u8] {
         match self {
-            DataSpec::Bytes(c) => c.0.clone(),
-            DataSpec::Zeros(n) => vec![0; usize::from(*n)],
+            DataSpec::Bytes(c) => &c.0,
+            DataSpec::Zeros(n) => &ZEROS[..usize::from(*n)],
         }
     }
 }
@@ -370,14 +373,15 @@ impl InvitationSpec {
     }
 
     /// The invitation's data.
-    pub fn data(&self) -> Vec<u8> {
+    pub fn data(&self) -> &[u8] {
         self.data.bytes()
     }
 
     /// The invitation, or `None` after checking that `Invitation::new`
     /// refused it for the documented reason.
-    pub(crate) fn make<'a>(&'a self, data: &'a [u8]) -> Option<Invitation<'a>> {
+    pub(crate) fn make(&self) -> Option<Invitation<'_>> {
         let message = self.message.0.as_str();
+        let data = self.data();
         let expected = if message.chars().count() > 255 {
             Some(Error::InvalidArgument(ArgumentError::TooLong))
         } else if data.len() > beckon_core::limits::MAX_DATA_LEN {

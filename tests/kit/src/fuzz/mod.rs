@@ -123,18 +123,16 @@ pub use payloads::STRICT_CANONICAL;
 
 use arbitrary::Arbitrary;
 use beckon_core::internal::frame::{FrameKind, HEADER_LEN};
-use beckon_core::wire::max_data_for;
 use beckon_core::*;
 
 use fixtures::{ephemeral, pick, LARGE};
 use frames::split_frames;
 use inputs::{deadline_rounds, Clock};
 use oracles::{
-    check_invitee_against_honest_inviter, check_inviter_against_honest_responder, config_error,
-    recorded_hello, same_invitee_runs, same_inviter_runs,
+    check_invitee_against_honest_inviter, check_inviter_against_honest_responder, new_invitee,
+    new_inviter, recorded_hello, same_invitee_runs, same_inviter_runs,
 };
 use payloads::decode_every_payload;
-use watchers::{InviteeWatch, InviterWatch};
 
 // ---------------------------------------------------------------------------
 // The inviter alone
@@ -152,29 +150,14 @@ pub struct InviterRun {
 /// Runs a lone inviter through `script`; `None` when `new` refused it (as
 /// it must).
 pub fn run_inviter_alone<const B: usize>(script: &InviterScript) -> Option<InviterRun> {
-    let k = keys();
     let config = script.config.config();
-    let data = script.invitation.data();
-    let invitation = script.invitation.make(&data)?;
-    let target = script.target.target();
-    let made = Inviter::<B>::new_sized(
-        config,
-        &k.alice,
-        target,
+    let invitation = script.invitation.make()?;
+    let (mut m, mut w) = new_inviter::<B>(
+        &config,
+        script.target.target(),
         &invitation,
         ephemeral(&RECORDED_INVITER_EPHEMERALS, script.ephemeral),
-        T0,
-    );
-    let expected = config_error(&config).or_else(|| {
-        (data.len() > max_data_for(B)).then_some(Error::InvalidArgument(
-            ArgumentError::DataTooLong {
-                max: max_data_for(B),
-            },
-        ))
-    });
-    assert_eq!(made.as_ref().err().copied(), expected, "Inviter::new");
-    let mut m = made.ok()?;
-    let mut w = InviterWatch::new::<B>(target, &config);
+    )?;
     let mut clock = Clock::new();
     if !script.lazy {
         w.drain(&mut m);
@@ -249,15 +232,11 @@ pub struct InviteeRun {
 pub fn run_invitee_alone<const B: usize>(script: &InviteeScript) -> Option<InviteeRun> {
     let k = keys();
     let config = script.config.config();
-    let made = Invitee::<B>::new_sized(
-        config,
-        &k.bob,
+    let (mut m, mut w) = new_invitee::<B>(
+        &config,
         ephemeral(&RECORDED_INVITEE_EPHEMERALS, script.ephemeral),
-        T0,
-    );
-    assert_eq!(made.as_ref().err().copied(), config_error(&config));
-    let mut m = made.ok()?;
-    let mut w = InviteeWatch::new::<B>(vec![k.alice_pk, k.carol_pk], &config);
+        vec![k.alice_pk, k.carol_pk],
+    )?;
     let mut dir = script.directory.build();
     let mut clock = Clock::new();
     w.check(&mut m, true);

@@ -10,11 +10,11 @@ use beckon_core::*;
 use embassy_time::Instant;
 
 use super::fixtures::{
-    ephemeral, keys, LARGE, NETWORK_INVITEE_EPHEMERALS, NETWORK_INVITER_EPHEMERALS, SMALL, T0,
+    ephemeral, keys, LARGE, NETWORK_INVITEE_EPHEMERALS, NETWORK_INVITER_EPHEMERALS, SMALL,
 };
 use super::frames::{is_whole, split_frames};
 use super::inputs::{deadline_rounds, Clock, Dir, Mutation, NetOp, NetScript, TargetSpec, Way};
-use super::oracles::{config_error, expected_verdict};
+use super::oracles::{expected_verdict, new_invitee, new_inviter};
 use super::watchers::{InviteeWatch, InviterWatch};
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
@@ -494,42 +494,26 @@ fn mutate(frame: &mut Vec<u8>, mutation: &Mutation) {
 }
 
 pub(crate) fn run_network<const IB: usize, const EB: usize>(script: &NetScript) -> Option<NetRun> {
-    let k = keys();
     let config = script.config.config();
-    let data = script.invitation.data();
-    let invitation = script.invitation.make(&data)?;
-    let target = script.target.target();
-    let made = Inviter::<IB>::new_sized(
-        config,
-        &k.alice,
-        target,
-        &invitation,
+    let (inviter, a) = new_inviter::<IB>(
+        &config,
+        script.target.target(),
+        &script.invitation.make()?,
         ephemeral(&NETWORK_INVITER_EPHEMERALS, script.inviter_ephemeral),
-        T0,
-    );
-    let expected = config_error(&config).or_else(|| {
-        (data.len() > max_data_for(IB)).then_some(Error::InvalidArgument(
-            ArgumentError::DataTooLong {
-                max: max_data_for(IB),
-            },
-        ))
-    });
-    assert_eq!(made.as_ref().err().copied(), expected, "Inviter::new");
-    let inviter = made.ok()?;
-    let invitee = Invitee::<EB>::new_sized(
-        config,
-        &k.bob,
+    )?;
+    let (invitee, b) = new_invitee::<EB>(
+        &config,
         ephemeral(&NETWORK_INVITEE_EPHEMERALS, script.invitee_ephemeral),
-        T0,
+        vec![keys().alice_pk],
     )
     .expect("the config was accepted by the inviter");
     let mut net = Network {
         script,
-        data: &data,
+        data: script.invitation.data(),
         inviter,
         invitee,
-        a: InviterWatch::new::<IB>(target, &config),
-        b: InviteeWatch::new::<EB>(vec![k.alice_pk], &config),
+        a,
+        b,
         dir: script.directory.build(),
         clock: Clock::new(),
         to_invitee: Wire::default(),

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use beckon_core::internal::frame::HELLO_FRAME_LEN;
-use beckon_core::wire::buffer_size;
+use beckon_core::wire::{buffer_size, max_data_for};
 use beckon_core::*;
 
 use super::fixtures::{
@@ -31,6 +31,46 @@ pub(crate) fn config_error(config: &Config) -> Option<Error> {
         || config.keepalive_interval.as_ticks() == 0
         || config.idle_timeout <= config.keepalive_interval)
         .then_some(Error::InvalidArgument(ArgumentError::OutOfRange))
+}
+
+/// Alice, the inviter under test (with `config`, `target`, `invitation`
+/// and `ephemeral`), and her watcher; `None` when `new` refused her, which
+/// it must do exactly for a bad config or data over what `B` bytes hold,
+/// with the documented error.
+pub(crate) fn new_inviter<const B: usize>(
+    config: &Config,
+    target: Target,
+    invitation: &Invitation<'_>,
+    ephemeral: EphemeralSecret,
+) -> Option<(Inviter<B>, InviterWatch)> {
+    let made = Inviter::<B>::new_sized(*config, &keys().alice, target, invitation, ephemeral, T0);
+    let expected = config_error(config).or_else(|| {
+        (invitation.data().len() > max_data_for(B)).then_some(Error::InvalidArgument(
+            ArgumentError::DataTooLong {
+                max: max_data_for(B),
+            },
+        ))
+    });
+    assert_eq!(made.as_ref().err().copied(), expected, "Inviter::new");
+    Some((made.ok()?, InviterWatch::new::<B>(target, config)))
+}
+
+/// Bob, the invitee under test (with `config` and `ephemeral`), and his
+/// watcher, for which only `honest_inviters` can have signed an Invite;
+/// `None` when `new` refused him, which it must do exactly for a bad
+/// config.
+pub(crate) fn new_invitee<const B: usize>(
+    config: &Config,
+    ephemeral: EphemeralSecret,
+    honest_inviters: Vec<PublicKey>,
+) -> Option<(Invitee<B>, InviteeWatch)> {
+    let made = Invitee::<B>::new_sized(*config, &keys().bob, ephemeral, T0);
+    assert_eq!(
+        made.as_ref().err().copied(),
+        config_error(config),
+        "Invitee::new"
+    );
+    Some((made.ok()?, InviteeWatch::new::<B>(honest_inviters, config)))
 }
 
 /// What the invitee's policy must answer to an authenticated Invite
