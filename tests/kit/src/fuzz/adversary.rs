@@ -17,10 +17,11 @@ use super::fixtures::{
 };
 use super::frames::{kind_of, split_frames};
 use super::inputs::{
-    deadline_rounds, AnswerSpec, Clock, FakeInviteeOp, FakeInviteeScript, FakeInviterOp,
-    FakeInviterScript, InviterPlain, KeySpec, ProofSpec, SigSpec, TargetSpec, Text,
+    AnswerSpec, Clock, FakeInviteeOp, FakeInviteeScript, FakeInviterOp, FakeInviterScript,
+    InviterPlain, KeySpec, ProofSpec, SigSpec, TargetSpec, Text,
 };
 use super::oracles::{expected_verdict, new_invitee, new_inviter};
+use super::watchers::Watch;
 use super::{InviteeRun, InviterRun};
 
 /// The largest plaintext the adversary seals (a frame's length is a u16).
@@ -155,17 +156,14 @@ pub fn run_fake_invitee(script: &FakeInviteeScript) -> Vec<InviterEvent> {
 /// [`run_fake_invitee`], with what the inviter sent; `None` when `new`
 /// refused it (as it must).
 pub fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<InviterRun> {
-    let k = keys();
-    let config = script.config.config();
     let (mut m, mut w) = new_inviter::<LARGE>(
-        &config,
+        &script.config.config(),
         script.target.target(),
         &script.invitation.make()?,
         ephemeral(&RECORDED_INVITER_EPHEMERALS, script.ephemeral),
     )?;
     let mut clock = Clock::new();
-    w.drain(&mut m);
-    w.check(&mut m, true);
+    w.settle(&mut m, true);
 
     // The handshake: read the Hello, prove whatever the script says.
     let snow = SnowInvitee::new(
@@ -175,23 +173,22 @@ pub fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<InviterRun> {
     .expect("the inviter's Hello");
     let (payload, valid) = proof_plaintext(&script.proof, &snow.proof_hash());
     let (proof, channel) = snow.proof(&payload);
-    w.input(&mut m, T0, &proof);
-    w.drain(&mut m);
-    w.check(&mut m, true);
-    let mallory = Some(k.mallory_pk);
+    w.input(&mut m, T0, &proof, &());
+    w.settle(&mut m, true);
+    let mallory = Some(keys().mallory_pk);
     if valid {
         // Completeness: a valid proof is taken, and checked against the
         // target.
         assert_eq!(m.responder(), mallory, "a valid proof was not taken");
         match script.target {
             TargetSpec::Mallory | TargetSpec::AnyEndpoint => {
-                assert_eq!(w.verified, mallory, "a valid proof of the target")
+                assert_eq!(w.side.verified, mallory, "a valid proof of the target")
             }
             _ => assert_eq!(w.finished, Some(Err(SessionError::ContactMismatch))),
         }
     } else {
         assert_eq!(m.responder(), None, "an invalid proof was taken");
-        assert!(w.verified.is_none() && w.finished.is_some());
+        assert!(w.side.verified.is_none() && w.finished.is_some());
     }
     let invite_len = split_frames(&w.sent)
         .get(1)
@@ -205,33 +202,22 @@ pub fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<InviterRun> {
             FakeInviteeOp::Answer(nonce, spec) => {
                 let plaintext = answer_plaintext(spec, invite_len);
                 let nonce = pick_nonce(*nonce, &mut next_nonce);
-                let now = clock.now;
-                w.input(&mut m, now, &channel.seal(nonce, &plaintext));
+                w.input(&mut m, clock.now, &channel.seal(nonce, &plaintext), &());
                 opened = Some((nonce, plaintext));
             }
-            FakeInviteeOp::Raw(chunk) => {
-                let now = clock.now;
-                w.input(&mut m, now, &chunk.0);
-            }
-            FakeInviteeOp::Time(when) => {
-                let now = clock.at(*when, m.poll_timeout());
-                w.timeout(&mut m, now);
-            }
-            FakeInviteeOp::Cancel => {
-                let now = clock.now;
-                w.cancel(&mut m, now);
-            }
-            FakeInviteeOp::Close => {
-                let now = clock.now;
-                w.close(&mut m, now);
-            }
+            FakeInviteeOp::Raw(chunk) => w.input(&mut m, clock.now, &chunk.0, &()),
+            FakeInviteeOp::Time(when) => w.timed(&mut m, &mut clock, *when, Watch::timeout),
+            FakeInviteeOp::Cancel => w.cancel(&mut m, clock.now),
+            FakeInviteeOp::Close => w.close(&mut m, clock.now),
         }
-        w.drain(&mut m);
-        w.check(&mut m, true);
+        w.settle(&mut m, true);
         // An answer: exactly what the (verified) adversary sealed under the
         // first nonce.
         if before.is_none() && m.answer_message().is_ok() {
-            assert_eq!(w.verified, mallory, "an answer from an unverified peer");
+            assert_eq!(
+                w.side.verified, mallory,
+                "an answer from an unverified peer"
+            );
             let Some((nonce, plaintext)) = opened else {
                 panic!("an answer from a frame the adversary did not seal");
             };
@@ -266,28 +252,11 @@ pub fn run_fake_invitee_run(script: &FakeInviteeScript) -> Option<InviterRun> {
             assert!(matches, "reported {:?} for {said:?}", w.finished);
         }
     }
-    for _ in 0..deadline_rounds(&config) {
-        let Some(deadline) = m.poll_timeout() else {
-            break;
-        };
-        let now = clock.now.max(deadline);
-        clock.now = now;
-        w.timeout(&mut m, now);
-        w.drain(&mut m);
-        w.check(&mut m, true);
-    }
-    assert!(
-        w.finished.is_some(),
-        "the inviter's deadlines did not end it"
-    );
-    w.finish(&mut m);
+    w.run_out(&mut m, &mut clock);
     if matches!(w.finished, Some(Ok(_))) {
-        assert_eq!(w.verified, mallory, "an answer without a valid proof");
+        assert_eq!(w.side.verified, mallory, "an answer without a valid proof");
     }
-    Some(InviterRun {
-        sent: w.sent,
-        events: w.events,
-    })
+    Some(w.into_run())
 }
 
 /// The invitee's view of an Invite the adversary sealed.
@@ -309,9 +278,8 @@ pub fn run_fake_inviter<const B: usize>(script: &FakeInviterScript) -> Vec<Invit
 /// refused it (as it must).
 pub fn run_fake_inviter_run<const B: usize>(script: &FakeInviterScript) -> Option<InviteeRun> {
     let k = keys();
-    let config = script.config.config();
     let (mut m, mut w) = new_invitee::<B>(
-        &config,
+        &script.config.config(),
         ephemeral(&RECORDED_INVITEE_EPHEMERALS, script.ephemeral),
         vec![k.mallory_pk],
     )?;
@@ -324,8 +292,7 @@ pub fn run_fake_inviter_run<const B: usize>(script: &FakeInviterScript) -> Optio
         script.adversary_ephemeral,
     )));
     w.input(&mut m, T0, snow.hello(), &dir);
-    w.drain(&mut m);
-    w.check(&mut m, true);
+    w.settle(&mut m, true);
     let mut channel = None;
     let mut hash = [0u8; 64];
     if kind_of(&w.sent) == Some(FrameKind::Proof) {
@@ -341,7 +308,7 @@ pub fn run_fake_inviter_run<const B: usize>(script: &FakeInviterScript) -> Optio
     let mut raw_fed = false;
     for op in &script.ops {
         let had_inviter = m.inviter().is_some();
-        let had_prompt = w.prompt.is_some();
+        let had_prompt = w.side.prompt.is_some();
         let mut sealed: Option<SealedInvite> = None;
         // This step sealed a valid Invite right: to an invitee waiting for
         // it, its input clean, under the first nonce, within the limits.
@@ -379,7 +346,7 @@ pub fn run_fake_inviter_run<const B: usize>(script: &FakeInviterScript) -> Optio
                 // A Cancel is counted by what was sealed, however the script
                 // spelled it: any plaintext that decodes as a Cancel (the
                 // raw byte `01` is one) can withdraw a prompt.
-                cancel_sent |= w.prompt.is_some()
+                cancel_sent |= w.side.prompt.is_some()
                     && matches!(
                         payload::decode::<InviterMessage<'_>>(&plaintext),
                         Ok(InviterMessage::Cancel)
@@ -397,30 +364,20 @@ pub fn run_fake_inviter_run<const B: usize>(script: &FakeInviterScript) -> Optio
                         && this.data.len() <= beckon_core::limits::MAX_DATA_LEN
                         && sealed_frame.len() <= invite_frame_len(max_data_for(B))
                 });
-                let now = clock.now;
-                w.input(&mut m, now, &sealed_frame, &dir);
+                w.input(&mut m, clock.now, &sealed_frame, &dir);
             }
             FakeInviterOp::Raw(chunk) => {
                 raw_fed = true;
-                let now = clock.now;
-                w.input(&mut m, now, &chunk.0, &dir);
+                w.input(&mut m, clock.now, &chunk.0, &dir);
             }
-            FakeInviterOp::Time(when) => {
-                let now = clock.at(*when, m.poll_timeout());
-                w.timeout(&mut m, now);
-            }
+            FakeInviterOp::Time(when) => w.timed(&mut m, &mut clock, *when, Watch::timeout),
             FakeInviterOp::Decide(when, d) => {
-                let now = clock.at(*when, m.poll_timeout());
-                w.decide(&mut m, now, d);
+                w.timed(&mut m, &mut clock, *when, |w, m, now| w.decide(m, now, d));
             }
-            FakeInviterOp::Close => {
-                let now = clock.now;
-                w.close(&mut m, now);
-            }
+            FakeInviterOp::Close => w.close(&mut m, clock.now),
             FakeInviterOp::Directory(spec) => dir = spec.build(),
         }
-        w.drain(&mut m);
-        w.check(&mut m, true);
+        w.settle(&mut m, true);
         if sealed_right {
             // Completeness: a valid Invite sealed right is authenticated
             // (and then the policy decides, below).
@@ -442,12 +399,12 @@ pub fn run_fake_inviter_run<const B: usize>(script: &FakeInviterScript) -> Optio
                 let too_large = this.data.len() > max_data_for(B);
                 match expected_verdict(&dir, &key, &this.application, too_large) {
                     Some(r) => assert_eq!(w.finished, Some(InviteeOutcome::Refused(r))),
-                    None => assert!(w.prompt.is_some(), "no prompt for a good Invite"),
+                    None => assert!(w.side.prompt.is_some(), "no prompt for a good Invite"),
                 }
                 invite = Some(this);
             }
         }
-        if let (Some(p), false) = (w.prompt, had_prompt) {
+        if let (Some(p), false) = (w.side.prompt, had_prompt) {
             let this = invite.as_ref().expect("a prompt for an Invite");
             let shown = m.invitation().expect("the prompt's invitation");
             assert_eq!(p.application, this.application);
@@ -461,23 +418,6 @@ pub fn run_fake_inviter_run<const B: usize>(script: &FakeInviterScript) -> Optio
             assert!(cancel_sent, "a prompt withdrawn without a Cancel");
         }
     }
-    for _ in 0..deadline_rounds(&config) {
-        let Some(deadline) = m.poll_timeout() else {
-            break;
-        };
-        let now = clock.now.max(deadline);
-        clock.now = now;
-        w.timeout(&mut m, now);
-        w.drain(&mut m);
-        w.check(&mut m, true);
-    }
-    assert!(
-        w.finished.is_some(),
-        "the invitee's deadlines did not end it"
-    );
-    w.finish(&mut m);
-    Some(InviteeRun {
-        sent: w.sent,
-        events: w.events,
-    })
+    w.run_out(&mut m, &mut clock);
+    Some(w.into_run())
 }

@@ -83,8 +83,8 @@
 //!   ephemerals, applications, start instant and buffer sizes;
 //! * `inputs`: the input types, what each stands for, and [`decode`];
 //! * `frames`: a stream cut at its length prefixes (by the kit);
-//! * `watchers`: `InviterWatch` and `InviteeWatch`, which make every
-//!   call into a machine under test and check it after each;
+//! * `watchers`: `Watch`, for either role, which makes every call into a
+//!   machine under test and checks it after each;
 //! * `oracles`: the verdicts the machines must give, the honest peers
 //!   re-run, and the differential properties;
 //! * `network`: the network variant ([`run_network_any`]);
@@ -120,6 +120,7 @@ pub use inputs::{
 };
 pub use network::{run_network_any, Interference, NetRun};
 pub use payloads::STRICT_CANONICAL;
+pub use watchers::Run;
 
 use arbitrary::Arbitrary;
 use beckon_core::internal::frame::{FrameKind, HEADER_LEN};
@@ -127,113 +128,67 @@ use beckon_core::*;
 
 use fixtures::{ephemeral, pick, LARGE};
 use frames::split_frames;
-use inputs::{deadline_rounds, Clock};
+use inputs::Clock;
 use oracles::{
     check_invitee_against_honest_inviter, check_inviter_against_honest_responder, new_invitee,
-    new_inviter, recorded_hello, same_invitee_runs, same_inviter_runs,
+    new_inviter, recorded_hello, same_runs,
 };
 use payloads::decode_every_payload;
+use watchers::Watch;
+
+/// What a lone inviter's run produced ([`run_inviter_alone`]).
+pub type InviterRun = Run<InviterEvent>;
+/// What a lone invitee's run produced ([`run_invitee_alone`]).
+pub type InviteeRun = Run<InviteeEvent>;
 
 // ---------------------------------------------------------------------------
 // The inviter alone
 // ---------------------------------------------------------------------------
 
-/// What a run produced, for differential checks.
-#[derive(Debug, PartialEq)]
-pub struct InviterRun {
-    /// Every byte the inviter transmitted.
-    pub sent: Vec<u8>,
-    /// Every event it gave, in order.
-    pub events: Vec<InviterEvent>,
-}
-
 /// Runs a lone inviter through `script`; `None` when `new` refused it (as
 /// it must).
 pub fn run_inviter_alone<const B: usize>(script: &InviterScript) -> Option<InviterRun> {
-    let config = script.config.config();
     let invitation = script.invitation.make()?;
     let (mut m, mut w) = new_inviter::<B>(
-        &config,
+        &script.config.config(),
         script.target.target(),
         &invitation,
         ephemeral(&RECORDED_INVITER_EPHEMERALS, script.ephemeral),
     )?;
     let mut clock = Clock::new();
-    if !script.lazy {
-        w.drain(&mut m);
-    }
-    w.check(&mut m, !script.lazy);
+    w.settle(&mut m, !script.lazy);
     for op in &script.ops {
         match op {
             InviterOp::Input(when, chunk) => {
-                let now = clock.at(*when, m.poll_timeout());
-                w.input(&mut m, now, &chunk.0);
+                w.timed(&mut m, &mut clock, *when, |w, m, now| {
+                    w.input(m, now, &chunk.0, &());
+                });
             }
-            InviterOp::Timeout(when) => {
-                let now = clock.at(*when, m.poll_timeout());
-                w.timeout(&mut m, now);
-            }
-            InviterOp::Cancel(when) => {
-                let now = clock.at(*when, m.poll_timeout());
-                w.cancel(&mut m, now);
-            }
-            InviterOp::Close(when) => {
-                let now = clock.at(*when, m.poll_timeout());
-                w.close(&mut m, now);
-            }
+            InviterOp::Timeout(when) => w.timed(&mut m, &mut clock, *when, Watch::timeout),
+            InviterOp::Cancel(when) => w.timed(&mut m, &mut clock, *when, Watch::cancel),
+            InviterOp::Close(when) => w.timed(&mut m, &mut clock, *when, Watch::close),
             InviterOp::Transmit(cap) => {
                 w.transmit(&mut m, usize::from(*cap));
             }
         }
-        if !script.lazy {
-            w.drain(&mut m);
-        }
-        w.check(&mut m, !script.lazy);
+        w.settle(&mut m, !script.lazy);
     }
-    // Liveness: the deadlines alone end the session.
-    for _ in 0..deadline_rounds(&config) {
-        let Some(deadline) = m.poll_timeout() else {
-            break;
-        };
-        let now = clock.now.max(deadline);
-        clock.now = now;
-        w.timeout(&mut m, now);
-        w.drain(&mut m);
-        w.check(&mut m, true);
-    }
-    assert!(
-        w.finished.is_some(),
-        "the inviter's deadlines did not end it"
-    );
-    w.finish(&mut m);
+    w.run_out(&mut m, &mut clock);
     let hello = recorded_hello(usize::from(script.ephemeral) % RECORDED_INVITER_EPHEMERALS.len());
     check_inviter_against_honest_responder(&m, &w, hello, &invitation);
-    Some(InviterRun {
-        sent: w.sent,
-        events: w.events,
-    })
+    Some(w.into_run())
 }
 
 // ---------------------------------------------------------------------------
 // The invitee alone
 // ---------------------------------------------------------------------------
 
-/// What a run produced, for differential checks.
-#[derive(Debug, PartialEq)]
-pub struct InviteeRun {
-    /// Every byte the invitee transmitted.
-    pub sent: Vec<u8>,
-    /// Every event it gave, in order.
-    pub events: Vec<InviteeEvent>,
-}
-
 /// Runs a lone invitee through `script`; `None` when `new` refused it (as
 /// it must).
 pub fn run_invitee_alone<const B: usize>(script: &InviteeScript) -> Option<InviteeRun> {
     let k = keys();
-    let config = script.config.config();
     let (mut m, mut w) = new_invitee::<B>(
-        &config,
+        &script.config.config(),
         ephemeral(&RECORDED_INVITEE_EPHEMERALS, script.ephemeral),
         vec![k.alice_pk, k.carol_pk],
     )?;
@@ -243,55 +198,29 @@ pub fn run_invitee_alone<const B: usize>(script: &InviteeScript) -> Option<Invit
     for op in &script.ops {
         match op {
             InviteeOp::Input(when, chunk) => {
-                let now = clock.at(*when, m.poll_timeout());
-                w.input(&mut m, now, &chunk.0, &dir);
+                w.timed(&mut m, &mut clock, *when, |w, m, now| {
+                    w.input(m, now, &chunk.0, &dir);
+                });
             }
-            InviteeOp::Timeout(when) => {
-                let now = clock.at(*when, m.poll_timeout());
-                w.timeout(&mut m, now);
-            }
+            InviteeOp::Timeout(when) => w.timed(&mut m, &mut clock, *when, Watch::timeout),
             InviteeOp::Decide(when, d) => {
-                let now = clock.at(*when, m.poll_timeout());
-                w.decide(&mut m, now, d);
+                w.timed(&mut m, &mut clock, *when, |w, m, now| w.decide(m, now, d));
             }
-            InviteeOp::Close(when) => {
-                let now = clock.at(*when, m.poll_timeout());
-                w.close(&mut m, now);
-            }
+            InviteeOp::Close(when) => w.timed(&mut m, &mut clock, *when, Watch::close),
             InviteeOp::Transmit(cap) => {
                 w.transmit(&mut m, usize::from(*cap));
             }
             InviteeOp::Directory(spec) => dir = spec.build(),
         }
-        if !script.lazy {
-            w.drain(&mut m);
-        }
-        w.check(&mut m, !script.lazy);
+        w.settle(&mut m, !script.lazy);
     }
-    for _ in 0..deadline_rounds(&config) {
-        let Some(deadline) = m.poll_timeout() else {
-            break;
-        };
-        let now = clock.now.max(deadline);
-        clock.now = now;
-        w.timeout(&mut m, now);
-        w.drain(&mut m);
-        w.check(&mut m, true);
-    }
-    assert!(
-        w.finished.is_some(),
-        "the invitee's deadlines did not end it"
-    );
-    w.finish(&mut m);
+    w.run_out(&mut m, &mut clock);
     check_invitee_against_honest_inviter(
         &m,
         &w,
         pick(&RECORDED_INVITEE_EPHEMERALS, script.ephemeral),
     );
-    Some(InviteeRun {
-        sent: w.sent,
-        events: w.events,
-    })
+    Some(w.into_run())
 }
 
 // ---------------------------------------------------------------------------
@@ -461,8 +390,8 @@ pub fn frame_decoder_run(data: &[u8]) -> Option<FrameDecoderRun> {
     let (invitee, inviter) = both(&invitee_script(&chunked), &inviter_script(&chunked));
     let whole = differential.then(|| both(&invitee_script(&whole), &inviter_script(&whole)));
     if let Some((y, w)) = &whole {
-        same_invitee_runs(invitee.as_ref(), y.as_ref());
-        same_inviter_runs(inviter.as_ref(), w.as_ref());
+        same_runs::<Invitee>(invitee.as_ref(), y.as_ref());
+        same_runs::<Inviter>(inviter.as_ref(), w.as_ref());
     }
     decode_every_payload(stream);
     for frame in split_frames(stream) {

@@ -15,7 +15,7 @@ use super::fixtures::{
 use super::frames::{is_whole, split_frames};
 use super::inputs::{deadline_rounds, Clock, Dir, Mutation, NetOp, NetScript, TargetSpec, Way};
 use super::oracles::{expected_verdict, new_invitee, new_inviter};
-use super::watchers::{InviteeWatch, InviterWatch};
+use super::watchers::{InviteeWatch, InviterWatch, Watch, Watched};
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
@@ -52,6 +52,13 @@ impl Wire {
             self.queue.push_back(frame);
         }
     }
+
+    /// Drains `m` through its watcher, and takes what it transmitted.
+    fn drain<M: Watched>(&mut self, w: &mut Watch<M>, m: &mut M, history: &mut Vec<Vec<u8>>) {
+        let before = w.sent.len();
+        w.drain(m);
+        self.push(&w.sent[before..], history);
+    }
 }
 
 struct Network<'s, const IB: usize, const EB: usize> {
@@ -59,8 +66,8 @@ struct Network<'s, const IB: usize, const EB: usize> {
     data: &'s [u8],
     inviter: Inviter<IB>,
     invitee: Invitee<EB>,
-    a: InviterWatch,
-    b: InviteeWatch,
+    a: InviterWatch<IB>,
+    b: InviteeWatch<EB>,
     dir: Dir,
     clock: Clock,
     to_invitee: Wire,
@@ -130,14 +137,10 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
     /// Moves what both sides transmit onto the wires, then checks both
     /// sides and the properties that tie them together.
     fn pump(&mut self) {
-        let before = self.a.sent.len();
-        self.a.drain(&mut self.inviter);
-        let fresh = self.a.sent[before..].to_vec();
-        self.to_invitee.push(&fresh, &mut self.history);
-        let before = self.b.sent.len();
-        self.b.drain(&mut self.invitee);
-        let fresh = self.b.sent[before..].to_vec();
-        self.to_inviter.push(&fresh, &mut self.history);
+        self.to_invitee
+            .drain(&mut self.a, &mut self.inviter, &mut self.history);
+        self.to_inviter
+            .drain(&mut self.b, &mut self.invitee, &mut self.history);
 
         let (had_inviter, had_prompt) = (self.had_inviter, self.had_prompt);
         self.a.check(&mut self.inviter, true);
@@ -156,16 +159,16 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
                         Some(InviteeOutcome::Refused(r)),
                         "the policy's verdict"
                     ),
-                    None => assert!(self.b.prompt.is_some(), "no prompt for a good Invite"),
+                    None => assert!(self.b.side.prompt.is_some(), "no prompt for a good Invite"),
                 }
             }
         }
         // A prompt: from Alice, after she verified Bob, showing exactly her
         // invitation.
-        if let Some(p) = self.b.prompt {
+        if let Some(p) = self.b.side.prompt {
             assert_eq!(p.inviter, k.alice_pk);
             assert_eq!(
-                self.a.verified,
+                self.a.side.verified,
                 Some(k.bob_pk),
                 "Bob was prompted before Alice verified him"
             );
@@ -203,6 +206,7 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
                 assert!(matches, "Alice got {response:?}, Bob ended with {given:?}");
                 let said = self
                     .b
+                    .side
                     .decided
                     .as_ref()
                     .map_or("", |(_, message)| message.as_str());
@@ -228,19 +232,19 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
         }
         if self.b.finished == Some(InviteeOutcome::Cancelled) {
             assert!(
-                self.a.cancel_sent,
+                self.a.side.cancel_sent,
                 "Bob withdrew a prompt Alice never cancelled"
             );
         }
         self.had_inviter = self.invitee.inviter().is_some();
-        self.had_prompt = self.b.prompt.is_some();
+        self.had_prompt = self.b.side.prompt.is_some();
     }
 
     fn deliver(&mut self, way: Way, bytes: &[u8]) {
         let now = self.clock.now;
         match way {
             Way::ToInvitee => self.b.input(&mut self.invitee, now, bytes, &self.dir),
-            Way::ToInviter => self.a.input(&mut self.inviter, now, bytes),
+            Way::ToInviter => self.a.input(&mut self.inviter, now, bytes, &()),
         }
     }
 
@@ -429,7 +433,7 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
             // Off at the Hello: refused in clear, before any Proof. A
             // cancel that came first ends Alice before she reads it.
             O::Refused(Refusal::InvitationsOff) if !invite_in => {
-                if self.a.taken_back {
+                if self.a.side.taken_back {
                     Err(SessionError::Cancelled)
                 } else {
                     refused(Refusal::InvitationsOff, false)
@@ -438,14 +442,14 @@ impl<const IB: usize, const EB: usize> Network<'_, IB, EB> {
             O::Refused(reason) => refused(reason, true),
             O::Failed(SessionError::HandshakeTimeout) => {
                 assert!(
-                    !invite_in && self.b.prompt.is_none(),
+                    !invite_in && self.b.side.prompt.is_none(),
                     "a handshake timeout after the Invite"
                 );
                 let mismatch = !matches!(
                     self.script.target,
                     TargetSpec::Bob | TargetSpec::AnyEndpoint
                 );
-                if self.a.taken_back {
+                if self.a.side.taken_back {
                     Err(SessionError::Cancelled)
                 } else {
                     assert!(

@@ -14,8 +14,7 @@ use super::fixtures::{
 };
 use super::frames::split_frames;
 use super::inputs::Dir;
-use super::watchers::{InviteeWatch, InviterWatch};
-use super::{InviteeRun, InviterRun};
+use super::watchers::{InviteeWatch, InviterWatch, Run, Watched};
 use crate::transmitted;
 
 // ---------------------------------------------------------------------------
@@ -42,7 +41,7 @@ pub(crate) fn new_inviter<const B: usize>(
     target: Target,
     invitation: &Invitation<'_>,
     ephemeral: EphemeralSecret,
-) -> Option<(Inviter<B>, InviterWatch)> {
+) -> Option<(Inviter<B>, InviterWatch<B>)> {
     let made = Inviter::<B>::new_sized(*config, &keys().alice, target, invitation, ephemeral, T0);
     let expected = config_error(config).or_else(|| {
         (invitation.data().len() > max_data_for(B)).then_some(Error::InvalidArgument(
@@ -52,7 +51,7 @@ pub(crate) fn new_inviter<const B: usize>(
         ))
     });
     assert_eq!(made.as_ref().err().copied(), expected, "Inviter::new");
-    Some((made.ok()?, InviterWatch::new::<B>(target, config)))
+    Some((made.ok()?, InviterWatch::new(target, config)))
 }
 
 /// Bob, the invitee under test (with `config` and `ephemeral`), and his
@@ -63,14 +62,14 @@ pub(crate) fn new_invitee<const B: usize>(
     config: &Config,
     ephemeral: EphemeralSecret,
     honest_inviters: Vec<PublicKey>,
-) -> Option<(Invitee<B>, InviteeWatch)> {
+) -> Option<(Invitee<B>, InviteeWatch<B>)> {
     let made = Invitee::<B>::new_sized(*config, &keys().bob, ephemeral, T0);
     assert_eq!(
         made.as_ref().err().copied(),
         config_error(config),
         "Invitee::new"
     );
-    Some((made.ok()?, InviteeWatch::new::<B>(honest_inviters, config)))
+    Some((made.ok()?, InviteeWatch::new(honest_inviters, config)))
 }
 
 /// What the invitee's policy must answer to an authenticated Invite
@@ -197,7 +196,7 @@ const TINY: usize = buffer_size(0);
 /// short by a failure in lazy mode); `watch` must have drained everything.
 pub(crate) fn check_inviter_against_honest_responder<const B: usize>(
     m: &Inviter<B>,
-    watch: &InviterWatch,
+    watch: &InviterWatch<B>,
     hello: &[u8],
     invitation: &Invitation<'_>,
 ) {
@@ -367,7 +366,7 @@ fn honest_refusal(
 /// invitee's.
 pub(crate) fn check_invitee_against_honest_inviter<const B: usize>(
     m: &Invitee<B>,
-    watch: &InviteeWatch,
+    watch: &InviteeWatch<B>,
     ephemeral: [u8; 32],
 ) {
     let Some(inviter) = m.inviter() else {
@@ -420,37 +419,30 @@ pub(crate) fn check_invitee_against_honest_inviter<const B: usize>(
 // One stream, cut two ways
 // ---------------------------------------------------------------------------
 
-pub(crate) fn same_inviter_runs(chunked: Option<&InviterRun>, whole: Option<&InviterRun>) {
+/// The run of `chunked` input and that of the `whole` of it agree: the
+/// same events, and the same bytes, except that a session that failed
+/// drops what it had not yet sent, and the harness drains between chunks:
+/// then the whole run's bytes are a prefix of the chunked run's.
+pub(crate) fn same_runs<M: Watched>(
+    chunked: Option<&Run<M::Event>>,
+    whole: Option<&Run<M::Event>>,
+) {
+    let role = M::ROLE;
     let (Some(x), Some(y)) = (chunked, whole) else {
-        panic!("Inviter::new refused one run only");
+        panic!("the {role}'s new refused one run only");
     };
-    assert_eq!(x.events, y.events, "the inviter cares how its input is cut");
-    let failed = matches!(x.events.last(), Some(InviterEvent::Finished(Err(_))));
+    assert_eq!(x.events, y.events, "the {role} cares how its input is cut");
+    let failed = x
+        .events
+        .last()
+        .and_then(M::ended)
+        .is_some_and(|o| M::failed(&o));
     if failed {
         assert!(
             x.sent.starts_with(&y.sent),
-            "the inviter's bytes depend on the cut"
+            "the {role}'s bytes depend on the cut"
         );
     } else {
-        assert_eq!(x.sent, y.sent, "the inviter's bytes depend on the cut");
-    }
-}
-
-pub(crate) fn same_invitee_runs(chunked: Option<&InviteeRun>, whole: Option<&InviteeRun>) {
-    let (Some(x), Some(y)) = (chunked, whole) else {
-        panic!("Invitee::new refused one run only");
-    };
-    assert_eq!(x.events, y.events, "the invitee cares how its input is cut");
-    let failed = matches!(
-        x.events.last(),
-        Some(InviteeEvent::Finished(InviteeOutcome::Failed(_)))
-    );
-    if failed {
-        assert!(
-            x.sent.starts_with(&y.sent),
-            "the invitee's bytes depend on the cut"
-        );
-    } else {
-        assert_eq!(x.sent, y.sent, "the invitee's bytes depend on the cut");
+        assert_eq!(x.sent, y.sent, "the {role}'s bytes depend on the cut");
     }
 }

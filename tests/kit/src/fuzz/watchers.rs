@@ -1,7 +1,11 @@
 //! The watchers: everything observed of one machine under test
 //! ([`InviterWatch`], [`InviteeWatch`]), every call into it made through
 //! them, and the properties checked after every call; at the end, the shape
-//! and bounds of the stream it transmitted.
+//! and bounds of the stream it transmitted. One [`Watch`] serves both
+//! roles: what they share is written once, for any [`Watched`] machine,
+//! and each role adds its own checks.
+
+use std::fmt::Debug;
 
 use beckon_core::internal::frame::{
     invite_frame_len, FrameKind, ANSWER_FRAME_MAX, CANCEL_FRAME_LEN, HELLO_FRAME_LEN,
@@ -13,7 +17,7 @@ use embassy_time::{Duration, Instant};
 
 use super::fixtures::{POLL_BUF, T0};
 use super::frames::{is_whole, kind_of, split_frames};
-use super::inputs::{DecisionSpec, Dir};
+use super::inputs::{deadline_rounds, Clock, DecisionSpec, When};
 
 // ---------------------------------------------------------------------------
 // Streams
@@ -48,20 +52,346 @@ fn keepalives_allowed(since: Option<Instant>, now: Instant, interval: Duration) 
     })
 }
 
-/// The inviter's stream is a Hello, then at most an Invite, keepalives (at
-/// most `keepalives`) and a Cancel, all whole, except that a session that
-/// failed drops what it had not sent (`failed`): its last frame may be cut
-/// short.
-fn check_inviter_stream<const B: usize>(sent: &[u8], failed: bool, keepalives: usize) {
-    let frames = split_frames(sent);
-    for (i, frame) in frames.iter().enumerate() {
-        if !is_whole(frame) {
-            assert!(
-                failed && i + 1 == frames.len(),
-                "inviter sent a partial frame"
-            );
-            continue;
+// ---------------------------------------------------------------------------
+// Either role
+// ---------------------------------------------------------------------------
+
+/// A machine under test, as its [`Watch`] sees it: its role's types and
+/// bounds, and the checks only that role has.
+pub(crate) trait Watched: Machine<Event: Copy + Debug + PartialEq> + Sized {
+    /// How its session ends (`outcome()`).
+    type Outcome: Copy + Debug + PartialEq;
+    /// What only this role's watcher keeps.
+    type Side;
+    /// The role, for messages.
+    const ROLE: &'static str;
+
+    /// Everything it may ever transmit besides its keepalives.
+    fn bound() -> usize;
+    /// Its `outcome()`.
+    fn end(&self) -> Option<Self::Outcome>;
+    /// The outcome `event` ends the session with, if it is `Finished`.
+    fn ended(event: &Self::Event) -> Option<Self::Outcome>;
+    /// Whether `outcome` is a failure, which drops what it had not sent.
+    fn failed(outcome: &Self::Outcome) -> bool;
+    /// Checks an event other than `Finished`, given in a call at `now`,
+    /// and keeps what it says in `side`; whether the invitation became
+    /// pending with it.
+    fn on_event(side: &mut Self::Side, m: &Self, event: &Self::Event, now: Instant) -> bool;
+    /// The role's own checks of the state after a call (the shared ones
+    /// passed).
+    fn check_side(w: &Watch<Self>, m: &Self);
+    /// Checks a whole frame it transmitted, the `i`th of `count`, with at
+    /// most `keepalives` keepalives among them.
+    fn check_frame(i: usize, frame: &[u8], count: usize, keepalives: usize);
+}
+
+/// Everything observed of one machine under test, checked after every
+/// call: what either role's watcher keeps, and (`side`) what only its own
+/// does.
+pub(crate) struct Watch<M: Watched> {
+    pub(crate) now: Instant,
+    pub(crate) sent: Vec<u8>,
+    pub(crate) received: Vec<u8>,
+    pub(crate) events: Vec<M::Event>,
+    pub(crate) finished: Option<M::Outcome>,
+    pub(crate) side: M::Side,
+    /// The machine's config: its keepalive interval bounds what it may
+    /// send, its waits how many deadlines it can run.
+    config: Config,
+    /// When the invitation became pending (the Verified or Prompt event's
+    /// call).
+    pending_since: Option<Instant>,
+    /// The latest `now` so far (time may go backwards between calls).
+    latest: Instant,
+}
+
+/// The watcher of an inviter.
+pub(crate) type InviterWatch<const B: usize> = Watch<Inviter<B>>;
+/// The watcher of an invitee.
+pub(crate) type InviteeWatch<const B: usize> = Watch<Invitee<B>>;
+
+/// What a run produced, for differential checks.
+#[derive(Debug, PartialEq)]
+pub struct Run<E> {
+    /// Every byte the machine transmitted.
+    pub sent: Vec<u8>,
+    /// Every event it gave, in order.
+    pub events: Vec<E>,
+}
+
+impl<M: Watched> Watch<M> {
+    fn with(side: M::Side, config: &Config) -> Self {
+        Watch {
+            now: T0,
+            sent: Vec::new(),
+            received: Vec::new(),
+            events: Vec::new(),
+            finished: None,
+            side,
+            config: *config,
+            pending_since: None,
+            latest: T0,
         }
+    }
+
+    /// A call at `now`.
+    fn at(&mut self, now: Instant) {
+        self.now = now;
+        self.latest = self.latest.max(now);
+    }
+
+    pub(crate) fn input(&mut self, m: &mut M, now: Instant, bytes: &[u8], context: &M::Context) {
+        self.at(now);
+        if self.finished.is_none() {
+            self.received.extend_from_slice(bytes);
+        }
+        m.handle_input(now, bytes, context);
+    }
+
+    pub(crate) fn timeout(&mut self, m: &mut M, now: Instant) {
+        self.at(now);
+        m.handle_timeout(now);
+    }
+
+    pub(crate) fn close(&mut self, m: &mut M, now: Instant) {
+        self.at(now);
+        m.handle_close(now);
+    }
+
+    /// A call at `when` (relative to the last call and to `m`'s next
+    /// deadline): the clock moves there, and `call` makes it.
+    pub(crate) fn timed(
+        &mut self,
+        m: &mut M,
+        clock: &mut Clock,
+        when: When,
+        call: impl FnOnce(&mut Self, &mut M, Instant),
+    ) {
+        let now = clock.at(when, m.poll_timeout());
+        call(self, m, now);
+    }
+
+    /// One `poll_transmit` with a `cap`-byte buffer.
+    pub(crate) fn transmit(&mut self, m: &mut M, cap: usize) -> usize {
+        let mut buf = vec![0x5A; cap];
+        let n = m.poll_transmit(&mut buf);
+        assert!(
+            n <= cap,
+            "poll_transmit returned {n} for a {cap}-byte buffer"
+        );
+        self.sent.extend_from_slice(&buf[..n]);
+        let bound = M::bound() + self.keepalives() * KEEPALIVE_FRAME_LEN;
+        assert!(
+            self.sent.len() <= bound,
+            "{} transmitted {} bytes, over its bound {bound}",
+            M::ROLE,
+            self.sent.len(),
+        );
+        n
+    }
+
+    /// How many keepalives may have been sent so far.
+    fn keepalives(&self) -> usize {
+        keepalives_allowed(
+            self.pending_since,
+            self.latest,
+            self.config.keepalive_interval,
+        )
+    }
+
+    pub(crate) fn drain(&mut self, m: &mut M) {
+        while self.transmit(m, POLL_BUF) > 0 {}
+    }
+
+    /// Drains the events and checks every property of the machine's
+    /// observable state. `drained`: every pending byte has been taken.
+    pub(crate) fn check(&mut self, m: &mut M, drained: bool) {
+        while let Some(event) = m.poll_event() {
+            assert!(
+                self.finished.is_none(),
+                "{} event {event:?} after Finished",
+                M::ROLE
+            );
+            match M::ended(&event) {
+                Some(outcome) => self.finished = Some(outcome),
+                None => {
+                    if M::on_event(&mut self.side, m, &event, self.now) {
+                        self.pending_since = Some(self.now);
+                    }
+                }
+            }
+            self.events.push(event);
+        }
+        assert_eq!(m.end(), self.finished, "outcome() and Finished");
+        match (m.poll_timeout(), self.finished) {
+            (None, Some(_)) => {}
+            (Some(deadline), None) => assert!(
+                pending(deadline, self.now),
+                "{} deadline {deadline:?} not after now {:?}",
+                M::ROLE,
+                self.now
+            ),
+            (t, f) => panic!("{} poll_timeout {t:?} with outcome {f:?}", M::ROLE),
+        }
+        if drained {
+            assert_eq!(m.is_finished(), self.finished.is_some(), "is_finished");
+        }
+        M::check_side(self, m);
+    }
+
+    /// After a call: drains `m` first if `drain`, then checks it (as
+    /// drained if it was).
+    pub(crate) fn settle(&mut self, m: &mut M, drain: bool) {
+        if drain {
+            self.drain(m);
+        }
+        self.check(m, drain);
+    }
+
+    /// Liveness: the deadlines alone end the session. Runs each in turn
+    /// (the clock moving to it, never back), settling after each, for as
+    /// many rounds as the config can need; then the last checks.
+    pub(crate) fn run_out(&mut self, m: &mut M, clock: &mut Clock) {
+        for _ in 0..deadline_rounds(&self.config) {
+            let Some(deadline) = m.poll_timeout() else {
+                break;
+            };
+            let now = clock.now.max(deadline);
+            clock.now = now;
+            self.timeout(m, now);
+            self.settle(m, true);
+        }
+        assert!(
+            self.finished.is_some(),
+            "the {}'s deadlines did not end it",
+            M::ROLE
+        );
+        self.finish(m);
+    }
+
+    /// The last checks once nothing more will happen, the stream's shape
+    /// among them: every frame whole, except that a session that failed
+    /// drops what it had not sent, so its last frame may be cut short;
+    /// each whole one as the role may send it.
+    pub(crate) fn finish(&mut self, m: &mut M) {
+        self.settle(m, true);
+        let failed = self.finished.as_ref().is_some_and(M::failed);
+        let keepalives = self.keepalives();
+        let frames = split_frames(&self.sent);
+        for (i, frame) in frames.iter().enumerate() {
+            if is_whole(frame) {
+                M::check_frame(i, frame, frames.len(), keepalives);
+            } else {
+                assert!(
+                    failed && i + 1 == frames.len(),
+                    "{} sent a partial frame",
+                    M::ROLE
+                );
+            }
+        }
+    }
+
+    /// What it saw `m` do.
+    pub(crate) fn into_run(self) -> Run<M::Event> {
+        Run {
+            sent: self.sent,
+            events: self.events,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Watching an inviter
+// ---------------------------------------------------------------------------
+
+/// What only an inviter's watcher keeps.
+pub(crate) struct InviterSide {
+    pub(crate) target: Target,
+    pub(crate) verified: Option<PublicKey>,
+    /// `handle_cancel` was called after (some of) the Invite had gone.
+    pub(crate) cancel_sent: bool,
+    /// `handle_cancel` was called before one byte of the Invite had gone:
+    /// none may ever go (the reference's case (a)).
+    pub(crate) taken_back: bool,
+}
+
+impl<const B: usize> Watched for Inviter<B> {
+    type Outcome = Result<Response, SessionError>;
+    type Side = InviterSide;
+    const ROLE: &'static str = "inviter";
+
+    fn bound() -> usize {
+        inviter_bound::<B>()
+    }
+
+    fn end(&self) -> Option<Self::Outcome> {
+        self.outcome()
+    }
+
+    fn ended(event: &InviterEvent) -> Option<Self::Outcome> {
+        match *event {
+            InviterEvent::Finished(result) => Some(result),
+            InviterEvent::Verified(_) => None,
+        }
+    }
+
+    fn failed(outcome: &Self::Outcome) -> bool {
+        outcome.is_err()
+    }
+
+    fn on_event(side: &mut InviterSide, m: &Self, event: &InviterEvent, _now: Instant) -> bool {
+        let InviterEvent::Verified(key) = *event else {
+            return false;
+        };
+        assert!(side.verified.is_none(), "a second Verified");
+        if let Target::Contact(expected) = side.target {
+            assert_eq!(key, expected, "verified a key that is not the target");
+        }
+        assert_eq!(m.responder(), Some(key));
+        side.verified = Some(key);
+        true
+    }
+
+    fn check_side(w: &Watch<Self>, m: &Self) {
+        let side = &w.side;
+        if side.verified.is_none() {
+            assert!(
+                w.sent.len() <= HELLO_FRAME_LEN,
+                "the invitation left before the responder was verified"
+            );
+        }
+        if side.taken_back {
+            assert!(
+                w.sent.len() <= HELLO_FRAME_LEN,
+                "the invitation left after it was cancelled"
+            );
+        }
+        match w.finished {
+            Some(Ok(_)) => assert!(side.verified.is_some(), "an answer without a Verified"),
+            Some(Err(SessionError::ContactMismatch)) => {
+                let responder = m.responder().expect("a mismatch names the responder");
+                assert_ne!(Target::Contact(responder), side.target);
+                assert!(w.sent.len() <= HELLO_FRAME_LEN);
+            }
+            Some(Err(SessionError::Refused {
+                authenticated: true,
+                ..
+            })) => assert!(side.verified.is_some(), "an authenticated refusal"),
+            _ => {}
+        }
+        if let Ok(message) = m.answer_message() {
+            assert!(w.finished.is_some(), "an answer message before the end");
+            assert!(
+                side.verified.is_some(),
+                "an answer message without Verified"
+            );
+            assert!(message.chars().count() <= 255, "answer message too long");
+        }
+    }
+
+    /// A Hello, then at most an Invite, keepalives and a Cancel.
+    fn check_frame(i: usize, frame: &[u8], count: usize, keepalives: usize) {
         let kind = kind_of(frame);
         match i {
             0 => {
@@ -77,36 +407,157 @@ fn check_inviter_stream<const B: usize>(sent: &[u8], failed: bool, keepalives: u
                 assert_eq!(frame.len(), CANCEL_FRAME_LEN, "a keepalive or a Cancel");
                 assert_eq!(KEEPALIVE_FRAME_LEN, CANCEL_FRAME_LEN);
             }
-            _ => panic!(
-                "inviter sent {} frames, with at most {keepalives} keepalives",
-                frames.len()
-            ),
+            _ => panic!("inviter sent {count} frames, with at most {keepalives} keepalives"),
         }
     }
 }
 
-/// The invitee's stream is a clear Refusal, or a Proof, keepalives (at most
-/// `keepalives`) and at most one Answer, all whole (but for the last frame
-/// of a failed session).
-fn check_invitee_stream(sent: &[u8], failed: bool, keepalives: usize) {
-    let frames = split_frames(sent);
-    for (i, frame) in frames.iter().enumerate() {
-        if !is_whole(frame) {
-            assert!(
-                failed && i + 1 == frames.len(),
-                "invitee sent a partial frame"
-            );
-            continue;
+impl<const B: usize> InviterWatch<B> {
+    pub(crate) fn new(target: Target, config: &Config) -> Self {
+        Watch::with(
+            InviterSide {
+                target,
+                verified: None,
+                cancel_sent: false,
+                taken_back: false,
+            },
+            config,
+        )
+    }
+
+    pub(crate) fn cancel(&mut self, m: &mut Inviter<B>, now: Instant) {
+        self.at(now);
+        // The deadlines at `now` run first, as `handle_cancel` runs them.
+        m.handle_timeout(now);
+        let open = m.outcome().is_none();
+        if open && self.sent.len() <= HELLO_FRAME_LEN {
+            self.side.taken_back = true;
+        } else if open && self.side.verified.is_some() {
+            self.side.cancel_sent = true;
         }
+        m.handle_cancel(now);
+        if self.side.taken_back {
+            assert_eq!(
+                m.outcome(),
+                Some(Err(SessionError::Cancelled)),
+                "a cancel before the Invite left ends the session"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Watching an invitee
+// ---------------------------------------------------------------------------
+
+/// What only an invitee's watcher keeps.
+pub(crate) struct InviteeSide {
+    pub(crate) prompt: Option<Prompt>,
+    /// The outcome a successful `handle_decision` produced, and its message.
+    pub(crate) decided: Option<(InviteeOutcome, String)>,
+    /// The keys that can have signed an Invite this invitee accepts.
+    honest_inviters: Vec<PublicKey>,
+}
+
+impl<const B: usize> Watched for Invitee<B> {
+    type Outcome = InviteeOutcome;
+    type Side = InviteeSide;
+    const ROLE: &'static str = "invitee";
+
+    fn bound() -> usize {
+        INVITEE_BOUND
+    }
+
+    fn end(&self) -> Option<InviteeOutcome> {
+        self.outcome()
+    }
+
+    fn ended(event: &InviteeEvent) -> Option<InviteeOutcome> {
+        match *event {
+            InviteeEvent::Finished(outcome) => Some(outcome),
+            InviteeEvent::Prompt(_) => None,
+        }
+    }
+
+    fn failed(outcome: &InviteeOutcome) -> bool {
+        matches!(outcome, InviteeOutcome::Failed(_))
+    }
+
+    fn on_event(side: &mut InviteeSide, m: &Self, event: &InviteeEvent, now: Instant) -> bool {
+        let InviteeEvent::Prompt(p) = *event else {
+            return false;
+        };
+        assert!(side.prompt.is_none(), "a second Prompt");
+        assert!(
+            side.honest_inviters.contains(&p.inviter),
+            "a prompt from {:?}, who never signed anything here",
+            p.inviter
+        );
+        assert!(pending(p.deadline, now), "a prompt already expired");
+        assert_eq!(m.inviter(), Some(p.inviter));
+        let invitation = m.invitation().expect("a prompt's invitation");
+        assert_eq!(invitation.application(), p.application);
+        assert!(invitation.message().chars().count() <= 255);
+        assert!(invitation.data().len() <= max_data_for(B));
+        side.prompt = Some(p);
+        true
+    }
+
+    fn check_side(w: &Watch<Self>, m: &Self) {
+        let side = &w.side;
+        assert_eq!(
+            m.is_prompting(),
+            side.prompt.is_some() && w.finished.is_none(),
+            "is_prompting"
+        );
+        if let (Some(deadline), Some(p)) = (m.poll_timeout(), side.prompt) {
+            assert!(deadline <= p.deadline, "a deadline after the prompt's");
+        }
+        if let Some(key) = m.inviter() {
+            assert!(
+                side.honest_inviters.contains(&key),
+                "an Invite from {key:?} passed, who never signed anything here"
+            );
+        }
+        if m.invitation().is_some() {
+            assert!(side.prompt.is_some(), "an invitation without a prompt");
+        }
+        match w.finished {
+            Some(
+                o @ (InviteeOutcome::Accepted(_)
+                | InviteeOutcome::Declined
+                | InviteeOutcome::Error { .. }
+                | InviteeOutcome::Refused(Refusal::Busy)),
+            ) => assert_eq!(
+                side.decided.as_ref().map(|d| d.0),
+                Some(o),
+                "an answer the user never gave"
+            ),
+            Some(InviteeOutcome::Expired) => {
+                assert!(side.prompt.is_some(), "Expired without a prompt");
+                assert!(side.decided.is_none(), "Expired after a decision");
+            }
+            Some(InviteeOutcome::Cancelled) => {
+                assert!(side.prompt.is_some(), "Cancelled without a prompt")
+            }
+            Some(InviteeOutcome::Refused(
+                Refusal::NotTrusted | Refusal::Blocked | Refusal::ApplicationNotRegistered,
+            )) => assert!(m.inviter().is_some(), "a policy refusal of nobody"),
+            _ => {}
+        }
+    }
+
+    /// A clear Refusal, or a Proof, keepalives and at most one Answer.
+    fn check_frame(i: usize, frame: &[u8], count: usize, keepalives: usize) {
         match (i, kind_of(frame)) {
             (0, Some(FrameKind::Refusal)) => {
                 assert_eq!(frame.len(), REFUSAL_FRAME_LEN);
-                assert_eq!(frames.len(), 1, "nothing after a clear Refusal");
+                assert_eq!(count, 1, "nothing after a clear Refusal");
             }
             (0, Some(FrameKind::Proof)) => assert_eq!(frame.len(), PROOF_FRAME_LEN),
             (i, Some(FrameKind::Sealed)) if i >= 1 && i <= 1 + keepalives => {
                 assert!(frame.len() <= ANSWER_FRAME_MAX);
-                if i + 1 < frames.len() {
+                if i + 1 < count {
                     assert_eq!(
                         frame.len(),
                         KEEPALIVE_FRAME_LEN,
@@ -121,282 +572,21 @@ fn check_invitee_stream(sent: &[u8], failed: bool, keepalives: usize) {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Watching an inviter
-// ---------------------------------------------------------------------------
-
-/// Everything observed of one inviter, checked after every call.
-pub(crate) struct InviterWatch {
-    pub(crate) target: Target,
-    pub(crate) now: Instant,
-    pub(crate) sent: Vec<u8>,
-    pub(crate) received: Vec<u8>,
-    pub(crate) events: Vec<InviterEvent>,
-    pub(crate) verified: Option<PublicKey>,
-    pub(crate) finished: Option<Result<Response, SessionError>>,
-    /// `handle_cancel` was called after (some of) the Invite had gone.
-    pub(crate) cancel_sent: bool,
-    /// `handle_cancel` was called before one byte of the Invite had gone:
-    /// none may ever go (the reference's case (a)).
-    pub(crate) taken_back: bool,
-    bound: usize,
-    /// The config's keepalive interval.
-    keepalive: Duration,
-    /// When the invitation became pending (the Verified event's call).
-    pending_since: Option<Instant>,
-    /// The latest `now` so far (time may go backwards between calls).
-    latest: Instant,
-}
-
-impl InviterWatch {
-    pub(crate) fn new<const B: usize>(target: Target, config: &Config) -> Self {
-        InviterWatch {
-            keepalive: config.keepalive_interval,
-            pending_since: None,
-            latest: T0,
-            target,
-            now: T0,
-            sent: Vec::new(),
-            received: Vec::new(),
-            events: Vec::new(),
-            verified: None,
-            finished: None,
-            cancel_sent: false,
-            taken_back: false,
-            bound: inviter_bound::<B>(),
-        }
-    }
-
-    pub(crate) fn input<const B: usize>(&mut self, m: &mut Inviter<B>, now: Instant, bytes: &[u8]) {
-        self.now = now;
-        self.latest = self.latest.max(now);
-        if self.finished.is_none() {
-            self.received.extend_from_slice(bytes);
-        }
-        m.handle_input(now, bytes, &());
-    }
-
-    pub(crate) fn timeout<const B: usize>(&mut self, m: &mut Inviter<B>, now: Instant) {
-        self.now = now;
-        self.latest = self.latest.max(now);
-        m.handle_timeout(now);
-    }
-
-    pub(crate) fn cancel<const B: usize>(&mut self, m: &mut Inviter<B>, now: Instant) {
-        self.now = now;
-        self.latest = self.latest.max(now);
-        // The deadlines at `now` run first, as `handle_cancel` runs them.
-        m.handle_timeout(now);
-        let open = m.outcome().is_none();
-        if open && self.sent.len() <= HELLO_FRAME_LEN {
-            self.taken_back = true;
-        } else if open && self.verified.is_some() {
-            self.cancel_sent = true;
-        }
-        m.handle_cancel(now);
-        if self.taken_back {
-            assert_eq!(
-                m.outcome(),
-                Some(Err(SessionError::Cancelled)),
-                "a cancel before the Invite left ends the session"
-            );
-        }
-    }
-
-    pub(crate) fn close<const B: usize>(&mut self, m: &mut Inviter<B>, now: Instant) {
-        self.now = now;
-        self.latest = self.latest.max(now);
-        m.handle_close(now);
-    }
-
-    /// One `poll_transmit` with a `cap`-byte buffer.
-    pub(crate) fn transmit<const B: usize>(&mut self, m: &mut Inviter<B>, cap: usize) -> usize {
-        let mut buf = vec![0x5A; cap];
-        let n = m.poll_transmit(&mut buf);
-        assert!(
-            n <= cap,
-            "poll_transmit returned {n} for a {cap}-byte buffer"
-        );
-        self.sent.extend_from_slice(&buf[..n]);
-        let bound = self.bound + self.keepalives() * KEEPALIVE_FRAME_LEN;
-        assert!(
-            self.sent.len() <= bound,
-            "inviter transmitted {} bytes, over its bound {bound}",
-            self.sent.len(),
-        );
-        n
-    }
-
-    /// How many keepalives may have been sent so far.
-    fn keepalives(&self) -> usize {
-        keepalives_allowed(self.pending_since, self.latest, self.keepalive)
-    }
-
-    pub(crate) fn drain<const B: usize>(&mut self, m: &mut Inviter<B>) {
-        while self.transmit(m, POLL_BUF) > 0 {}
-    }
-
-    /// Drains the events and checks every property of the inviter's
-    /// observable state. `drained`: every pending byte has been taken.
-    pub(crate) fn check<const B: usize>(&mut self, m: &mut Inviter<B>, drained: bool) {
-        while let Some(event) = m.poll_event() {
-            assert!(
-                self.finished.is_none(),
-                "inviter event {event:?} after Finished"
-            );
-            match event {
-                InviterEvent::Verified(key) => {
-                    assert!(self.verified.is_none(), "a second Verified");
-                    if let Target::Contact(expected) = self.target {
-                        assert_eq!(key, expected, "verified a key that is not the target");
-                    }
-                    assert_eq!(m.responder(), Some(key));
-                    self.verified = Some(key);
-                    self.pending_since = Some(self.now);
-                }
-                InviterEvent::Finished(result) => self.finished = Some(result),
-            }
-            self.events.push(event);
-        }
-        assert_eq!(m.outcome(), self.finished, "outcome() and Finished");
-        match (m.poll_timeout(), self.finished) {
-            (None, Some(_)) => {}
-            (Some(deadline), None) => assert!(
-                pending(deadline, self.now),
-                "inviter deadline {deadline:?} not after now {:?}",
-                self.now
-            ),
-            (t, f) => panic!("inviter poll_timeout {t:?} with outcome {f:?}"),
-        }
-        if drained {
-            assert_eq!(m.is_finished(), self.finished.is_some(), "is_finished");
-        }
-        if self.verified.is_none() {
-            assert!(
-                self.sent.len() <= HELLO_FRAME_LEN,
-                "the invitation left before the responder was verified"
-            );
-        }
-        if self.taken_back {
-            assert!(
-                self.sent.len() <= HELLO_FRAME_LEN,
-                "the invitation left after it was cancelled"
-            );
-        }
-        match self.finished {
-            Some(Ok(_)) => assert!(self.verified.is_some(), "an answer without a Verified"),
-            Some(Err(SessionError::ContactMismatch)) => {
-                let responder = m.responder().expect("a mismatch names the responder");
-                assert_ne!(Target::Contact(responder), self.target);
-                assert!(self.sent.len() <= HELLO_FRAME_LEN);
-            }
-            Some(Err(SessionError::Refused {
-                authenticated: true,
-                ..
-            })) => assert!(self.verified.is_some(), "an authenticated refusal"),
-            _ => {}
-        }
-        if let Ok(message) = m.answer_message() {
-            assert!(self.finished.is_some(), "an answer message before the end");
-            assert!(
-                self.verified.is_some(),
-                "an answer message without Verified"
-            );
-            assert!(message.chars().count() <= 255, "answer message too long");
-        }
-    }
-
-    /// The last checks once nothing more will happen.
-    pub(crate) fn finish<const B: usize>(&mut self, m: &mut Inviter<B>) {
-        self.drain(m);
-        self.check(m, true);
-        check_inviter_stream::<B>(
-            &self.sent,
-            matches!(self.finished, Some(Err(_))),
-            self.keepalives(),
-        );
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Watching an invitee
-// ---------------------------------------------------------------------------
-
-/// Everything observed of one invitee, checked after every call.
-pub(crate) struct InviteeWatch {
-    pub(crate) now: Instant,
-    pub(crate) sent: Vec<u8>,
-    pub(crate) received: Vec<u8>,
-    pub(crate) events: Vec<InviteeEvent>,
-    pub(crate) prompt: Option<Prompt>,
-    pub(crate) finished: Option<InviteeOutcome>,
-    /// The outcome a successful `handle_decision` produced, and its message.
-    pub(crate) decided: Option<(InviteeOutcome, String)>,
-    /// The keys that can have signed an Invite this invitee accepts.
-    honest_inviters: Vec<PublicKey>,
-    max_data: usize,
-    /// The config's keepalive interval.
-    keepalive: Duration,
-    /// When the prompt went up.
-    pending_since: Option<Instant>,
-    /// The latest `now` so far (time may go backwards between calls).
-    latest: Instant,
-}
-
-impl InviteeWatch {
-    pub(crate) fn new<const B: usize>(honest_inviters: Vec<PublicKey>, config: &Config) -> Self {
-        InviteeWatch {
-            keepalive: config.keepalive_interval,
-            pending_since: None,
-            latest: T0,
-            now: T0,
-            sent: Vec::new(),
-            received: Vec::new(),
-            events: Vec::new(),
-            prompt: None,
-            finished: None,
-            decided: None,
-            honest_inviters,
-            max_data: max_data_for(B),
-        }
-    }
-
-    pub(crate) fn input<const B: usize>(
-        &mut self,
-        m: &mut Invitee<B>,
-        now: Instant,
-        bytes: &[u8],
-        dir: &Dir,
-    ) {
-        self.now = now;
-        self.latest = self.latest.max(now);
-        if self.finished.is_none() {
-            self.received.extend_from_slice(bytes);
-        }
-        m.handle_input(now, bytes, dir);
-    }
-
-    pub(crate) fn timeout<const B: usize>(&mut self, m: &mut Invitee<B>, now: Instant) {
-        self.now = now;
-        self.latest = self.latest.max(now);
-        m.handle_timeout(now);
-    }
-
-    pub(crate) fn close<const B: usize>(&mut self, m: &mut Invitee<B>, now: Instant) {
-        self.now = now;
-        self.latest = self.latest.max(now);
-        m.handle_close(now);
+impl<const B: usize> InviteeWatch<B> {
+    pub(crate) fn new(honest_inviters: Vec<PublicKey>, config: &Config) -> Self {
+        Watch::with(
+            InviteeSide {
+                prompt: None,
+                decided: None,
+                honest_inviters,
+            },
+            config,
+        )
     }
 
     /// The user's decision, and the properties of `handle_decision`.
-    pub(crate) fn decide<const B: usize>(
-        &mut self,
-        m: &mut Invitee<B>,
-        now: Instant,
-        d: &DecisionSpec,
-    ) {
-        self.now = now;
-        self.latest = self.latest.max(now);
+    pub(crate) fn decide(&mut self, m: &mut Invitee<B>, now: Instant, d: &DecisionSpec) {
+        self.at(now);
         // The deadlines at `now` run first, as `handle_decision` runs them.
         m.handle_timeout(now);
         let was_prompting = m.is_prompting();
@@ -416,6 +606,7 @@ impl InviteeWatch {
             Ok(()) => {
                 assert!(was_prompting, "a decision accepted with no prompt up");
                 let prompt = self
+                    .side
                     .prompt
                     .expect("a decision was accepted before any Prompt event");
                 let expected = match d {
@@ -430,7 +621,7 @@ impl InviteeWatch {
                 };
                 assert_eq!(m.outcome(), Some(expected), "the decision's outcome");
                 assert!(!m.is_prompting());
-                self.decided = Some((expected, d.message().to_owned()));
+                self.side.decided = Some((expected, d.message().to_owned()));
             }
             Err(e) => {
                 assert!(
@@ -450,125 +641,5 @@ impl InviteeWatch {
                 );
             }
         }
-    }
-
-    pub(crate) fn transmit<const B: usize>(&mut self, m: &mut Invitee<B>, cap: usize) -> usize {
-        let mut buf = vec![0x5A; cap];
-        let n = m.poll_transmit(&mut buf);
-        assert!(
-            n <= cap,
-            "poll_transmit returned {n} for a {cap}-byte buffer"
-        );
-        self.sent.extend_from_slice(&buf[..n]);
-        let bound = INVITEE_BOUND + self.keepalives() * KEEPALIVE_FRAME_LEN;
-        assert!(
-            self.sent.len() <= bound,
-            "invitee transmitted {} bytes, over its bound {bound}",
-            self.sent.len()
-        );
-        n
-    }
-
-    /// How many keepalives may have been sent so far.
-    fn keepalives(&self) -> usize {
-        keepalives_allowed(self.pending_since, self.latest, self.keepalive)
-    }
-
-    pub(crate) fn drain<const B: usize>(&mut self, m: &mut Invitee<B>) {
-        while self.transmit(m, POLL_BUF) > 0 {}
-    }
-
-    pub(crate) fn check<const B: usize>(&mut self, m: &mut Invitee<B>, drained: bool) {
-        while let Some(event) = m.poll_event() {
-            assert!(
-                self.finished.is_none(),
-                "invitee event {event:?} after Finished"
-            );
-            match event {
-                InviteeEvent::Prompt(p) => {
-                    assert!(self.prompt.is_none(), "a second Prompt");
-                    assert!(
-                        self.honest_inviters.contains(&p.inviter),
-                        "a prompt from {:?}, who never signed anything here",
-                        p.inviter
-                    );
-                    assert!(pending(p.deadline, self.now), "a prompt already expired");
-                    assert_eq!(m.inviter(), Some(p.inviter));
-                    let invitation = m.invitation().expect("a prompt's invitation");
-                    assert_eq!(invitation.application(), p.application);
-                    assert!(invitation.message().chars().count() <= 255);
-                    assert!(invitation.data().len() <= self.max_data);
-                    self.prompt = Some(p);
-                    self.pending_since = Some(self.now);
-                }
-                InviteeEvent::Finished(outcome) => self.finished = Some(outcome),
-            }
-            self.events.push(event);
-        }
-        assert_eq!(m.outcome(), self.finished, "outcome() and Finished");
-        assert_eq!(
-            m.is_prompting(),
-            self.prompt.is_some() && self.finished.is_none(),
-            "is_prompting"
-        );
-        match (m.poll_timeout(), self.finished) {
-            (None, Some(_)) => {}
-            (Some(deadline), None) => {
-                assert!(
-                    pending(deadline, self.now),
-                    "invitee deadline {deadline:?} not after now {:?}",
-                    self.now
-                );
-                if let Some(p) = self.prompt {
-                    assert!(deadline <= p.deadline, "a deadline after the prompt's");
-                }
-            }
-            (t, f) => panic!("invitee poll_timeout {t:?} with outcome {f:?}"),
-        }
-        if drained {
-            assert_eq!(m.is_finished(), self.finished.is_some(), "is_finished");
-        }
-        if let Some(key) = m.inviter() {
-            assert!(
-                self.honest_inviters.contains(&key),
-                "an Invite from {key:?} passed, who never signed anything here"
-            );
-        }
-        if m.invitation().is_some() {
-            assert!(self.prompt.is_some(), "an invitation without a prompt");
-        }
-        match self.finished {
-            Some(
-                o @ (InviteeOutcome::Accepted(_)
-                | InviteeOutcome::Declined
-                | InviteeOutcome::Error { .. }
-                | InviteeOutcome::Refused(Refusal::Busy)),
-            ) => assert_eq!(
-                self.decided.as_ref().map(|d| d.0),
-                Some(o),
-                "an answer the user never gave"
-            ),
-            Some(InviteeOutcome::Expired) => {
-                assert!(self.prompt.is_some(), "Expired without a prompt");
-                assert!(self.decided.is_none(), "Expired after a decision");
-            }
-            Some(InviteeOutcome::Cancelled) => {
-                assert!(self.prompt.is_some(), "Cancelled without a prompt")
-            }
-            Some(InviteeOutcome::Refused(
-                Refusal::NotTrusted | Refusal::Blocked | Refusal::ApplicationNotRegistered,
-            )) => assert!(m.inviter().is_some(), "a policy refusal of nobody"),
-            _ => {}
-        }
-    }
-
-    pub(crate) fn finish<const B: usize>(&mut self, m: &mut Invitee<B>) {
-        self.drain(m);
-        self.check(m, true);
-        check_invitee_stream(
-            &self.sent,
-            matches!(self.finished, Some(InviteeOutcome::Failed(_))),
-            self.keepalives(),
-        );
     }
 }
