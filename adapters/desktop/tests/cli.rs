@@ -13,13 +13,9 @@ use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::Duration;
 
-use e2e_support::{bob_and_inviters, listen, run, Peer, Proc};
+use e2e_support::{bob_and_inviters, listen, run, text, Peer, Proc};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn a_closed_stdout_ends_the_command_quietly() {

@@ -10,7 +10,9 @@ use std::fs;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use e2e_support::{bob_and_inviters, listen, run, Peer, Proc};
+use e2e_support::{
+    assert_code, assert_said, bob_and_inviters, code, listen, run, text, Peer, Proc,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -45,27 +47,9 @@ fn carol_and(bob: &Peer) -> Peer {
     carol
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-/// Asserts that the command exited with `want`, with its stderr if not.
-fn assert_code(out: &Output, want: i32) {
-    assert_eq!(code(out), want, "{}", text(&out.stderr));
-}
-
-/// Asserts that the command said `needle` on stderr.
-fn assert_said(out: &Output, needle: &str) {
-    assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
 }
 
 /// Alice's invitation to Bob at 127.0.0.1:1 (nobody there) to play chess,
