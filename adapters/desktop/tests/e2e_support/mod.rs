@@ -229,6 +229,18 @@ impl Proc {
         self.seen.iter().any(|l| want(l))
     }
 
+    /// Asserts that a line seen so far is one that `want` wants; shows
+    /// every line seen if none is.
+    pub fn assert_saw(&self, want: impl Fn(&str) -> bool) {
+        assert!(self.saw(want), "{}: {:#?}", self.what, self.seen);
+    }
+
+    /// Asserts that no line seen so far is one that `unwanted` finds;
+    /// shows every line seen if one is.
+    pub fn assert_never_saw(&self, unwanted: impl Fn(&str) -> bool) {
+        assert!(!self.saw(unwanted), "{}: {:#?}", self.what, self.seen);
+    }
+
     /// Reads what is available for `wait`, returning all lines seen.
     pub fn drain(&mut self, wait: Duration) -> &[String] {
         let deadline = Instant::now() + wait;
