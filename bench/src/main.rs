@@ -267,54 +267,24 @@ fn main_rounds(fx: &Fixture, plan: &Plan) -> Result<Main, String> {
     let suite = tf.negotiated()?;
     let (mut r1, mut r2) = (rng(1), rng(2));
     let mut workloads = vec![
-        Workload {
-            name: "beckon",
-            per_iter: 1,
-            run: Box::new(|n| {
-                (0..n).try_for_each(|_| {
-                    exchange::exchange(fx, Case::Empty, &mut r1)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                })
-            }),
-        },
-        Workload {
-            name: "floor",
-            per_iter: 1,
-            run: Box::new(|n| {
-                (0..n).try_for_each(|_| {
-                    floor::floor_exchange(&ff, &mut r2)
-                        .then_some(())
-                        .ok_or_else(|| "a primitive check failed".to_owned())
-                })
-            }),
-        },
-        Workload {
-            name: "key checks",
-            per_iter: 1,
-            run: Box::new(|n| {
-                (0..n).try_for_each(|_| {
-                    floor::key_checks(&ff)
-                        .then_some(())
-                        .ok_or_else(|| "a key check failed".to_owned())
-                })
-            }),
-        },
-        Workload {
-            name: "snow",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| snow_exchange(&mut sf).map(|_| ()))),
-        },
-        Workload {
-            name: "rustls",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| tls_exchange(&mut tf).map(|_| ()))),
-        },
-        Workload {
-            name: "rustls pinned",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| tls_exchange(&mut pf).map(|_| ()))),
-        },
+        Workload::each("beckon", || {
+            exchange::exchange(fx, Case::Empty, &mut r1)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }),
+        Workload::each("floor", || {
+            floor::floor_exchange(&ff, &mut r2)
+                .then_some(())
+                .ok_or_else(|| "a primitive check failed".to_owned())
+        }),
+        Workload::each("key checks", || {
+            floor::key_checks(&ff)
+                .then_some(())
+                .ok_or_else(|| "a key check failed".to_owned())
+        }),
+        Workload::each("snow", || snow_exchange(&mut sf).map(|_| ())),
+        Workload::each("rustls", || tls_exchange(&mut tf).map(|_| ())),
+        Workload::each("rustls pinned", || tls_exchange(&mut pf).map(|_| ())),
     ];
     let mut s = interleave(&mut workloads, plan)?.into_iter();
     let mut next = || s.next().ok_or_else(|| "missing samples".to_owned());
@@ -340,56 +310,22 @@ fn primitive_rounds(fx: &Fixture, plan: &Plan) -> Result<Vec<Samples>, String> {
     let mut r2 = rng(4);
     let check = |ok: bool| ok.then_some(()).ok_or_else(|| "check failed".to_owned());
     let mut workloads: Vec<Workload<'_>> = vec![
-        Workload {
-            name: "dalek X25519 keygen + DH",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| check(p.dalek_x25519(&mut r)))),
-        },
-        Workload {
-            name: "ring X25519 keygen + DH",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| check(p.ring_x25519()))),
-        },
-        Workload {
-            name: "dalek ed25519 sign",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| check(p.dalek_sign()))),
-        },
-        Workload {
-            name: "ring ed25519 sign",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| check(p.ring_sign()))),
-        },
-        Workload {
-            name: "dalek ed25519 decompress + verify_strict",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| check(p.dalek_verify()))),
-        },
-        Workload {
-            name: "ring ed25519 verify",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| check(p.ring_verify()))),
-        },
-        Workload {
-            name: "Noise hashing, whole exchange (10 SHA-512, 4 HKDF)",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| check(p.noise_hashing()))),
-        },
-        Workload {
-            name: "ChaCha20-Poly1305, whole exchange (3 seal + open)",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| check(p.aead()))),
-        },
-        Workload {
-            name: "floor",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| check(floor::floor_exchange(&ff, &mut r2)))),
-        },
-        Workload {
-            name: "rustls",
-            per_iter: 1,
-            run: Box::new(|n| (0..n).try_for_each(|_| tls_exchange(&mut tf).map(|_| ()))),
-        },
+        Workload::each("dalek X25519 keygen + DH", || check(p.dalek_x25519(&mut r))),
+        Workload::each("ring X25519 keygen + DH", || check(p.ring_x25519())),
+        Workload::each("dalek ed25519 sign", || check(p.dalek_sign())),
+        Workload::each("ring ed25519 sign", || check(p.ring_sign())),
+        Workload::each("dalek ed25519 decompress + verify_strict", || {
+            check(p.dalek_verify())
+        }),
+        Workload::each("ring ed25519 verify", || check(p.ring_verify())),
+        Workload::each("Noise hashing, whole exchange (10 SHA-512, 4 HKDF)", || {
+            check(p.noise_hashing())
+        }),
+        Workload::each("ChaCha20-Poly1305, whole exchange (3 seal + open)", || {
+            check(p.aead())
+        }),
+        Workload::each("floor", || check(floor::floor_exchange(&ff, &mut r2))),
+        Workload::each("rustls", || tls_exchange(&mut tf).map(|_| ())),
     ];
     interleave(&mut workloads, plan)
 }

@@ -25,6 +25,17 @@ pub struct Workload<'a> {
     pub run: Work<'a>,
 }
 
+impl<'a> Workload<'a> {
+    /// A workload of one exchange per iteration: `one` once each.
+    pub fn each(name: &'static str, mut one: impl FnMut() -> Result<(), String> + 'a) -> Self {
+        Workload {
+            name,
+            per_iter: 1,
+            run: Box::new(move |n| (0..n).try_for_each(|_| one())),
+        }
+    }
+}
+
 /// Per workload, the time of one exchange in each round, in nanoseconds.
 #[derive(Debug, Clone)]
 pub struct Samples {

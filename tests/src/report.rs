@@ -84,83 +84,113 @@ impl fmt::Display for Violation {
     }
 }
 
-/// The result of one run.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    /// The seed.
-    pub seed: u64,
-    /// Steps taken.
-    pub steps: usize,
-    /// Invitations started (inviter sessions), all phases.
-    pub invitations: u64,
-    /// Sessions of both roles, attacker connections included: the
-    /// exchanges the core ran.
-    pub exchanges: u64,
-    /// Inviter results by kind.
-    pub inviter_outcomes: BTreeMap<String, u64>,
-    /// Invitee outcomes by kind.
-    pub invitee_outcomes: BTreeMap<String, u64>,
-    /// Faults injected, by label (what exactly happened: "bit flip",
-    /// "partition give-up", ...).
-    pub faults: BTreeMap<&'static str, u64>,
-    /// Faults injected, by kind: the command-line names of
-    /// [`FAULT_KINDS`](crate::FAULT_KINDS) ("split", "tamper", ...). A
-    /// kind absent here was never injected.
-    pub fault_kinds: BTreeMap<&'static str, u64>,
-    /// Prompted invitations whose invitee gave a final answer.
-    pub answered: u64,
-    /// Of those, the ones where the inviter reported something else.
-    pub disagreements: u64,
-    /// Of those, the ones whose link broke after the invitee answered.
-    pub link_disagreements: u64,
-    /// Disagreements by cause.
-    pub disagreement_causes: BTreeMap<&'static str, u64>,
-    /// Situations the invariants were checked in (deadline edges, cancel
-    /// cases, ...), by kind: what the run covered.
-    pub cases: BTreeMap<&'static str, u64>,
-    /// The first invariant broken, if any.
-    pub violation: Option<Violation>,
-    /// FNV-1a hash of the whole trace.
-    pub trace_hash: u64,
-    /// Simulated time at the end, in microseconds.
-    pub sim_time_us: u64,
-    /// The trace lines, when tracing.
-    pub trace: Vec<String>,
+/// Declares a struct with its own fields and, between them, the counts a
+/// run and a summary of runs both keep, so that they are declared (and
+/// summed) once; each struct gets `add_counts_to`, which adds its counts to
+/// a [`Summary`]'s.
+macro_rules! with_counts {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $($(#[$head_attr:meta])* pub $head:ident: $head_ty:ty,)*
+            ..counts,
+            $($(#[$tail_attr:meta])* pub $tail:ident: $tail_ty:ty,)*
+        }
+    ) => {
+        $(#[$attr])*
+        pub struct $name {
+            $($(#[$head_attr])* pub $head: $head_ty,)*
+            /// Invitations started (inviter sessions), all phases.
+            pub invitations: u64,
+            /// Sessions of both roles, attacker connections included: the
+            /// exchanges the core ran.
+            pub exchanges: u64,
+            /// Inviter results by kind.
+            pub inviter_outcomes: BTreeMap<String, u64>,
+            /// Invitee outcomes by kind.
+            pub invitee_outcomes: BTreeMap<String, u64>,
+            /// Faults injected, by label (what exactly happened: "bit flip",
+            /// "partition give-up", ...).
+            pub faults: BTreeMap<&'static str, u64>,
+            /// Faults injected, by kind: the command-line names of
+            /// [`FAULT_KINDS`](crate::FAULT_KINDS) ("split", "tamper", ...). A
+            /// kind absent here was never injected.
+            pub fault_kinds: BTreeMap<&'static str, u64>,
+            /// Prompted invitations whose invitee gave a final answer.
+            pub answered: u64,
+            /// Of those, the ones where the inviter reported something else.
+            pub disagreements: u64,
+            /// Of those, the ones whose link broke after the invitee answered.
+            pub link_disagreements: u64,
+            /// Disagreements by cause.
+            pub disagreement_causes: BTreeMap<&'static str, u64>,
+            /// Situations the invariants were checked in (deadline edges, cancel
+            /// cases, ...), by kind: what the run covered.
+            pub cases: BTreeMap<&'static str, u64>,
+            $($(#[$tail_attr])* pub $tail: $tail_ty,)*
+        }
+
+        impl $name {
+            /// Adds these counts to `into`'s: each number, and each map's
+            /// entries.
+            fn add_counts_to(&self, into: &mut Summary) {
+                into.invitations += self.invitations;
+                into.exchanges += self.exchanges;
+                add_each(&mut into.inviter_outcomes, &self.inviter_outcomes);
+                add_each(&mut into.invitee_outcomes, &self.invitee_outcomes);
+                add_each(&mut into.faults, &self.faults);
+                add_each(&mut into.fault_kinds, &self.fault_kinds);
+                into.answered += self.answered;
+                into.disagreements += self.disagreements;
+                into.link_disagreements += self.link_disagreements;
+                add_each(&mut into.disagreement_causes, &self.disagreement_causes);
+                add_each(&mut into.cases, &self.cases);
+            }
+        }
+    };
 }
 
-/// Reports summed over many seeds.
-#[derive(Debug, Clone, Default)]
-pub struct Summary {
-    /// Seeds run.
-    pub seeds: u64,
-    /// Steps taken.
-    pub steps: u64,
-    /// Invitations started.
-    pub invitations: u64,
-    /// Exchanges run.
-    pub exchanges: u64,
-    /// Inviter results by kind.
-    pub inviter_outcomes: BTreeMap<String, u64>,
-    /// Invitee outcomes by kind.
-    pub invitee_outcomes: BTreeMap<String, u64>,
-    /// Faults by label.
-    pub faults: BTreeMap<&'static str, u64>,
-    /// Faults by kind (the names of [`FAULT_KINDS`](crate::FAULT_KINDS)).
-    pub fault_kinds: BTreeMap<&'static str, u64>,
-    /// Answered prompts.
-    pub answered: u64,
-    /// Disagreements.
-    pub disagreements: u64,
-    /// Disagreements after a link broke with the answer in flight.
-    pub link_disagreements: u64,
-    /// Disagreements by cause.
-    pub disagreement_causes: BTreeMap<&'static str, u64>,
-    /// Situations covered, by kind.
-    pub cases: BTreeMap<&'static str, u64>,
-    /// Seeds with a violation, and the violation.
-    pub violations: Vec<(u64, Violation)>,
-    /// Simulated time, in microseconds.
-    pub sim_time_us: u128,
+/// Adds each of `from`'s counts to the same key's in `into`.
+fn add_each<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_default() += v;
+    }
+}
+
+with_counts! {
+    /// The result of one run.
+    #[derive(Debug, Clone, Default)]
+    pub struct Report {
+        /// The seed.
+        pub seed: u64,
+        /// Steps taken.
+        pub steps: usize,
+        ..counts,
+        /// The first invariant broken, if any.
+        pub violation: Option<Violation>,
+        /// FNV-1a hash of the whole trace.
+        pub trace_hash: u64,
+        /// Simulated time at the end, in microseconds.
+        pub sim_time_us: u64,
+        /// The trace lines, when tracing.
+        pub trace: Vec<String>,
+    }
+}
+
+with_counts! {
+    /// Reports summed over many seeds.
+    #[derive(Debug, Clone, Default)]
+    pub struct Summary {
+        /// Seeds run.
+        pub seeds: u64,
+        /// Steps taken.
+        pub steps: u64,
+        ..counts,
+        /// Seeds with a violation, and the violation.
+        pub violations: Vec<(u64, Violation)>,
+        /// Simulated time, in microseconds.
+        pub sim_time_us: u128,
+    }
 }
 
 impl Summary {
@@ -168,29 +198,7 @@ impl Summary {
     pub fn add(&mut self, r: &Report) {
         self.seeds += 1;
         self.steps += r.steps as u64;
-        self.invitations += r.invitations;
-        self.exchanges += r.exchanges;
-        for (k, v) in &r.inviter_outcomes {
-            *self.inviter_outcomes.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &r.invitee_outcomes {
-            *self.invitee_outcomes.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &r.faults {
-            *self.faults.entry(k).or_default() += v;
-        }
-        for (k, v) in &r.fault_kinds {
-            *self.fault_kinds.entry(k).or_default() += v;
-        }
-        self.answered += r.answered;
-        self.disagreements += r.disagreements;
-        self.link_disagreements += r.link_disagreements;
-        for (k, v) in &r.disagreement_causes {
-            *self.disagreement_causes.entry(k).or_default() += v;
-        }
-        for (k, v) in &r.cases {
-            *self.cases.entry(k).or_default() += v;
-        }
+        r.add_counts_to(self);
         if let Some(v) = &r.violation {
             self.violations.push((r.seed, v.clone()));
         }
@@ -201,29 +209,7 @@ impl Summary {
     pub fn merge(&mut self, o: Summary) {
         self.seeds += o.seeds;
         self.steps += o.steps;
-        self.invitations += o.invitations;
-        self.exchanges += o.exchanges;
-        for (k, v) in o.inviter_outcomes {
-            *self.inviter_outcomes.entry(k).or_default() += v;
-        }
-        for (k, v) in o.invitee_outcomes {
-            *self.invitee_outcomes.entry(k).or_default() += v;
-        }
-        for (k, v) in o.faults {
-            *self.faults.entry(k).or_default() += v;
-        }
-        for (k, v) in o.fault_kinds {
-            *self.fault_kinds.entry(k).or_default() += v;
-        }
-        self.answered += o.answered;
-        self.disagreements += o.disagreements;
-        self.link_disagreements += o.link_disagreements;
-        for (k, v) in o.disagreement_causes {
-            *self.disagreement_causes.entry(k).or_default() += v;
-        }
-        for (k, v) in o.cases {
-            *self.cases.entry(k).or_default() += v;
-        }
+        o.add_counts_to(self);
         self.violations.extend(o.violations);
         self.violations.sort_by_key(|(s, _)| *s);
         self.sim_time_us += o.sim_time_us;

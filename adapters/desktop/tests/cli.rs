@@ -13,13 +13,9 @@ use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::Duration;
 
-use e2e_support::{bob_and_inviters, listen, run, Peer, Proc};
+use e2e_support::{bob_and_inviters, listen, run, text, Peer, Proc};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn a_closed_stdout_ends_the_command_quietly() {
@@ -124,11 +120,7 @@ fn verbose_shows_the_library_and_quiet_hides_the_banner() {
         text(&out.stderr)
     );
     listener.expect_line("[stderr]", WAIT);
-    assert!(
-        listener.saw(|l| l.starts_with("[stderr]") && l.contains("beckon_tokio")),
-        "{:?}",
-        listener.seen
-    );
+    listener.assert_saw(|l| l.starts_with("[stderr]") && l.contains("beckon_tokio"));
     drop(listener);
 
     // --quiet: no banner (so the address cannot be read from it: use a
@@ -153,11 +145,7 @@ fn verbose_shows_the_library_and_quiet_hides_the_banner() {
     });
     assert_eq!(out.status.code(), Some(1));
     quiet.expect_line("declined the invitation from alice", WAIT);
-    assert!(
-        !quiet.saw(|l| l.contains("listening on")),
-        "{:?}",
-        quiet.seen
-    );
+    quiet.assert_never_saw(|l| l.contains("listening on"));
 }
 
 #[test]

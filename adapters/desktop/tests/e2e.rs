@@ -10,7 +10,9 @@ use std::fs;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use e2e_support::{bob_and_inviters, listen, run, Peer, Proc};
+use e2e_support::{
+    assert_code, assert_said, bob_and_inviters, code, listen, run, text, Peer, Proc,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -45,27 +47,9 @@ fn carol_and(bob: &Peer) -> Peer {
     carol
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-/// Asserts that the command exited with `want`, with its stderr if not.
-fn assert_code(out: &Output, want: i32) {
-    assert_eq!(code(out), want, "{}", text(&out.stderr));
-}
-
-/// Asserts that the command said `needle` on stderr.
-fn assert_said(out: &Output, needle: &str) {
-    assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
 }
 
 /// Alice's invitation to Bob at 127.0.0.1:1 (nobody there) to play chess,
@@ -136,9 +120,8 @@ fn accept_launches_the_registered_command_with_env_and_stdin() {
     assert_eq!(lines[4], "A game of go?");
     assert!(lines[5].starts_with("127.0.0.1:"), "{launched}");
     assert_eq!(&lines[6..], ["board=19x19", "komi=6.5"]);
-    assert!(
-        listener.saw(|l| l.contains("invitation from alice (") && l.contains(&alice.fingerprint))
-    );
+    listener
+        .assert_saw(|l| l.contains("invitation from alice (") && l.contains(&alice.fingerprint));
 }
 
 #[test]
@@ -311,7 +294,7 @@ fn an_application_not_registered_is_refused() {
     assert_code(&out, 3);
     assert!(text(&out.stderr).contains("not registered"));
     listener.expect_line("refused an invitation from alice", WAIT);
-    assert!(!listener.saw(|l| l.starts_with("invitation from")));
+    listener.assert_never_saw(|l| l.starts_with("invitation from"));
 }
 
 #[test]
@@ -343,11 +326,7 @@ fn a_contact_mismatch_exits_4_and_the_impostor_never_sees_a_prompt() {
     );
     listener.expect_line("closed before any invitation", WAIT);
     listener.drain(Duration::from_millis(300));
-    assert!(
-        !listener.saw(|l| l.starts_with("invitation from") || l.contains("for Bob only")),
-        "{:#?}",
-        listener.seen
-    );
+    listener.assert_never_saw(|l| l.starts_with("invitation from") || l.contains("for Bob only"));
 }
 
 #[test]
@@ -382,11 +361,7 @@ fn ctrl_c_on_invite_withdraws_the_prompt() {
     inviter.interrupt();
     listener.expect_line("cancelled: alice", WAIT);
     assert_eq!(inviter.wait(WAIT), 130, "{:#?}", inviter.seen);
-    assert!(
-        inviter.saw(|l| l.contains("cancelled: the invitation was withdrawn")),
-        "{:#?}",
-        inviter.seen
-    );
+    inviter.assert_saw(|l| l.contains("cancelled: the invitation was withdrawn"));
 }
 
 #[test]
@@ -578,11 +553,7 @@ fn a_queued_invitation_withdrawn_before_its_turn_is_reported() {
     listener.expect_line("cancelled while waiting behind another prompt", WAIT);
     listener.answer("y");
     assert_eq!(first.wait(WAIT), 0, "{:#?}", first.seen);
-    assert!(
-        !listener.saw(|l| l.starts_with("invitation from carol")),
-        "{:#?}",
-        listener.seen
-    );
+    listener.assert_never_saw(|l| l.starts_with("invitation from carol"));
 }
 
 #[test]
@@ -635,17 +606,9 @@ fn a_listener_stopped_with_prompts_up_tells_every_waiting_inviter() {
         from_carol.expect_line("waiting for bob", WAIT);
         listener.signal(signal);
         assert_eq!(listener.wait(WAIT), exit_code, "{:#?}", listener.seen);
-        assert!(
-            listener.saw(|l| l.starts_with(&format!("stopped listening ({name})"))),
-            "{:#?}",
-            listener.seen
-        );
+        listener.assert_saw(|l| l.starts_with(&format!("stopped listening ({name})")));
         assert_eq!(from_carol.wait(WAIT), 1, "{:#?}", from_carol.seen);
-        assert!(
-            from_carol.saw(|l| l.contains("bob (SHA256:") && l.contains("stopped listening")),
-            "{:#?}",
-            from_carol.seen
-        );
+        from_carol.assert_saw(|l| l.contains("bob (SHA256:") && l.contains("stopped listening"));
         assert_eq!(from_alice.wait(WAIT), 1, "{:#?}", from_alice.seen);
         let line = from_alice
             .seen
@@ -702,10 +665,6 @@ fn accepted_means_launched_and_a_launch_that_fails_says_why_on_both_sides() {
         assert!(v["message"].as_str().unwrap().contains(reason), "{v}");
         let line = listener.expect_line("could not launch chess", WAIT);
         assert!(line.contains(&format!("{error_code:#010x}")), "{line}");
-        assert!(
-            !listener.saw(|l| l.contains("accepted the invitation")),
-            "{:#?}",
-            listener.seen
-        );
+        listener.assert_never_saw(|l| l.contains("accepted the invitation"));
     }
 }

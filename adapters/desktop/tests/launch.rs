@@ -11,14 +11,7 @@ async fn the_launched_command_sees_the_environment_and_the_data_on_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let env_file = dir.path().join("env");
     let stdin_file = dir.path().join("stdin");
-    let info = LaunchInfo {
-        inviter: alice().public_key(),
-        fingerprint: alice().public_key().fingerprint().to_string(),
-        application: CHESS,
-        message: "A game?".into(),
-        data: b"board=standard\x00\xffbinary".to_vec(),
-        endpoint: "[::1]:40001".parse().unwrap(),
-    };
+    let info = info();
     let args = [
         "-c".to_string(),
         r#"env > "$1"; cat > "$2""#.to_string(),
@@ -59,6 +52,7 @@ async fn the_launched_command_sees_the_environment_and_the_data_on_stdin() {
     assert!(env.lines().any(|l| l == "BECKON_INVITER="));
 }
 
+/// Alice's chess invitation, from [::1]:40001, with binary data.
 fn info() -> LaunchInfo {
     LaunchInfo {
         inviter: alice().public_key(),

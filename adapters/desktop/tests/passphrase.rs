@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use e2e_support::{beckon, run, BECKON};
+use e2e_support::{assert_code, assert_said, beckon, run, BECKON};
 use expectrl::{Eof, Expect, Session};
 
 const PASS: &str = "correct horse battery staple";
@@ -101,18 +101,13 @@ fn an_encrypted_key_is_imported_and_stays_encrypted() {
     // A passphrase file others can read is refused like such a key (77).
     let open_file = file_with_mode(dir.path(), "open", &format!("{PASS}\n"), 0o644);
     let out = with_pass_file(&home, &["id"], &open_file);
-    assert_eq!(
-        out.status.code(),
-        Some(77),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+    assert_code(&out, 77);
+    assert_said(&out, "chmod 600");
 
     let bad = file_with_mode(dir.path(), "bad", "nope\n", 0o600);
     let out = with_pass_file(&home, &["id"], &bad);
-    assert_eq!(out.status.code(), Some(65));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
+    assert_code(&out, 65);
+    assert_said(&out, "wrong passphrase");
     assert_eq!(fs::read_to_string(home.join("id_ed25519")).unwrap(), stored);
 
     // No terminal and no file (setsid: no controlling terminal): it says
@@ -126,13 +121,8 @@ fn an_encrypted_key_is_imported_and_stays_encrypted() {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(66),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("BECKON_PASSPHRASE_FILE"));
+    assert_code(&out, 66);
+    assert_said(&out, "BECKON_PASSPHRASE_FILE");
 
     // A new nickname rewrites the file, still encrypted with the same
     // passphrase.

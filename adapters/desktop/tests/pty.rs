@@ -217,10 +217,6 @@ fn a_line_typed_after_the_prompt_settles_answers_it() {
     pty.type_line("y see you there");
     pty.expect(r"accepted the invitation from alice");
     assert_eq!(inviter.wait(WAIT), 0, "{:#?}", inviter.seen);
-    assert!(
-        inviter.seen.iter().any(|l| l.contains("see you there")),
-        "{:#?}",
-        inviter.seen
-    );
+    inviter.assert_saw(|l| l.contains("see you there"));
     pty.finish("a line typed after the prompt settles answers it");
 }

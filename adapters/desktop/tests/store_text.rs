@@ -15,7 +15,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use beckon_core::Identity;
-use e2e_support::{beckon, ok, run, Peer};
+use e2e_support::{beckon, code, ok, run, text, Peer};
 
 fn card(n: u8) -> String {
     let key = Identity::from_seed(&[n; 32]).public_key();
@@ -27,14 +27,6 @@ fn fingerprint(n: u8) -> String {
         .public_key()
         .fingerprint()
         .to_string()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
 }
 
 /// `beckon ARGS` in `home`.

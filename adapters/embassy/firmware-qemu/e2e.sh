@@ -28,14 +28,9 @@ APP=67e55044-10b1-426f-9247-bb680e5fe0c8 # Chess, registered in the firmware
 BOOT_TIMEOUT=60                          # seconds for the firmware to listen
 INVITE_TIMEOUT=120                       # seconds for one `beckon invite`
 
-need() { # command, Debian package
-    command -v "$1" >/dev/null 2>&1 && return
-    if command -v apt-get >/dev/null 2>&1; then
-        apt-get install -y -qq "$2" >/dev/null 2>&1 ||
-            { apt-get update -qq >/dev/null && apt-get install -y -qq "$2" >/dev/null; }
-    fi
-    command -v "$1" >/dev/null 2>&1 || { echo "e2e.sh: $1 ($2) is needed" >&2; exit 1; }
-}
+# need, section, flash, ram and kib.
+# shellcheck source=../common.sh
+source "$here/../common.sh"
 
 say() { printf '\n== %s\n' "$*"; }
 indent() { sed 's/^/   | /'; }
@@ -203,12 +198,9 @@ wait_busy="$(sed -n 's/^exchange 4: .*; from the prompt: busy \([0-9]*\) ns.*/\1
     fail "the 5 s wait cost ${wait_busy:-?} instructions (expected under 500000)"
 
 # --- Figures ----------------------------------------------------------------------
-section() { # elf, section -> bytes
-    arm-none-eabi-size -A "$1" | awk -v s="$2" '$1 == s { n = $2 } END { print n + 0 }'
-}
 boot_stack="$(sed -n 's/^firmware-qemu: peak stack at boot \([0-9]*\) bytes.*/\1/p' "$log")"
-flash=$(($(section "$fw" .text) + $(section "$fw" .rodata)))
-ram=$(($(section "$fw" .data) + $(section "$fw" .bss)))
+flash=$(flash "$fw")
+ram=$(ram "$fw")
 figure() { # exchange number, field (stack | busy) -> number
     sed -n "s/^exchange $1: [a-z]*; peak stack \([0-9]*\) bytes; busy \([0-9]*\) ns.*/\1 \2/p" "$log" |
         awk -v f="$2" '{ print (f == "stack") ? $1 : $2 }'
@@ -217,7 +209,6 @@ waiting() { # exchange number, field (busy | ms | wakeups) -> number, from the p
     sed -n "s/^exchange $1: .*; from the prompt: busy \([0-9]*\) ns in \([0-9]*\) ms, \([0-9]*\) wake-ups.*/\1 \2 \3/p" "$log" |
         awk -v f="$2" '{ print (f == "busy") ? $1 : (f == "ms") ? $2 : $3 }'
 }
-kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
 mega() { awk -v n="$1" 'BEGIN { printf "%.2f M", n / 1e6 }'; }
 
 say "all four cases passed in $((SECONDS - started)) s; figures"

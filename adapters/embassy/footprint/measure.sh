@@ -37,22 +37,12 @@ FLASH_B_BUDGET=$((160 * 1024))
 RAM_A_BUDGET=$((8 * 1024))
 STACK_BUDGET=$((8 * 1024))
 
-need() { # command, Debian package
-    command -v "$1" >/dev/null 2>&1 && return
-    if command -v apt-get >/dev/null 2>&1; then
-        apt-get install -y -qq "$2" >/dev/null 2>&1 ||
-            { apt-get update -qq >/dev/null && apt-get install -y -qq "$2" >/dev/null; }
-    fi
-    command -v "$1" >/dev/null 2>&1 || { echo "measure.sh: $1 ($2) is needed" >&2; exit 1; }
-}
+# need, section, flash, ram and kib.
+# shellcheck source=../common.sh
+source "$here/../common.sh"
+
 target_dir="${CARGO_TARGET_DIR:-$here/target}"
 elf() { echo "$target_dir/thumbv7em-none-eabihf/release/$1"; }
-
-section() { # elf, section name -> size in bytes (0 if absent)
-    arm-none-eabi-size -A "$1" | awk -v s="$2" '$1 == s { n = $2 } END { print n + 0 }'
-}
-flash() { echo $(($(section "$1" .text) + $(section "$1" .rodata))); }
-ram() { echo $(($(section "$1" .data) + $(section "$1" .bss))); }
 
 peak_stack() { # image -> peak stack in bytes; fails if the exchange failed
     local out
@@ -63,8 +53,6 @@ peak_stack() { # image -> peak stack in bytes; fails if the exchange failed
     }
     echo "$out" | sed -n 's/.*exchange ok; peak stack \([0-9]*\) bytes.*/\1/p'
 }
-
-kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
 
 if [ "${1:-}" = "--figures" ]; then
     [ "$#" -eq 7 ] || { echo "measure.sh: --figures takes six figures" >&2; exit 2; }

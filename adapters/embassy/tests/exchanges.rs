@@ -4,7 +4,9 @@
 mod common;
 
 use beckon_core::Policy;
-use beckon_core::{Decision, InviteeOutcome, Message, Refusal, Response, SessionError, Target};
+use beckon_core::{
+    Decision, InviteeOutcome, Message, PublicKey, Refusal, Response, SessionError, Target,
+};
 use beckon_embassy::InviteError;
 use beckon_testkit::{bobs_directory, carol, directory, CHESS};
 use common::*;
@@ -14,6 +16,11 @@ use embassy_time::Duration;
 /// in docs/protocol.md §2, fixed here rather than read back from the
 /// bench's config.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Asserts that Alice's `invite` failed with `error`.
+fn assert_failed(got: Result<(Response, PublicKey, String), InviteError>, error: SessionError) {
+    assert_eq!(got.map(|g| g.0), Err(InviteError::Failed(error)));
+}
 
 #[test]
 fn an_invitation_accepted_is_answered_and_launched() {
@@ -70,13 +77,11 @@ fn an_invitation_from_an_untrusted_inviter_is_refused_without_asking() {
     let directory = directory(Policy::TrustedOnly, &[]);
     let (got, _) = exchange(Setup::new(&bob, &directory));
 
-    assert_eq!(
-        got.map(|g| g.0),
-        Err(InviteError::Failed(SessionError::Refused {
-            reason: Refusal::NotTrusted,
-            authenticated: true
-        }))
-    );
+    let refused = SessionError::Refused {
+        reason: Refusal::NotTrusted,
+        authenticated: true,
+    };
+    assert_failed(got, refused);
     assert!(bob.shown.borrow().is_empty(), "the user is never asked");
     assert_eq!(
         bob.outcomes(),
@@ -93,10 +98,7 @@ fn a_responder_that_is_not_the_contact_gets_no_invitation() {
     setup.target = Target::Contact(carol().public_key());
     let (got, elapsed) = exchange(setup);
 
-    assert_eq!(
-        got.map(|g| g.0),
-        Err(InviteError::Failed(SessionError::ContactMismatch))
-    );
+    assert_failed(got, SessionError::ContactMismatch);
     assert!(elapsed < Duration::from_secs(1));
     // Nothing of the invitation reached Bob: his session just ended.
     assert!(bob.shown.borrow().is_empty());
@@ -114,10 +116,7 @@ fn a_cancel_withdraws_the_prompt() {
     setup.cancel_after = Some(Duration::from_secs(20));
     let (got, elapsed) = exchange(setup);
 
-    assert_eq!(
-        got.map(|g| g.0),
-        Err(InviteError::Failed(SessionError::Cancelled))
-    );
+    assert_failed(got, SessionError::Cancelled);
     // The invitee acknowledged at once: no grace period was spent.
     assert!(elapsed >= Duration::from_secs(20) && elapsed < Duration::from_secs(21));
     assert_eq!(bob.shown.borrow().len(), 1);
@@ -136,10 +135,7 @@ fn a_cancel_before_the_invite_is_out_ends_quietly() {
     setup.wait_for_bob = false;
     let (got, elapsed) = exchange(setup);
 
-    assert_eq!(
-        got.map(|g| g.0),
-        Err(InviteError::Failed(SessionError::Cancelled))
-    );
+    assert_failed(got, SessionError::Cancelled);
     assert!(elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(2));
     assert!(bob.outcomes().is_empty(), "Bob never saw a connection");
 }
@@ -152,10 +148,7 @@ fn dropping_the_invite_future_sends_a_cancel() {
     setup.walk_away_when_shown = true;
     let (got, elapsed) = exchange(setup);
 
-    assert_eq!(
-        got.map(|g| g.0),
-        Err(InviteError::Failed(SessionError::Cancelled))
-    );
+    assert_failed(got, SessionError::Cancelled);
     assert!(elapsed < Duration::from_secs(1));
     // The Cancel written on drop reached Bob: his prompt is withdrawn well
     // before its 5-minute deadline.
@@ -172,10 +165,7 @@ fn a_link_cut_mid_handshake_fails_with_a_timeout_not_a_hang() {
     setup.link = &|link| link.cut_after_data_from_0(1);
     let (got, elapsed) = exchange(setup);
 
-    assert_eq!(
-        got.map(|g| g.0),
-        Err(InviteError::Failed(SessionError::HandshakeTimeout))
-    );
+    assert_failed(got, SessionError::HandshakeTimeout);
     assert!(
         elapsed >= HANDSHAKE_TIMEOUT && elapsed <= HANDSHAKE_TIMEOUT + Duration::from_millis(100),
         "took {elapsed:?}"

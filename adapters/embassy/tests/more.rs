@@ -16,7 +16,6 @@ use beckon_embassy::{Decide, InviteError, InviteeSession, InviterSession};
 use beckon_testkit::{alice, carol, directory};
 use common::*;
 use embassy_futures::join::join3;
-use embassy_net::StackResources;
 use embassy_time::{Duration, Instant, Timer};
 
 fn dave() -> Identity {
@@ -26,10 +25,8 @@ fn dave() -> Identity {
 #[test]
 fn inviting_an_endpoint_reports_whoever_answers_and_a_wrong_contact_gets_nothing() {
     let link = Link::new();
-    let mut resources_a = StackResources::<1>::new();
-    let mut resources_b = StackResources::<1>::new();
-    let (stack_a, mut runner_a) = stack(link.port(0), &mut resources_a);
-    let (stack_b, mut runner_b) = stack(link.port(1), &mut resources_b);
+    let mut resources = Resources::<1, 1>::new();
+    let ((stack_a, mut runner_a), (stack_b, mut runner_b)) = resources.stacks(&link);
 
     let (mut rx_a, mut tx_a) = ([0u8; 512], [0u8; 512]);
     let mut alice_session = InviterSession::<BUF>::new(stack_a, &mut rx_a, &mut tx_a);
@@ -196,10 +193,8 @@ impl Decide for Held {
 #[test]
 fn two_prompts_are_up_at_once_and_a_third_invitation_is_refused() {
     let link = Link::new();
-    let mut resources_a = StackResources::<3>::new();
-    let mut resources_b = StackResources::<2>::new();
-    let (stack_a, mut runner_a) = stack(link.port(0), &mut resources_a);
-    let (stack_b, mut runner_b) = stack(link.port(1), &mut resources_b);
+    let mut resources = Resources::<3, 2>::new();
+    let ((stack_a, mut runner_a), (stack_b, mut runner_b)) = resources.stacks(&link);
 
     let mut bufs_a = [[0u8; 512]; 6];
     let [rx_a0, tx_a0, rx_a1, tx_a1, rx_a2, tx_a2] = &mut bufs_a;

@@ -8,7 +8,6 @@ use beckon_embassy::InviterSession;
 use beckon_testkit::{alice, bobs_directory};
 use common::*;
 use embassy_net::tcp::TcpSocket;
-use embassy_net::StackResources;
 use embassy_time::{Duration, Instant};
 
 const EXCHANGES: u32 = 100;
@@ -18,10 +17,8 @@ fn a_hundred_exchanges_reuse_the_same_sessions_and_leak_nothing() {
     let link = Link::new();
     // Exactly one socket per session, plus one spare to prove at the end
     // that none was lost.
-    let mut resources_a = StackResources::<2>::new();
-    let mut resources_b = StackResources::<3>::new();
-    let (stack_a, mut runner_a) = stack(link.port(0), &mut resources_a);
-    let (stack_b, mut runner_b) = stack(link.port(1), &mut resources_b);
+    let mut resources = Resources::<2, 3>::new();
+    let ((stack_a, mut runner_a), (stack_b, mut runner_b)) = resources.stacks(&link);
 
     let (mut rx_a, mut tx_a) = ([0u8; 256], [0u8; 256]);
     let mut alice_session = InviterSession::<BUF>::new(stack_a, &mut rx_a, &mut tx_a);

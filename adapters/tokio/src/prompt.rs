@@ -3,25 +3,36 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use beckon_core::{ApplicationId, Fingerprint, Message, PublicKey, SessionError};
+use beckon_core::{ApplicationId, Decision, Fingerprint, Message, PublicKey, SessionError};
 use tokio::sync::{oneshot, watch, OwnedSemaphorePermit};
 
-/// What the application tells a session's task.
+/// What the application tells a session's task: its choice, the message
+/// for the inviter, and where to say whether the answer went out.
 #[derive(Debug)]
-pub(crate) enum Command {
-    Accept {
-        message: String,
-        reply: oneshot::Sender<Result<(), AnswerError>>,
-    },
-    Decline {
-        message: String,
-        reply: oneshot::Sender<Result<(), AnswerError>>,
-    },
-    Fail {
-        code: u32,
-        message: String,
-        reply: oneshot::Sender<Result<(), AnswerError>>,
-    },
+pub(crate) struct Command {
+    pub(crate) choice: Choice,
+    pub(crate) message: String,
+    pub(crate) reply: oneshot::Sender<Result<(), AnswerError>>,
+}
+
+/// How the application answers a prompt, without the message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Choice {
+    Accept,
+    Decline,
+    /// An error code (protocol §9.3).
+    Fail(u32),
+}
+
+impl Choice {
+    /// The core's decision for this choice, with `message`.
+    pub(crate) fn decision(self, message: Message<'_>) -> Decision<'_> {
+        match self {
+            Choice::Accept => Decision::Accept { message },
+            Choice::Decline => Decision::Decline { message },
+            Choice::Fail(code) => Decision::Error { code, message },
+        }
+    }
 }
 
 /// Why a prompt went away without the user's answer.
@@ -183,13 +194,7 @@ impl IncomingInvitation {
     /// As [`try_decline`](Self::try_decline): the withdrawal's error when
     /// the prompt was withdrawn first.
     pub async fn fail(mut self, code: u32, message: &str) -> Result<(), AnswerError> {
-        let (reply, answered) = oneshot::channel();
-        self.send(Command::Fail {
-            code,
-            message: message.to_owned(),
-            reply,
-        })?;
-        answered.await.unwrap_or_else(|_| Err(self.gone()))
+        self.answer(Choice::Fail(code), message).await
     }
 
     /// Accepts the invitation with a message for the inviter (at most 255
@@ -207,23 +212,15 @@ impl IncomingInvitation {
     pub async fn accept(mut self, message: &str) -> Result<LaunchInfo, AnswerError> {
         // Dropped unanswered, the invitation is declined.
         Message::new(message).map_err(|_| AnswerError::TooLong)?;
-        let (reply, answered) = oneshot::channel();
-        self.send(Command::Accept {
-            message: message.to_owned(),
-            reply,
-        })?;
-        match answered.await {
-            Ok(Ok(())) => Ok(LaunchInfo {
-                inviter: self.inviter,
-                fingerprint: self.inviter.fingerprint().to_string(),
-                application: self.application,
-                message: std::mem::take(&mut self.message),
-                data: std::mem::take(&mut self.data),
-                endpoint: self.peer,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(self.gone()),
-        }
+        self.answer(Choice::Accept, message).await?;
+        Ok(LaunchInfo {
+            inviter: self.inviter,
+            fingerprint: self.inviter.fingerprint().to_string(),
+            application: self.application,
+            message: std::mem::take(&mut self.message),
+            data: std::mem::take(&mut self.data),
+            endpoint: self.peer,
+        })
     }
 
     /// Declines the invitation with a message for the inviter. A message
@@ -237,12 +234,7 @@ impl IncomingInvitation {
     /// As [`decline`](Self::decline), saying whether the decline was the
     /// answer (`Ok`) or came too late (the withdrawal's error).
     pub async fn try_decline(mut self, message: &str) -> Result<(), AnswerError> {
-        let (reply, answered) = oneshot::channel();
-        self.send(Command::Decline {
-            message: message.to_owned(),
-            reply,
-        })?;
-        answered.await.unwrap_or_else(|_| Err(self.gone()))
+        self.answer(Choice::Decline, message).await
     }
 
     /// Completes when the prompt is withdrawn without an answer: cancelled
@@ -267,6 +259,18 @@ impl IncomingInvitation {
     pub fn time_left(&self) -> std::time::Duration {
         self.deadline
             .saturating_duration_since(tokio::time::Instant::now())
+    }
+
+    /// Gives the session's task the answer (`choice`, with `message`),
+    /// and waits for whether it went out.
+    async fn answer(&mut self, choice: Choice, message: &str) -> Result<(), AnswerError> {
+        let (reply, answered) = oneshot::channel();
+        self.send(Command {
+            choice,
+            message: message.to_owned(),
+            reply,
+        })?;
+        answered.await.unwrap_or_else(|_| Err(self.gone()))
     }
 
     fn send(&mut self, command: Command) -> Result<(), AnswerError> {

@@ -251,6 +251,12 @@ async fn report_where(
     }
 }
 
+/// Asserts that `answer` is the Error answer with `code` and `message`.
+fn assert_error_answer(answer: &Answer, code: u32, message: &str) {
+    assert_eq!(answer.response, Response::Error { code });
+    assert_eq!(answer.message, message);
+}
+
 /// Whether the listener has a prompt ready right now (polls once, no
 /// waiting).
 async fn has_prompt(listener: &mut Listener) -> bool {
@@ -925,13 +931,11 @@ async fn a_launch_that_failed_is_answered_with_its_error_code() {
         .await
         .unwrap();
     let answer = inviting.await.unwrap().unwrap();
-    assert_eq!(
-        answer.response,
-        Response::Error {
-            code: Response::ERROR_LAUNCH_NOT_FOUND
-        }
+    assert_error_answer(
+        &answer,
+        Response::ERROR_LAUNCH_NOT_FOUND,
+        "chess is not installed here",
     );
-    assert_eq!(answer.message, "chess is not installed here");
     assert_eq!(answer.responder, bob().public_key());
 }
 
@@ -986,13 +990,7 @@ async fn a_listener_that_stops_answers_every_waiting_inviter() {
     .expect("shutdown returns");
     for inviting in inviters {
         let answer = inviting.await.unwrap().unwrap();
-        assert_eq!(
-            answer.response,
-            Response::Error {
-                code: Response::ERROR_STOPPED
-            }
-        );
-        assert_eq!(answer.message, "stopped listening");
+        assert_error_answer(&answer, Response::ERROR_STOPPED, "stopped listening");
     }
     // Held until here: the answers were the listener's, not a decline on
     // drop.

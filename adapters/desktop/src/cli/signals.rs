@@ -80,56 +80,44 @@ impl Signals {
     pub(crate) async fn next(&mut self) -> Stop {
         #[cfg(unix)]
         {
-            async fn on(signal: &mut Option<tokio::signal::unix::Signal>) {
-                match signal {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            }
             tokio::select! {
-                r = tokio::signal::ctrl_c() => match r {
-                    Ok(()) => Stop::Interrupt,
-                    Err(_) => std::future::pending().await,
-                },
-                () = on(&mut self.term) => Stop::Terminate,
-                () = on(&mut self.hup) => Stop::HangUp,
+                r = tokio::signal::ctrl_c() => interrupted(r).await,
+                () = once(self.term.as_mut().map(|s| s.recv())) => Stop::Terminate,
+                () = once(self.hup.as_mut().map(|s| s.recv())) => Stop::HangUp,
             }
         }
         #[cfg(windows)]
         {
-            let brk = async {
-                match &mut self.brk {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            let close = async {
-                match &mut self.close {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
-                r = tokio::signal::ctrl_c() => match r {
-                    Ok(()) => Stop::Interrupt,
-                    Err(_) => std::future::pending().await,
-                },
-                () = brk => Stop::Terminate,
-                () = close => Stop::HangUp,
+                r = tokio::signal::ctrl_c() => interrupted(r).await,
+                () = once(self.brk.as_mut().map(|s| s.recv())) => Stop::Terminate,
+                () = once(self.close.as_mut().map(|s| s.recv())) => Stop::HangUp,
             }
         }
         #[cfg(not(any(unix, windows)))]
         {
-            match tokio::signal::ctrl_c().await {
-                Ok(()) => Stop::Interrupt,
-                Err(_) => std::future::pending().await,
-            }
+            interrupted(tokio::signal::ctrl_c().await).await
         }
+    }
+}
+
+/// Ctrl-C, once `ctrl_c` came back: never, if its handler could not be
+/// installed.
+async fn interrupted(ctrl_c: std::io::Result<()>) -> Stop {
+    match ctrl_c {
+        Ok(()) => Stop::Interrupt,
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Completes when a signal's `recv` does (the signal came, or its stream
+/// ended); never for a signal without a handler (`None`).
+#[cfg(any(unix, windows))]
+async fn once(recv: Option<impl std::future::Future>) {
+    match recv {
+        Some(recv) => {
+            recv.await;
+        }
+        None => std::future::pending().await,
     }
 }

@@ -293,28 +293,31 @@ impl Home {
 
     /// The contacts (none if the file does not exist).
     pub fn load_contacts(&self) -> Result<Vec<ContactEntry>, StoreError> {
-        let path = self.path(CONTACTS_FILE);
-        match file::read_optional(&path)? {
-            Some(text) => contacts::parse(&path, &text),
-            None => Ok(Vec::new()),
-        }
+        self.load(CONTACTS_FILE, contacts::parse, Vec::new())
     }
 
     /// The registrations (none if the file does not exist).
     pub fn load_apps(&self) -> Result<Vec<AppEntry>, StoreError> {
-        let path = self.path(APPS_FILE);
-        match file::read_optional(&path)? {
-            Some(text) => apps::parse(&path, &text),
-            None => Ok(Vec::new()),
-        }
+        self.load(APPS_FILE, apps::parse, Vec::new())
     }
 
     /// The policy (`trusted` if the file does not exist).
     pub fn load_policy(&self) -> Result<Policy, StoreError> {
-        let path = self.path(POLICY_FILE);
+        self.load(POLICY_FILE, policy::parse, Policy::TrustedOnly)
+    }
+
+    /// The home's file `name` read with `parse`, or `missing` if the file
+    /// does not exist.
+    fn load<T>(
+        &self,
+        name: &str,
+        parse: fn(&Path, &str) -> Result<T, StoreError>,
+        missing: T,
+    ) -> Result<T, StoreError> {
+        let path = self.path(name);
         match file::read_optional(&path)? {
-            Some(text) => policy::parse(&path, &text),
-            None => Ok(Policy::TrustedOnly),
+            Some(text) => parse(&path, &text),
+            None => Ok(missing),
         }
     }
 
@@ -343,15 +346,7 @@ impl Home {
         &self,
         f: impl FnOnce(&mut Vec<ContactEntry>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let _lock = self.lock_exclusive()?;
-        let mut list = self.load_contacts()?;
-        let result = f(&mut list)?;
-        file::write_atomic(
-            &self.path(CONTACTS_FILE),
-            contacts::render(&list).as_bytes(),
-            None,
-        )?;
-        Ok(result)
+        self.update(CONTACTS_FILE, Home::load_contacts, contacts::render, f)
     }
 
     /// Changes the registrations, as [`Home::update_contacts`] does.
@@ -359,10 +354,22 @@ impl Home {
         &self,
         f: impl FnOnce(&mut Vec<AppEntry>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
+        self.update(APPS_FILE, Home::load_apps, apps::render, f)
+    }
+
+    /// Changes the list in the home's file `name` as
+    /// [`Home::update_contacts`] says, with `load` and `render`.
+    fn update<T, R>(
+        &self,
+        name: &str,
+        load: fn(&Home) -> Result<Vec<T>, StoreError>,
+        render: fn(&[T]) -> String,
+        f: impl FnOnce(&mut Vec<T>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
         let _lock = self.lock_exclusive()?;
-        let mut list = self.load_apps()?;
+        let mut list = load(self)?;
         let result = f(&mut list)?;
-        file::write_atomic(&self.path(APPS_FILE), apps::render(&list).as_bytes(), None)?;
+        file::write_atomic(&self.path(name), render(&list).as_bytes(), None)?;
         Ok(result)
     }
 

@@ -80,22 +80,35 @@ mod tests {
     use super::*;
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
 
     fn set(path: &Path, mode: u32) {
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
     }
 
-    #[test]
-    fn group_or_world_writable_is_refused_and_named() {
+    /// A file `name` of mode `mode`, in a fresh directory of mode 700:
+    /// one the check accepts (as a secret if `secret`), which it asserts.
+    fn accepted_file(name: &str, mode: u32, secret: bool) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("contacts");
+        let file = dir.path().join(name);
         fs::write(&file, "end\n").unwrap();
         set(dir.path(), 0o700);
-        set(&file, 0o644);
-        check_file(&file, false).unwrap();
-        set(&file, 0o664);
-        let e = check_file(&file, false).unwrap_err();
-        let text = e.to_string();
+        set(&file, mode);
+        check_file(&file, secret).unwrap();
+        (dir, file)
+    }
+
+    /// Why `path` is refused (as a secret if `secret`) once its mode is
+    /// `mode`.
+    fn refused_at(path: &Path, mode: u32, secret: bool) -> String {
+        set(path, mode);
+        check_file(path, secret).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn group_or_world_writable_is_refused_and_named() {
+        let (dir, file) = accepted_file("contacts", 0o644, false);
+        let text = refused_at(&file, 0o664, false);
         assert!(text.contains("contacts"), "{text}");
         assert!(text.contains("mode 664"), "{text}");
         assert!(text.contains("chmod go-w"), "{text}");
@@ -107,15 +120,9 @@ mod tests {
 
     #[test]
     fn a_secret_readable_by_others_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("identity");
-        fs::write(&key, "x").unwrap();
-        set(dir.path(), 0o700);
-        set(&key, 0o600);
-        check_file(&key, true).unwrap();
-        set(&key, 0o640);
-        let e = check_file(&key, true).unwrap_err();
-        assert!(e.to_string().contains("chmod 600"), "{e}");
+        let (_dir, key) = accepted_file("identity", 0o600, true);
+        let text = refused_at(&key, 0o640, true);
+        assert!(text.contains("chmod 600"), "{text}");
         // Not a secret: readable is fine.
         check_file(&key, false).unwrap();
     }
@@ -126,10 +133,7 @@ mod tests {
         if rustix::process::geteuid().as_raw() != 0 {
             return;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("apps");
-        fs::write(&file, "end\n").unwrap();
-        set(dir.path(), 0o700);
+        let (_dir, file) = accepted_file("apps", 0o644, false);
         std::os::unix::fs::chown(&file, Some(65534), None).unwrap();
         let e = check_file(&file, false).unwrap_err();
         assert!(e.to_string().contains("owned by user id 65534"), "{e}");

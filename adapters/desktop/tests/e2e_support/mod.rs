@@ -41,6 +41,26 @@ pub fn ok(cmd: Command) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
+/// Output bytes as text (lossily).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The command's exit code; -1 if a signal ended it.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// Asserts that the command exited with `want`, with its stderr if not.
+pub fn assert_code(out: &Output, want: i32) {
+    assert_eq!(code(out), want, "{}", text(&out.stderr));
+}
+
+/// Asserts that the command said `needle` on stderr.
+pub fn assert_said(out: &Output, needle: &str) {
+    assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
+}
+
 /// A peer: a temporary home with an identity.
 pub struct Peer {
     _dir: tempfile::TempDir,
@@ -207,6 +227,18 @@ impl Proc {
     /// Whether any line seen so far is one that `want` wants.
     pub fn saw(&self, want: impl Fn(&str) -> bool) -> bool {
         self.seen.iter().any(|l| want(l))
+    }
+
+    /// Asserts that a line seen so far is one that `want` wants; shows
+    /// every line seen if none is.
+    pub fn assert_saw(&self, want: impl Fn(&str) -> bool) {
+        assert!(self.saw(want), "{}: {:#?}", self.what, self.seen);
+    }
+
+    /// Asserts that no line seen so far is one that `unwanted` finds;
+    /// shows every line seen if one is.
+    pub fn assert_never_saw(&self, unwanted: impl Fn(&str) -> bool) {
+        assert!(!self.saw(unwanted), "{}: {:#?}", self.what, self.seen);
     }
 
     /// Reads what is available for `wait`, returning all lines seen.

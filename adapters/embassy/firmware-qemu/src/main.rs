@@ -30,6 +30,8 @@
 mod executor;
 mod lan9118;
 mod rng;
+/// Stack painting, shared with the footprint images.
+#[path = "../../footprint/src/stack.rs"]
 mod stack;
 mod time;
 

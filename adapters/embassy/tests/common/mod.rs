@@ -343,6 +343,26 @@ pub(crate) fn stack<const SOCK: usize>(
     embassy_net::new(port, config, resources, 0x5eed + side as u64)
 }
 
+/// A stack and its runner.
+pub(crate) type Side<'a> = (Stack<'a>, Runner<'a, Port>);
+
+/// Room for the sockets of Alice's stack (`A`) and Bob's (`B`).
+pub(crate) struct Resources<const A: usize, const B: usize>(StackResources<A>, StackResources<B>);
+
+impl<const A: usize, const B: usize> Resources<A, B> {
+    pub(crate) fn new() -> Self {
+        Resources(StackResources::new(), StackResources::new())
+    }
+
+    /// Alice's stack on port 0 of `link` and Bob's on port 1.
+    pub(crate) fn stacks(&mut self, link: &Link) -> (Side<'_>, Side<'_>) {
+        (
+            stack(link.port(0), &mut self.0),
+            stack(link.port(1), &mut self.1),
+        )
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The people and the application.
 
@@ -578,10 +598,8 @@ pub(crate) async fn eventually(max: Duration, done: impl Fn() -> bool) -> bool {
 pub(crate) fn exchange(setup: Setup<'_>) -> Got {
     let link = Link::new();
     (setup.link)(&link);
-    let mut resources_a = StackResources::<2>::new();
-    let mut resources_b = StackResources::<2>::new();
-    let (stack_a, mut runner_a) = stack(link.port(0), &mut resources_a);
-    let (stack_b, mut runner_b) = stack(link.port(1), &mut resources_b);
+    let mut resources = Resources::<2, 2>::new();
+    let ((stack_a, mut runner_a), (stack_b, mut runner_b)) = resources.stacks(&link);
 
     let (mut rx_a, mut tx_a) = ([0u8; 512], [0u8; 512]);
     let mut alice_session =

@@ -225,6 +225,16 @@ mod tests {
         (t, ids)
     }
 
+    /// A full table of `max` connections in which those at the indexes
+    /// `spoke` (in arrival order) spoke.
+    fn full_with_spoken(max: usize, spoke: &[usize]) -> Table<()> {
+        let (mut t, ids) = full(max);
+        for &i in spoke {
+            t.mark_spoke(ids[i]);
+        }
+        t
+    }
+
     #[test]
     fn ids_increase_and_the_table_fills_at_its_bound() {
         let mut t: Table<()> = Table::new(3);
@@ -239,11 +249,9 @@ mod tests {
 
     #[test]
     fn a_newcomer_evicts_the_oldest_silent_one_of_the_older_half() {
-        let (mut t, ids) = full(6);
         // The oldest two spoke; the third (still in the older half) is
         // the oldest silent one.
-        t.mark_spoke(ids[0]);
-        t.mark_spoke(ids[1]);
+        let mut t = full_with_spoken(6, &[0, 1]);
         assert_eq!(t.victim(), Some(2));
         let evicted = t.take(2).unwrap();
         assert_eq!(
@@ -255,23 +263,13 @@ mod tests {
 
     #[test]
     fn when_the_older_half_all_spoke_the_oldest_goes() {
-        let (mut t, ids) = full(4);
         // Silent connections only in the newer half: they are young, and
         // may still be on their way; the oldest is evicted.
-        t.mark_spoke(ids[0]);
-        t.mark_spoke(ids[1]);
-        assert_eq!(t.victim(), Some(0));
+        assert_eq!(full_with_spoken(4, &[0, 1]).victim(), Some(0));
         // An odd size: the older half is the larger one.
-        let (mut t, ids) = full(5);
-        for id in &ids[..3] {
-            t.mark_spoke(*id);
-        }
-        assert_eq!(t.victim(), Some(0));
-        let (mut t, ids) = full(5);
-        t.mark_spoke(ids[0]);
-        t.mark_spoke(ids[1]);
+        assert_eq!(full_with_spoken(5, &[0, 1, 2]).victim(), Some(0));
         assert_eq!(
-            t.victim(),
+            full_with_spoken(5, &[0, 1]).victim(),
             Some(2),
             "the third is in the older half of five"
         );

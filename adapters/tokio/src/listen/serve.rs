@@ -334,34 +334,14 @@ impl<D: Directory + Send + Sync + 'static> Handler<Invitee> for Prompter<'_, D> 
             Signal::Command(command) => command,
         };
         match command {
-            Ok(Command::Accept { message, reply }) => {
-                // The prompt checked the message before sending it.
-                let result = answer(
-                    invitee,
-                    now,
-                    Decision::Accept {
-                        message: or_empty(&message),
-                    },
-                );
-                let _ = reply.send(result);
-            }
-            Ok(Command::Decline { message, reply }) => {
-                let result = answer(
-                    invitee,
-                    now,
-                    Decision::Decline {
-                        message: or_empty(&message),
-                    },
-                );
-                let _ = reply.send(result);
-            }
-            Ok(Command::Fail {
-                code,
+            Ok(Command {
+                choice,
                 message,
                 reply,
             }) => {
-                let message = or_empty(&message);
-                let _ = reply.send(answer(invitee, now, Decision::Error { code, message }));
+                // An accept's message was checked before it was sent.
+                let decision = choice.decision(or_empty(&message));
+                let _ = reply.send(answer(invitee, now, decision));
             }
             Err(_) => {
                 if invitee.is_prompting() {

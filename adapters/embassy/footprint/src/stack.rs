@@ -1,5 +1,9 @@
-//! Painting the stack and reading its high-water mark (from the footprint
-//! crate, adapters/embassy/footprint/src/lib.rs).
+//! Painting the stack and reading its high-water mark.
+//!
+//! One copy for both images that measure their stack: the footprint
+//! images (this crate's `stack` module) and the example firmware, which
+//! compiles this file in as its own `stack` module
+//! (adapters/embassy/firmware-qemu/src/main.rs).
 
 use core::ptr::{addr_of, read_volatile, write_volatile};
 
