@@ -41,9 +41,13 @@ impl Stop {
 /// before the command has cleaned up); [`Signals::next`] waits for one.
 pub(crate) struct Signals {
     #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     hup: Option<tokio::signal::unix::Signal>,
+    #[cfg(windows)]
+    int: Option<tokio::signal::windows::CtrlC>,
     #[cfg(windows)]
     brk: Option<tokio::signal::windows::CtrlBreak>,
     #[cfg(windows)]
@@ -51,21 +55,25 @@ pub(crate) struct Signals {
 }
 
 impl Signals {
-    /// Installs the handlers. A handler that cannot be installed is left
-    /// out (the signal then keeps its default action).
+    /// Installs the handlers, Ctrl-C's among them, now: a signal that comes
+    /// before the first [`next`](Self::next) is caught and kept for it. A
+    /// handler that cannot be installed is left out (the signal then keeps
+    /// its default action).
     pub(crate) fn new() -> Signals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
             Signals {
+                int: signal(SignalKind::interrupt()).ok(),
                 term: signal(SignalKind::terminate()).ok(),
                 hup: signal(SignalKind::hangup()).ok(),
             }
         }
         #[cfg(windows)]
         {
-            use tokio::signal::windows::{ctrl_break, ctrl_close};
+            use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
             Signals {
+                int: ctrl_c().ok(),
                 brk: ctrl_break().ok(),
                 close: ctrl_close().ok(),
             }
@@ -81,7 +89,7 @@ impl Signals {
         #[cfg(unix)]
         {
             tokio::select! {
-                r = tokio::signal::ctrl_c() => interrupted(r).await,
+                () = once(self.int.as_mut().map(|s| s.recv())) => Stop::Interrupt,
                 () = once(self.term.as_mut().map(|s| s.recv())) => Stop::Terminate,
                 () = once(self.hup.as_mut().map(|s| s.recv())) => Stop::HangUp,
             }
@@ -89,7 +97,7 @@ impl Signals {
         #[cfg(windows)]
         {
             tokio::select! {
-                r = tokio::signal::ctrl_c() => interrupted(r).await,
+                () = once(self.int.as_mut().map(|s| s.recv())) => Stop::Interrupt,
                 () = once(self.brk.as_mut().map(|s| s.recv())) => Stop::Terminate,
                 () = once(self.close.as_mut().map(|s| s.recv())) => Stop::HangUp,
             }
@@ -103,6 +111,7 @@ impl Signals {
 
 /// Ctrl-C, once `ctrl_c` came back: never, if its handler could not be
 /// installed.
+#[cfg(not(any(unix, windows)))]
 async fn interrupted(ctrl_c: std::io::Result<()>) -> Stop {
     match ctrl_c {
         Ok(()) => Stop::Interrupt,
